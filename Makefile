@@ -1,0 +1,33 @@
+# Two entry points on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?= -n 2
+
+.PHONY: demo test bench setup browser test-deps clean
+
+$(BIN)/funnelwatch: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	@touch $@
+
+setup: $(BIN)/funnelwatch browser
+
+browser: $(BIN)/funnelwatch
+	@bash scripts/ensure-system-packages.sh browser
+
+test-deps:
+	@bash scripts/ensure-system-packages.sh imap
+
+demo: setup
+	$(BIN)/funnelwatch demo
+
+test: setup test-deps
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: setup test-deps
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) reports/*.html reports/funnels reports/artifacts

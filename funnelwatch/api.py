@@ -1,0 +1,65 @@
+"""The Python API the CLI is a thin layer over.
+
+    import funnelwatch
+    config = funnelwatch.load_config("my-project")
+    result = funnelwatch.run(config, tags=["google-ads"])
+    print(result.exit_code, [r.status for r in result.results])
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from .config import Config
+from .plan import make_plan
+from .results import RunResult
+from .runner import Progress, Runner
+from .store import Store, iso
+
+
+def run(
+    config: Config,
+    *,
+    checks: list[str] | None = None,
+    tags: list[str] | None = None,
+    headed: bool = False,
+    progress: Progress | None = None,
+    report: bool = True,
+    alerts: bool = True,
+) -> RunResult:
+    """Run the selected checks, store their results, rebuild the report and send alerts."""
+    plan = make_plan(config, checks, tags)
+    store = Store(config.database_path)
+    try:
+        run_id, started = store.begin_run(plan.selection)
+        runner = Runner(config, store, run_id, headed=headed, progress=progress)
+        try:
+            results = asyncio.run(runner.run(plan))
+        except BaseException:
+            raise
+        outcome = RunResult(run_id, iso(started) or "", None, results)
+        finished = store.finish_run(run_id, outcome.exit_code)
+        outcome.finished_at = iso(finished)
+        if report:
+            outcome.report_path = str(build_report(config, store))
+        if alerts:
+            from .alerts import dispatch
+
+            outcome.problems += dispatch(config, store, outcome)
+        return outcome
+    finally:
+        store.close()
+
+
+def build_report(config: Config, store: Store | None = None) -> Path:
+    """Rebuild reports/index.html (and one page per funnel) from history."""
+    from .report import build
+
+    own = store is None
+    store = store or Store(config.database_path)
+    try:
+        return build(config, store)
+    finally:
+        if own:
+            store.close()

@@ -1,0 +1,183 @@
+"""The command line: parses, calls the Python API, prints. Nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import api
+from .config import load_config
+from .errors import ConfigError, FunnelwatchError
+from .redaction import redact
+from .results import CATEGORY_LABELS, CheckResult, Status
+from .units import format_duration
+
+MARKS = {Status.PASS: "✓", Status.FAIL: "✗", Status.FLAKY: "~", Status.PENDING: "…", Status.ERROR: "!"}
+
+
+def _echo_err(text: str) -> None:
+    click.echo(redact(text), err=True)
+
+
+def _describe(result: CheckResult) -> str:
+    where = f" [{result.viewport}]" if result.viewport != "desktop" else ""
+    line = f"{MARKS[result.status]} {result.status.value:<7} {result.check}{where}"
+    if result.reason:
+        label = CATEGORY_LABELS.get(result.category, "") if result.category else ""
+        line += f" — {result.step or 'check'}: {label + ': ' if label else ''}{result.reason}"
+    if result.latency_s is not None:
+        line += f" (latency {format_duration(result.latency_s)})"
+    return line
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "--project", type=click.Path(file_okay=False), envvar="FUNNELWATCH_PROJECT", default=".",
+              help="Project folder holding config/ and checks/ (default: current folder).")
+@click.version_option(package_name="funnelwatch")
+@click.pass_context
+def cli(ctx: click.Context, project: str) -> None:
+    """Catch broken marketing funnels before prospects do."""
+    ctx.obj = {"project": project}
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+def init(directory: str) -> None:
+    """Scaffold config/ and checks/ with commented examples."""
+    from .scaffold import scaffold
+
+    for line in scaffold(Path(directory)):
+        click.echo(line)
+
+
+@cli.command()
+@click.pass_obj
+def validate(obj: dict[str, Any]) -> None:
+    """Check every config and check file; exit 2 on any error."""
+    config = load_config(obj["project"])
+    problems = config.diagnostics
+    for diagnostic in problems:
+        click.echo(str(diagnostic), err=True)
+    if problems:
+        files = len(config.broken)
+        _echo_err(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {files} file{'s' if files != 1 else ''}")
+        sys.exit(2)
+    click.echo(f"{config.settings_file} and {len(config.checks)} check file{'s' if len(config.checks) != 1 else ''} are valid")
+
+
+@cli.command()
+@click.option("--check", "checks", multiple=True, help="Run only this check (name or file stem); repeatable.")
+@click.option("--tag", "tags", multiple=True, help="Run only checks with this tag; repeatable.")
+@click.option("--headed", is_flag=True, help="Show the browser (needs a display).")
+@click.option("--junit", type=click.Path(dir_okay=False), help="Also write results as JUnit XML to FILE.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.pass_obj
+def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool) -> None:
+    """Run checks, store results, rebuild the report, send alerts."""
+    config = load_config(obj["project"])
+    interactive = sys.stderr.isatty() and not as_json
+
+    def progress(event: str, payload: Any) -> None:
+        if event == "result" and (interactive or not as_json):
+            _echo_err(_describe(payload))
+        elif event == "start" and interactive:
+            _echo_err(f"  … {payload.check.name} [{payload.viewport}]")
+
+    outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress)
+    if junit:
+        from .junit import write_junit
+
+        write_junit(outcome, junit)
+    for problem in outcome.problems:
+        _echo_err(f"funnelwatch: {problem}")
+    if as_json:
+        click.echo(redact(json.dumps(outcome.to_json(), ensure_ascii=False)))
+    else:
+        _summary(outcome)
+    sys.exit(outcome.exit_code)
+
+
+def _summary(outcome: Any) -> None:
+    counts: dict[str, int] = {}
+    for result in outcome.results:
+        counts[result.status.value] = counts.get(result.status.value, 0) + 1
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to run"
+    _echo_err(f"run {outcome.run_id}: {parts}")
+    if outcome.report_path:
+        _echo_err(f"report: {outcome.report_path}")
+
+
+@cli.command()
+@click.pass_obj
+def report(obj: dict[str, Any]) -> None:
+    """Rebuild the HTML report from history."""
+    config = load_config(obj["project"])
+    click.echo(f"report: {api.build_report(config)}")
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("-n", "--limit", default=20, show_default=True, help="How many results to show.")
+@click.pass_obj
+def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
+    """Recent results in the terminal."""
+    from .store import Store
+
+    config = load_config(obj["project"])
+    store = Store(config.database_path)
+    try:
+        rows = store.history(name, limit)
+        if name and not rows:
+            known = ", ".join(store.check_names()) or "none yet"
+            raise FunnelwatchError(f"no history for '{name}' — checks with history: {known}")
+        for result in rows:
+            click.echo(f"{result.started_at}  {_describe(result)}  ({format_duration(result.duration_s)})")
+    finally:
+        store.close()
+
+
+@cli.command()
+@click.option("--keep-running", is_flag=True, help="Keep the demo site up after the run (Ctrl-C to stop).")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default="reports/demo",
+              show_default=True, help="Where the demo project (history, report) is written.")
+def demo(keep_running: bool, directory: str) -> None:
+    """Start the bundled demo site and inbox, run its checks, write a report."""
+    from .demo import run_demo
+
+    outcome = run_demo(Path(directory), keep_running=keep_running, echo=_echo_err)
+    sys.exit(0 if outcome.exit_code in (0, 1) else outcome.exit_code)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        _echo_err("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except ConfigError as exc:
+        for diagnostic in exc.diagnostics:
+            _echo_err(str(diagnostic))
+        sys.exit(2)
+    except FunnelwatchError as exc:
+        _echo_err(f"funnelwatch: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _echo_err("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # the one place a surprise becomes a message, not a traceback
+        if os.environ.get("FUNNELWATCH_DEBUG"):
+            raise
+        _echo_err(f"funnelwatch: internal error: {type(exc).__name__}: {exc} (set FUNNELWATCH_DEBUG=1 for details)")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

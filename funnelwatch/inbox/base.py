@@ -1,0 +1,126 @@
+"""What every inbox backend implements, and the message type they return.
+
+Backends only fetch: `messages_for(token)` returns every message addressed to
+that submission's unique address. Matching (which one is the delivery email,
+which is an auto-reply) and waiting with backoff live here, once, for all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Callable, Protocol
+
+
+@dataclass
+class ReceivedEmail:
+    """One message as received, parsed with the modern email policy."""
+
+    raw: bytes
+    message: EmailMessage
+    received_at: datetime
+    key: str = ""
+
+    @classmethod
+    def parse(cls, raw: bytes, fallback_time: datetime | None = None, key: str = "") -> "ReceivedEmail":
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        return cls(raw, message, arrival_time(message, fallback_time), key)
+
+    @property
+    def subject(self) -> str:
+        return str(self.message.get("Subject", ""))
+
+    @property
+    def sender(self) -> str:
+        return str(self.message.get("From", ""))
+
+    @property
+    def recipients(self) -> list[str]:
+        values = [str(v) for h in ("To", "Cc", "Delivered-To", "X-Original-To") for v in self.message.get_all(h, [])]
+        return [addr.lower() for _, addr in getaddresses(values) if addr]
+
+    def header(self, name: str) -> str:
+        return str(self.message.get(name, "") or "")
+
+    def addressed_to(self, token: str) -> bool:
+        token = token.lower()
+        return any(token in r for r in self.recipients)
+
+
+def arrival_time(message: EmailMessage, fallback: datetime | None = None) -> datetime:
+    """When the message arrived: the newest `Received:` stamp, else `Date:`, else `fallback`."""
+    stamps: list[datetime] = []
+    for received in message.get_all("Received", []) or []:
+        _, _, when = str(received).rpartition(";")
+        moment = _parse_date(when.strip())
+        if moment:
+            stamps.append(moment)
+    if stamps:
+        return max(stamps)
+    moment = _parse_date(str(message.get("Date", "")))
+    return moment or fallback or datetime.now(timezone.utc)
+
+
+def _parse_date(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class Inbox(Protocol):
+    """An inbox backend (imap, maildir, smtp)."""
+
+    name: str
+
+    def open(self) -> None:
+        """Connect or start; raise `MonitorProblem` (category inbox) when that fails."""
+
+    def messages_for(self, token: str) -> list[ReceivedEmail]:
+        """Every message addressed to the submission with this token."""
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Wait:
+    """Outcome of waiting for a matching message."""
+
+    match: ReceivedEmail | None
+    seen: list[ReceivedEmail] = field(default_factory=list)
+    waited_s: float = 0.0
+
+
+async def wait_for(
+    inbox: Inbox,
+    token: str,
+    matches: Callable[[ReceivedEmail], bool],
+    within_s: float,
+    first_poll_s: float = 0.25,
+    max_poll_s: float = 5.0,
+) -> Wait:
+    """Poll with backoff until a matching message arrives or `within_s` passes."""
+    started = time.monotonic()
+    delay = first_poll_s
+    while True:
+        seen = await asyncio.to_thread(inbox.messages_for, token)
+        for message in seen:
+            if matches(message):
+                return Wait(message, seen, time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        if elapsed >= within_s:
+            return Wait(None, seen, elapsed)
+        await asyncio.sleep(min(delay, within_s - elapsed))
+        delay = min(delay * 1.6, max_poll_s)

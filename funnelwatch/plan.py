@@ -1,0 +1,65 @@
+"""Which checks run, on which viewports: the plan, before any browser starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .config import BrokenCheck, Check, Config
+from .errors import FunnelwatchError
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One check on one viewport: the unit the runner schedules and retries."""
+
+    check: Check
+    viewport: str
+    retries: int
+
+
+@dataclass
+class Plan:
+    items: list[PlanItem] = field(default_factory=list)
+    broken: list[BrokenCheck] = field(default_factory=list)
+    selection: str = "all checks"
+
+    @property
+    def needs_inbox(self) -> bool:
+        return any(i.check.spec.asset and (i.check.spec.asset.email) or i.check.spec.followup for i in self.items)
+
+
+def make_plan(config: Config, names: list[str] | None = None, tags: list[str] | None = None) -> Plan:
+    """Select checks by exact name (or file stem) and/or tag; every selected check on every viewport."""
+    names = names or []
+    tags = tags or []
+
+    def chosen(name: str, slug: str, check_tags: list[str]) -> bool:
+        if names and name not in names and slug not in names:
+            return False
+        if tags and not set(tags) & set(check_tags):
+            return False
+        return True
+
+    plan = Plan(selection=_describe(names, tags))
+    for check in config.checks:
+        spec = check.spec
+        if not spec.enabled or not chosen(spec.name, check.slug, spec.tags):
+            continue
+        retries = spec.retries if spec.retries is not None else config.settings.defaults.retries
+        for viewport in spec.viewports or config.settings.browser.viewports:
+            plan.items.append(PlanItem(check, viewport, retries))
+    for broken in config.broken:
+        if chosen(broken.name, broken.slug, []) or (not names and not tags):
+            plan.broken.append(broken)
+    if names:
+        known = {c.name for c in config.checks} | {c.slug for c in config.checks} | {b.name for b in config.broken} | {b.slug for b in config.broken}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            listing = ", ".join(sorted(c.name for c in config.checks)) or "none"
+            raise FunnelwatchError(f"no check named {', '.join(repr(u) for u in unknown)} — checks are: {listing}")
+    return plan
+
+
+def _describe(names: list[str], tags: list[str]) -> str:
+    parts = [f"check {n}" for n in names] + [f"tag {t}" for t in tags]
+    return ", ".join(parts) or "all checks"

@@ -1,0 +1,73 @@
+"""What every step kind implements, and the context steps share within one attempt.
+
+A step kind is a module with a `Step` class: `name`, `section` (the key in the
+check file it reads, or None for custom steps) and `async run(ctx, section)`.
+A step signals "the funnel is broken here" by raising `StepFailed`, and
+"funnelwatch could not check" by raising `MonitorProblem`; anything it learns
+goes into `ctx.evidence[step_name]` for the report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext, Page
+
+    from ..config import Check, Config
+    from ..inbox.base import Inbox
+    from ..store import Store
+
+
+class Step(Protocol):
+    """One kind of step (ad, landing, form, asset, followup, custom)."""
+
+    name: str
+
+    async def run(self, ctx: "StepContext", section: Any) -> None: ...
+
+
+@dataclass
+class StepContext:
+    """Shared state of one attempt of one check on one viewport.
+
+    Steps run in order on the same page: the ad step leaves the browser on the
+    landing page, the landing step checks it, the form step submits from it.
+    """
+
+    check: "Check"
+    config: "Config"
+    page: "Page"
+    context: "BrowserContext"
+    viewport: str
+    run_id: int
+    token: str
+    address: str
+    timeout_s: float
+    artifacts_dir: Any
+    inbox: "Inbox | None" = None
+    store: "Store | None" = None
+    attempt: int = 1
+    evidence: dict[str, Any] = field(default_factory=dict)
+    console_errors: list[dict[str, Any]] = field(default_factory=list)
+    failed_requests: list[dict[str, Any]] = field(default_factory=list)
+    page_errors: list[dict[str, Any]] = field(default_factory=list)
+    submitted_at: float | None = None
+    followup_result: Any = None
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def timeout_ms(self) -> float:
+        return self.timeout_s * 1000
+
+    def fill_placeholders(self, value: Any) -> Any:
+        """Replace `{inbox}`, `{token}` and `{run_id}` in a configured value."""
+        if not isinstance(value, str):
+            return value
+        return (
+            value.replace("{inbox}", self.address)
+            .replace("{token}", self.token)
+            .replace("{run_id}", str(self.run_id))
+        )

@@ -1,0 +1,72 @@
+"""The `landing` step: the page loads, answers 2xx, shows what it must, fast enough.
+
+If the check has an `ad`, the ad step already brought the browser here and
+this step checks the page it landed on; otherwise it opens `landing.url`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import StepFailed
+from ..results import Category
+from ..schema import LandingSection
+from .pagekit import Navigation, contains, navigate, visible_text
+
+if TYPE_CHECKING:
+    from .base import StepContext
+
+DISMISS_WAIT_S = 2.5
+
+
+class Step:
+    name = "landing"
+
+    async def run(self, ctx: "StepContext", section: LandingSection) -> None:
+        nav: Navigation | None = ctx.evidence.get("_navigation")
+        if section.url and (nav is None or ctx.check.spec.ad is None):
+            nav = await navigate(ctx, ctx.fill_placeholders(section.url))
+            ctx.evidence["_navigation"] = nav
+        facts = ctx.evidence.setdefault("landing", {})
+        if nav is not None:
+            facts.update(url=nav.final_url, status=nav.status, load_s=round(nav.ready_s, 2))
+            if nav.status is not None and nav.status >= 400:
+                raise StepFailed(Category.HTTP_STATUS, f"{nav.final_url} answered HTTP {nav.status}")
+        if section.dismiss:
+            facts["dismissed"] = await dismiss(ctx, section.dismiss)
+        text = await visible_text(ctx.page)
+        facts["title"] = (await ctx.page.title())[:300]
+        missing = [phrase for phrase in section.must_show if not contains(text, phrase)]
+        if missing:
+            raise StepFailed(
+                Category.TEXT_MISSING,
+                f"the page at {ctx.page.url} does not show {_quoted(missing)}",
+                missing=missing,
+            )
+        forbidden = [phrase for phrase in section.must_not_show if contains(text, phrase)]
+        if forbidden:
+            raise StepFailed(Category.TEXT_FORBIDDEN, f"the page at {ctx.page.url} shows {_quoted(forbidden)}", found=forbidden)
+        if section.max_load is not None and nav is not None and nav.ready_s > section.max_load:
+            raise StepFailed(
+                Category.SLOW_PAGE,
+                f"the page took {nav.ready_s:.1f}s to load (limit {section.max_load:g}s)",
+            )
+
+
+async def dismiss(ctx: "StepContext", selector: str) -> bool:
+    """Click a consent banner if it shows up (also one that appears a moment after load)."""
+    locator = ctx.page.locator(selector).first
+    try:
+        await locator.wait_for(state="visible", timeout=DISMISS_WAIT_S * 1000)
+    except Exception:
+        return False
+    try:
+        await locator.click(timeout=ctx.timeout_ms / 3)
+    except Exception:
+        await locator.click(timeout=ctx.timeout_ms / 3, force=True)
+    await ctx.page.wait_for_timeout(200)
+    return True
+
+
+def _quoted(phrases: list[str]) -> str:
+    return ", ".join(f"'{p}'" for p in phrases)
