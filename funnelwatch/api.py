@@ -12,7 +12,8 @@ import asyncio
 from pathlib import Path
 
 from .config import Config
-from .plan import make_plan
+from .locking import RunLock
+from .plan import Plan, make_plan
 from .results import RunResult
 from .runner import Progress, Runner
 from .store import Store, iso
@@ -27,9 +28,20 @@ def run(
     progress: Progress | None = None,
     report: bool = True,
     alerts: bool = True,
+    settle_only: bool = False,
 ) -> RunResult:
-    """Run the selected checks, store their results, rebuild the report and send alerts."""
-    plan = make_plan(config, checks, tags)
+    """Run the selected checks, store their results, rebuild the report and send alerts.
+
+    One run at a time per database (`on_overlap`: the second waits or exits);
+    `settle_only` runs no check and only settles open follow-up probes.
+    """
+    plan = Plan(selection="follow-ups only") if settle_only else make_plan(config, checks, tags)
+    notify = (lambda message: progress("notice", message)) if progress else None
+    with RunLock(config.database_path, config.settings.on_overlap, notify):
+        return _run_locked(config, plan, headed, progress, report, alerts)
+
+
+def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | None, report: bool, alerts: bool) -> RunResult:
     store = Store(config.database_path)
     try:
         run_id, started = store.begin_run(plan.selection)
@@ -37,6 +49,7 @@ def run(
         try:
             results = asyncio.run(runner.run(plan))
         except BaseException:
+            store.abandon_run(run_id)
             raise
         outcome = RunResult(run_id, iso(started) or "", None, results)
         finished = store.finish_run(run_id, outcome.exit_code)

@@ -83,8 +83,8 @@ def _playwright_chromium() -> str | None:
     return None
 
 
-def _system_chromium(candidates: tuple[str, ...] = SYSTEM_CHROMIUMS) -> str | None:
-    for candidate in candidates:
+def _system_chromium() -> str | None:
+    for candidate in SYSTEM_CHROMIUMS:
         path = candidate if os.path.isabs(candidate) else shutil.which(candidate)
         if path and os.path.isfile(path) and os.access(path, os.X_OK):
             return path

@@ -38,6 +38,7 @@ class Category(str, enum.Enum):
     FORM_VALIDATION = "form_validation"
     FORM_JS_ERROR = "form_js_error"
     FORM_HTTP_ERROR = "form_http_error"
+    FORM_NO_SUCCESS = "form_no_success"
     CAPTCHA = "captcha"
     NO_EMAIL = "no_email"
     MERGE_TAG = "merge_tag"
@@ -70,6 +71,7 @@ CATEGORY_LABELS: dict[Category, str] = {
     Category.FORM_VALIDATION: "form rejected the entry",
     Category.FORM_JS_ERROR: "form script error",
     Category.FORM_HTTP_ERROR: "form submission failed",
+    Category.FORM_NO_SUCCESS: "form showed no success",
     Category.CAPTCHA: "CAPTCHA blocks the form",
     Category.NO_EMAIL: "delivery email never arrived",
     Category.MERGE_TAG: "email shows a raw merge tag",

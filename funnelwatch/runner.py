@@ -46,6 +46,7 @@ class Attempt:
     token: str | None = None
     no_retry: bool = False
     latency_s: float | None = None
+    submitted_at: float | None = None
 
 
 class BrowserHolder:
@@ -131,6 +132,8 @@ class Runner:
     async def _run_items(self, items: list[PlanItem]) -> list[CheckResult]:
         from playwright.async_api import async_playwright
 
+        from .steps import followup
+
         semaphore = asyncio.Semaphore(self.settings.browser.concurrency)
         async with async_playwright() as playwright:
             holder = BrowserHolder(playwright, self.settings.browser.executable, self.settings.browser.headless and not self.headed)
@@ -139,6 +142,10 @@ class Runner:
             async def one(index: int, item: PlanItem) -> tuple[int, CheckResult]:
                 async with semaphore:
                     self.progress("start", item)
+                    waiting = followup.claim_submission(self.store, item, self.run_id)
+                    if waiting is not None:  # `every` not yet elapsed: no demo request this run
+                        self._record(waiting, kind="waiting")
+                        return index, waiting
                     result = await self._run_item(holder, item)
                     self._record(result)
                     return index, result
@@ -165,6 +172,10 @@ class Runner:
             attempts.append(attempt)
             if attempt.status in (Status.PASS, Status.PENDING) or attempt.no_retry:
                 break
+        if item.check.spec.followup is not None:
+            from .steps import followup
+
+            followup.release_submission(self.store, item, self.run_id, submitted=any(a.submitted_at for a in attempts))
         last = attempts[-1]
         status = last.status
         shown = last
@@ -230,6 +241,7 @@ class Runner:
             if ctx.followup_result is not None:
                 attempt.status = ctx.followup_result.status
                 attempt.latency_s = ctx.followup_result.latency_s
+                attempt.step, attempt.reason = "followup", getattr(ctx.followup_result, "reason", None)
         except StepFailed as failure:
             _fail(attempt, Status.FAIL, label, failure.category, failure.reason, failure.evidence)
         except MonitorProblem as problem:
@@ -240,7 +252,9 @@ class Runner:
             _fail(attempt, *_classify(exc, label))
         finally:
             if ctx is not None:
-                attempt.no_retry = bool(getattr(ctx, "no_retry", False))
+                attempt.submitted_at = ctx.submitted_at
+                # A demo request that went out is never sent twice to a sales team.
+                attempt.no_retry = bool(getattr(ctx, "no_retry", False)) or (ctx.submitted_at is not None and spec.followup is not None)
                 attempt.evidence = {**_public(ctx.evidence), **attempt.evidence, **_browser_evidence(ctx)}
             if attempt.status in (Status.FAIL, Status.ERROR) and ctx is not None:
                 attempt.artifacts = await self._keep_artifacts(ctx, item, number, tracing)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from .schedules import check_schedule
 from .units import parse_duration, parse_size
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -97,6 +98,11 @@ class AlertChannel(Strict):
 class Defaults(Strict):
     retries: int = Field(1, ge=0, le=10)
     schedule: str = "daily at 02:00"
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str) -> str:
+        return check_schedule(value)  # type: ignore[return-value]
 
 
 class ReportSettings(Strict):
@@ -195,6 +201,16 @@ class FollowupSection(Strict):
     hours: str | None = None
     holidays: list[str] = []
 
+    @model_validator(mode="after")
+    def _hours_parse(self) -> "FollowupSection":
+        from .business_hours import BusinessHours
+
+        if self.hours:
+            BusinessHours.parse(self.hours, self.holidays)
+        elif self.holidays:
+            raise ValueError("holidays only apply with hours: (e.g. hours: Mon-Fri 09:00-17:00 Europe/Berlin)")
+        return self
+
 
 class CustomStep(Strict):
     """One item of `steps:`; exactly one action key."""
@@ -240,6 +256,11 @@ class CheckSpec(Strict):
     asset: AssetSection | None = None
     followup: FollowupSection | None = None
     steps: list[CustomStep] = []
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str | None) -> str | None:
+        return check_schedule(value)
 
     @field_validator("name")
     @classmethod

@@ -17,6 +17,7 @@ from funnelwatch.demo.server import LocalSite
 
 pytest_plugins = [
     "tests.fixtures.projects",
+    "tests.fixtures.alert_receiver",
 ]
 
 

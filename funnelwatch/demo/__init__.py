@@ -75,8 +75,25 @@ def run_demo(reports_dir: Path, keep_running: bool = False, echo: Callable[[str]
             os.environ["FUNNELWATCH_DEMO_URL"] = previous
 
 
+#: Longest the demo waits for its slow sales team before the settling run.
+FOLLOWUP_WAIT_S = 20.0
+
+
 def _settle_followups(config, outcome: RunResult, site: DemoSite, echo: Callable[[str], None]) -> RunResult:  # type: ignore[no-untyped-def]
-    """Follow-ups are settled by a later run; the demo waits for its slow team and runs again."""
+    """Follow-ups are settled by a later run; the demo waits for its slow team and runs again.
+
+    In production the next cron run does this; the demo's second pass runs no
+    check (`settle_only`), so no demo request is sent twice.
+    """
+    if not any(r.step == "followup" and r.status.value == "pending" for r in outcome.results):
+        return outcome
+    echo("waiting for the sales teams to follow up, then settling the demo requests …")
+    site.wait_for_outbox(FOLLOWUP_WAIT_S)
+    settled = run(config, settle_only=True,
+                  progress=lambda event, payload: echo(_line(payload)) if event == "result" else None)
+    outcome.results += settled.results
+    outcome.problems += settled.problems
+    outcome.report_path = settled.report_path or outcome.report_path
     return outcome
 
 

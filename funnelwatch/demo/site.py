@@ -83,6 +83,13 @@ class DemoSite:
         message.add_alternative(html, subtype="html")
         deliver(self.maildir, message.as_bytes())
 
+    def wait_for_outbox(self, timeout_s: float) -> bool:
+        """Wait until every email the site scheduled (the sales team's replies) was sent."""
+        deadline = time.monotonic() + timeout_s
+        for timer in list(self._timers):
+            timer.join(max(0.0, deadline - time.monotonic()))
+        return not any(timer.is_alive() for timer in self._timers)
+
     def _later(self, delay_s: float, fn: object, *args: object) -> None:
         timer = threading.Timer(delay_s, fn, args)  # type: ignore[arg-type]
         timer.daemon = True
@@ -164,6 +171,9 @@ class DemoSite:
             self.send(to, "We received your demo request", "<p>Thanks! This is an automatic confirmation.</p>",
                       "Thanks! This is an automatic confirmation.", sender="Acme <noreply@acme.test>",
                       headers={"Auto-Submitted": "auto-replied", "X-Autoreply": "yes"})
+            self._later(0.2, self.send, to, "Your demo prep guide: 5 questions to ask", "<p>Our newsletter.</p>",
+                        "Our newsletter.", "Acme Marketing <news@acme.test>",
+                        {"Precedence": "bulk", "List-Unsubscribe": "<https://acme.test/unsubscribe>"})
             self._later(delay, self.send, to, "Your Acme demo", "<p>Hi, this is Sam from Acme. When suits you?</p>",
                         "Hi, this is Sam from Acme. When suits you?", "Sam Rivera <sam@acme.test>")
             return Response(303, "", {"Location": "/demo-thanks"})

@@ -23,7 +23,7 @@ def _imap(config: "Config") -> Inbox:
     from .imap import ImapInbox
 
     assert config.settings.inbox.imap is not None
-    return ImapInbox(config.settings.inbox.imap)
+    return ImapInbox(config.settings.inbox.imap, address=config.settings.inbox.address)
 
 
 def _smtp(config: "Config") -> Inbox:

@@ -1,20 +1,42 @@
-"""The `ad` step: follow the ad's click URL and check where it lands.
+"""The `ad` step: click the ad like a prospect, and check where it lands and what the page says.
 
-Minimal spine version: navigation, final status, landing URL and kept params.
+The click is followed in the real browser so every hop counts (HTTP 3xx, meta
+refresh, JavaScript trackers); then, in this order, the step fails with
+`redirect_loop` (a loop or more than 15 hops), `http_status` (the final page
+answered 4xx/5xx), `wrong_landing` (the final URL is not under `landing_url`;
+query ignored), `lost_param` (a `keep_params` name on the ad URL missing or
+changed on the way; added ones such as `_gl` are fine) or `message_mismatch`
+(the page does not carry the ad's promise, see `message_match.py`).
+
+Evidence, `ctx.evidence["ad"]`:
+
+    {"url": ad URL as clicked,
+     "chain": [{"url", "status", "kind": "http"|"meta_refresh"|"js"|"history"|"final", "t_s"}, ...],
+     "hops": number of hops, "final_url", "status", "load_s" (final page), "total_s" (whole click),
+     "params": {"kept": [...], "lost": [{"param", "expected", "got", "hop", "url"}]},
+     "match": {"score", "min_match", "matches": [{"promise", "kind", "found", "sentence", "page_says"}],
+               "conflicts": [...same shape...]}}
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import StepFailed
 from ..results import Category
 from ..schema import AdSection
-from .pagekit import navigate
+from .message_match import MatchResult, match_message
+from .pagekit import Navigation, navigate, visible_text
 
 if TYPE_CHECKING:
     from .base import StepContext
+
+#: How long to keep re-reading a page whose copy may still be arriving (SPAs fetch it after load).
+COPY_WAIT_CAP_S = 4.0
+_REREAD_S = 0.25
 
 
 class Step:
@@ -22,18 +44,92 @@ class Step:
 
     async def run(self, ctx: "StepContext", section: AdSection) -> None:
         url = ctx.fill_placeholders(section.url)
-        nav = await navigate(ctx, url)
+        facts: dict[str, Any] = {"url": url}
+        ctx.evidence["ad"] = facts
+        try:
+            nav = await navigate(ctx, url)
+        except StepFailed as failure:
+            facts["chain"] = failure.evidence.pop("chain", [])
+            facts["hops"] = max(0, len(facts["chain"]) - 1)
+            raise
         ctx.evidence["_navigation"] = nav
-        ctx.evidence["ad"] = {"url": url, "final_url": nav.final_url, "status": nav.status}
+        facts.update(chain=nav.chain(), hops=max(0, len(nav.hops) - 1), final_url=nav.final_url, status=nav.status,
+                     load_s=round(nav.ready_s, 2), total_s=round(nav.total_s, 2))
         if nav.status is not None and nav.status >= 400:
             raise StepFailed(Category.HTTP_STATUS, f"the ad lands on {nav.final_url}, which answered HTTP {nav.status}")
-        final = urlsplit(nav.final_url)
         if section.landing_url:
-            expected = urlsplit(ctx.fill_placeholders(section.landing_url))
-            if (final.netloc, final.path) < (expected.netloc, "") or final.netloc != expected.netloc or not final.path.startswith(expected.path):
-                raise StepFailed(Category.WRONG_LANDING, f"the ad lands on {nav.final_url}, not on {expected.geturl()}")
-        sent = parse_qs(urlsplit(url).query)
-        arrived = parse_qs(final.query)
-        for name in section.keep_params:
-            if name in sent and arrived.get(name) != sent[name]:
-                raise StepFailed(Category.LOST_PARAM, f"tracking parameter '{name}' is missing on the landing page {nav.final_url}")
+            expected = ctx.fill_placeholders(section.landing_url)
+            if not under(nav.final_url, expected):
+                raise StepFailed(Category.WRONG_LANDING, f"the ad lands on {_no_query(nav.final_url)}, not on {expected}")
+        kept, lost = track_params(url, nav, section.keep_params)
+        facts["params"] = {"kept": kept, "lost": lost}
+        if lost:
+            raise StepFailed(Category.LOST_PARAM, _lost_reason(lost[0], len(lost)))
+        if section.headline or section.promise:
+            result = await read_and_match(ctx, section)
+            facts["match"] = result.as_evidence()
+            if not result.passed:
+                raise StepFailed(Category.MESSAGE_MISMATCH, result.reason(_no_query(ctx.page.url)))
+
+
+async def read_and_match(ctx: "StepContext", section: AdSection) -> MatchResult:
+    """Match the rendered page, re-reading for a moment while copy may still arrive."""
+    deadline = time.monotonic() + min(COPY_WAIT_CAP_S, ctx.timeout_s / 3)
+    while True:
+        result = match_message(await visible_text(ctx.page), section.headline, list(section.promise), section.min_match)
+        if result.passed and not result.missing or time.monotonic() >= deadline:
+            return result
+        await asyncio.sleep(_REREAD_S)
+
+
+def under(final_url: str, expected_url: str) -> bool:
+    """The final URL is the expected page: same host, path under the expected path; query ignored."""
+    final, expected = urlsplit(final_url), urlsplit(expected_url)
+    if expected.netloc and final.netloc.lower() != expected.netloc.lower():
+        return False
+    want = expected.path.rstrip("/")
+    return final.path == want or final.path.startswith(want + "/") or final.path.rstrip("/") == want or not want
+
+
+def track_params(ad_url: str, nav: Navigation, keep: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Which kept params survived every hop, and for each lost one, the hop where it vanished or changed."""
+    sent = parse_qs(urlsplit(ad_url).query, keep_blank_values=True)
+    kept: list[str] = []
+    lost: list[dict[str, Any]] = []
+    urls = [hop.url for hop in nav.hops] or [ad_url]
+    if urls[-1] != nav.final_url:
+        urls.append(nav.final_url)
+    for name in keep:
+        if name not in sent:
+            continue
+        expected = sent[name][0]
+        for index, hop_url in enumerate(urls):
+            got = parse_qs(urlsplit(hop_url).query, keep_blank_values=True).get(name, [None])[0]
+            if got != expected:
+                previous = nav.hops[index - 1] if 0 < index <= len(nav.hops) else None
+                lost.append({"param": name, "expected": expected, "got": got, "hop": index, "url": hop_url,
+                             "from": previous.url if previous else None, "via": _via(previous)})
+                break
+        else:
+            kept.append(name)
+    return kept, lost
+
+
+def _via(hop: Any) -> str | None:
+    if hop is None:
+        return None
+    if hop.kind == "http":
+        return f"HTTP {hop.status}"
+    return {"meta_refresh": "meta refresh", "js": "JavaScript redirect", "history": "URL rewrite by the page"}.get(hop.kind, hop.kind)
+
+
+def _lost_reason(first: dict[str, Any], count: int) -> str:
+    what = "vanished" if first["got"] is None else f"changed to '{first['got']}'"
+    where = f"at hop {first['hop']} ({first['from']} → {first['url']}, {first['via']})" if first["from"] else f"on {first['url']}"
+    more = f" (and {count - 1} more parameter{'s' if count > 2 else ''})" if count > 1 else ""
+    return f"tracking parameter '{first['param']}' {what} {where}{more}"
+
+
+def _no_query(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(query="", fragment="").geturl()

@@ -1,19 +1,271 @@
-"""The `asset` step: the delivery email arrives and carries the promised asset."""
+"""The `asset` step: the delivery email arrives, reads right, and carries the promised asset.
+
+Order of proof: the email addressed to this submission (`ctx.token`) whose
+subject contains `email.subject_contains` arrives within `email.within`
+(other mail to the same address, such as a subscription confirmation, is
+listed but never taken for it); it shows no raw merge tag; its link (found by
+visible text and followed through click trackers), its attachment, or the
+thank-you page's download link (`page_link`) serves the promised file, judged
+from its bytes: type, size, title, text.
+
+Evidence, in `ctx.evidence["asset"]` (every string came from the outside
+world: the report must escape it, html included)::
+
+    {"email": {"from", "to", "subject", "date", "text" (excerpt), "html",
+               "links": [{"text", "url"}], "attachments": [{"filename", "content_type", "size", "inline"}]},
+     "other_messages": [{"from", "subject", "date"}],     # same address, not the delivery email
+     "waited_s": 3.1,
+     "source": "link" | "attachment" | "page_link",
+     "link": {"text", "url"},                              # link or page_link
+     "chain": [{"url", "status", "content_type"}],        # every hop to the file
+     "asset": {"type", "size", "title", "heading", "pages", "url", "content_type", "filename"}}
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ..errors import MonitorProblem
+from ..asset_facts import KIND_NAMES, AssetFacts, Download, download, inspect_file, save_bytes, sniff
+from ..email_facts import Attachment, DeliveryEmail, Link, find_link, find_merge_tag, match_link, summary
+from ..errors import MonitorProblem, StepFailed
+from ..inbox.base import ReceivedEmail, wait_for
 from ..results import Category
-from ..schema import AssetSection
+from ..schema import AssetExpect, AssetSection
+from ..units import format_duration, format_size
+from .pagekit import contains
 
 if TYPE_CHECKING:
     from .base import StepContext
+
+MIN_READ_S = 10.0
+PAGE_LINK_POLL_S = 0.5
+
+_PAGE_LINKS_JS = """(wanted) => {
+  const describe = (a) => ({text: (a.innerText || a.textContent || a.getAttribute('aria-label') || a.title || '').trim(),
+                            url: a.href || a.getAttribute('href') || a.getAttribute('data-href') || ''});
+  let picked = null;
+  try {
+    const el = document.querySelector(wanted);
+    if (el) {
+      const a = el.closest('a[href]') || el.querySelector('a[href]') || el;
+      picked = describe(a);
+    }
+  } catch (e) {}
+  return {picked, links: Array.from(document.querySelectorAll('a[href]')).map(describe)};
+}"""
 
 
 class Step:
     name = "asset"
 
     async def run(self, ctx: "StepContext", section: AssetSection) -> None:
-        raise MonitorProblem(Category.INTERNAL, "asset checks are not implemented yet")
+        evidence: dict[str, Any] = ctx.evidence.setdefault("asset", {})
+        email = await _delivery_email(ctx, section, evidence) if section.email is not None else None
+        if email is not None:
+            tag = find_merge_tag(email)
+            if tag:
+                raise StepFailed(Category.MERGE_TAG, f"the email '{email.subject}' shows the raw merge tag "
+                                 f"'{tag.tag}' in its {tag.where}: “{tag.context}”")
+        if section.attachment and email is not None:
+            await _check_attachment(ctx, email, section.expect, evidence)
+        elif section.link_text and email is not None:
+            link = find_link(email, section.link_text)
+            if link is None:
+                raise StepFailed(Category.WRONG_ASSET, f"the email '{email.subject}' has no link '{section.link_text}'"
+                                 f"{_link_list(email.links)}")
+            evidence["source"] = "link"
+            await _check_link(ctx, link, section.expect, evidence, f"'{link.text or section.link_text}'")
+        elif section.page_link:
+            link = await _page_link(ctx, section.page_link)
+            evidence["source"] = "page_link"
+            await _check_link(ctx, link, section.expect, evidence, f"'{link.text or section.page_link}' on the page")
+
+
+# --- the email -------------------------------------------------------------------
+
+
+async def _delivery_email(ctx: "StepContext", section: AssetSection, evidence: dict[str, Any]) -> DeliveryEmail:
+    assert section.email is not None
+    if ctx.inbox is None:
+        raise MonitorProblem(Category.CONFIG, "this check waits for an email, but config/funnelwatch.yaml has no inbox: section")
+    wanted = section.email.subject_contains
+    parsed: dict[str, DeliveryEmail] = {}
+
+    def facts(message: ReceivedEmail) -> DeliveryEmail:
+        key = message.key or str(id(message))
+        if key not in parsed:
+            parsed[key] = DeliveryEmail.of(message)
+        return parsed[key]
+
+    def subject_ok(message: ReceivedEmail) -> bool:
+        return not wanted or contains(message.subject, wanted)
+
+    def carries_asset(message: ReceivedEmail) -> bool:
+        email = facts(message)
+        if section.attachment:
+            return bool(_candidates(email.attachments))
+        if section.link_text:
+            return find_link(email, section.link_text) is not None
+        return True
+
+    within = section.email.within
+    if ctx.submitted_at is not None:
+        within = max(1.0, within - (time.time() - ctx.submitted_at))
+    wait = await wait_for(ctx.inbox, ctx.token, lambda m: subject_ok(m) and carries_asset(m), within,
+                          max_poll_s=max(0.5, ctx.config.settings.inbox.poll))
+    match = wait.match or next((m for m in reversed(wait.seen) if subject_ok(m)), None)
+    evidence["waited_s"] = round(wait.waited_s, 2)
+    evidence["other_messages"] = [summary(m) for m in wait.seen if m is not match]
+    if match is None:
+        raise StepFailed(Category.NO_EMAIL, _no_email_reason(ctx.address, wanted, section.email.within, wait.seen))
+    email = facts(match)
+    evidence["email"] = email.evidence()
+    return email
+
+
+def _no_email_reason(address: str, wanted: str | None, within_s: float, seen: list[ReceivedEmail]) -> str:
+    what = f"no email with '{wanted}' in its subject" if wanted else "no email"
+    reason = f"{what} reached {address} within {format_duration(within_s)}"
+    if not seen:
+        return reason + "; nothing arrived at that address"
+    subjects = ", ".join(f"'{m.subject}' from {m.sender}" for m in seen[:3])
+    more = f" and {len(seen) - 3} more" if len(seen) > 3 else ""
+    return reason + f"; what arrived: {subjects}{more}"
+
+
+def _link_list(links: list[Link]) -> str:
+    named = [f"'{link.text}'" for link in links if link.text][:6]
+    return f" (its links: {', '.join(named)})" if named else " (it has no links)"
+
+
+# --- the source of the asset -------------------------------------------------------
+
+
+def _candidates(attachments: list[Attachment]) -> list[Attachment]:
+    return [a for a in attachments if not (a.inline and a.content_type.startswith("image/")) and a.data]
+
+
+async def _check_attachment(ctx: "StepContext", email: DeliveryEmail, expect: AssetExpect, evidence: dict[str, Any]) -> None:
+    evidence["source"] = "attachment"
+    candidates = _candidates(email.attachments)
+    if not candidates:
+        extra = " (only inline images)" if email.attachments else ""
+        raise StepFailed(Category.WRONG_ASSET, f"the email '{email.subject}' has no attachment{extra}")
+    chosen = next((a for a in candidates if _looks_like(a.data, expect.type)), candidates[0])
+    label = f"attached as '{chosen.describe()}'"
+    if len(chosen.data) > expect.max_size:
+        raise StepFailed(Category.WRONG_ASSET, f"the attachment '{chosen.describe()}' is {format_size(len(chosen.data))}, "
+                         f"over the {format_size(expect.max_size)} limit (expect.max_size)")
+    path = await asyncio.to_thread(save_bytes, chosen.data)
+    try:
+        facts = await _inspect(ctx, path, len(chosen.data))
+        evidence["asset"] = _asset_evidence(facts, "", chosen.content_type, chosen.filename)
+        _verify(facts, expect, label, url="")
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _looks_like(data: bytes, kind: str) -> bool:
+    if kind == "pdf":
+        return b"%PDF-" in data[:1024]
+    if kind == "docx":
+        return data.startswith(b"PK\x03\x04")
+    return kind != "html" or b"<html" in data[:2048].lower()
+
+
+async def _page_link(ctx: "StepContext", wanted: str) -> Link:
+    """The download link shown on the current page: a CSS selector, else the link's visible text."""
+    deadline = time.monotonic() + ctx.timeout_s
+    found: dict[str, Any] = {"links": []}
+    while True:
+        try:
+            found = await ctx.page.evaluate(_PAGE_LINKS_JS, wanted)
+        except Exception:
+            found = {"picked": None, "links": []}
+        picked = found.get("picked")
+        if picked and picked.get("url"):
+            return Link(picked.get("text", ""), picked["url"])
+        link = match_link([Link(x.get("text", ""), x.get("url", "")) for x in found.get("links", [])], wanted)
+        if link is not None:
+            return link
+        if time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(PAGE_LINK_POLL_S)
+    shown = [Link(x.get("text", ""), x.get("url", "")) for x in found.get("links", [])]
+    raise StepFailed(Category.WRONG_ASSET, f"the page {ctx.page.url} shows no download link '{wanted}'{_link_list(shown)}")
+
+
+async def _check_link(ctx: "StepContext", link: Link, expect: AssetExpect, evidence: dict[str, Any], name: str) -> None:
+    evidence["link"] = {"text": link.text, "url": link.url}
+    cookies = await _cookies(ctx)
+    try:
+        got: Download = await asyncio.to_thread(download, link.url, expect.max_size, ctx.timeout_s, cookies, f"the link {name}")
+    except StepFailed as failure:
+        evidence["chain"] = failure.evidence.pop("chain", [])
+        raise
+    evidence["chain"] = got.chain
+    try:
+        facts = await _inspect(ctx, got.path, got.size)
+        evidence["asset"] = _asset_evidence(facts, got.url, got.content_type, Path(got.url.split("?")[0]).name)
+        _verify(facts, expect, f"behind {name}", url=got.url)
+    finally:
+        got.remove()
+
+
+async def _cookies(ctx: "StepContext") -> list[dict[str, Any]]:
+    """The browser's cookies, so a download gated by the form's session still works."""
+    try:
+        return list(await ctx.context.cookies())
+    except Exception:
+        return []
+
+
+async def _inspect(ctx: "StepContext", path: Path, size: int) -> AssetFacts:
+    limit = max(ctx.timeout_s, MIN_READ_S)
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(inspect_file, path, size), timeout=limit)
+    except asyncio.TimeoutError:
+        kind = await asyncio.to_thread(sniff, path)
+        raise StepFailed(Category.WRONG_ASSET, f"reading the {KIND_NAMES.get(kind, kind)} took longer than "
+                         f"{format_duration(limit)} (a damaged or hostile file?)") from None
+
+
+def _asset_evidence(facts: AssetFacts, url: str, content_type: str, filename: str) -> dict[str, Any]:
+    return {"type": facts.kind, "size": facts.size, "title": facts.title, "heading": facts.heading,
+            "pages": facts.pages, "url": url, "content_type": content_type, "filename": filename}
+
+
+# --- is it the promised asset? ---------------------------------------------------------
+
+
+def _verify(facts: AssetFacts, expect: AssetExpect, where: str, url: str) -> None:
+    """Raise `wrong_asset` naming what was found when the file is not the promised one."""
+    promised = KIND_NAMES.get(expect.type, expect.type)
+    if expect.type != "any" and facts.kind != expect.type:
+        at = f" ({url})" if url else ""
+        if facts.kind == "html":
+            page = f"an HTML page titled '{facts.title}'" if facts.title else (
+                f"an HTML page headed '{facts.heading}'" if facts.heading else "an HTML page with no title")
+            raise StepFailed(Category.WRONG_ASSET, f"the file {where} is {page}{at}, not a {promised}")
+        raise StepFailed(Category.WRONG_ASSET, f"the file {where} is a {facts.kind_name}{at}, not a {promised}")
+    kind = facts.kind_name
+    if expect.min_size and facts.size < expect.min_size:
+        raise StepFailed(Category.WRONG_ASSET, f"the {kind} {where} is only {format_size(facts.size)}, "
+                         f"expected at least {format_size(expect.min_size)}")
+    if expect.title_contains and not _title_matches(facts, expect.title_contains):
+        found = facts.title or facts.heading
+        named = f"is titled '{found}'" if found else "has no title"
+        raise StepFailed(Category.WRONG_ASSET, f"the {kind} {where} {named}, expected '{expect.title_contains}'")
+    for phrase in expect.text_contains:
+        if not contains(f"{facts.title}\n{facts.text}", phrase):
+            called = f" '{facts.title or facts.heading}'" if (facts.title or facts.heading) else ""
+            raise StepFailed(Category.WRONG_ASSET, f"the {kind}{called} {where} does not mention '{phrase}'")
+
+
+def _title_matches(facts: AssetFacts, wanted: str) -> bool:
+    """The metadata title, or the cover's first lines (metadata titles are often 'Microsoft Word - final_v3')."""
+    cover = "\n".join([line for line in facts.text.splitlines() if line.strip()][:3])
+    return any(contains(candidate, wanted) for candidate in (facts.title, facts.heading, cover) if candidate)

@@ -1,19 +1,305 @@
-"""The `followup` step: record a demo-request probe, settled by later runs."""
+"""The `followup` step: submit a demo request, and settle it in later runs.
+
+Follow-ups take minutes to days, longer than a run, so this step does not
+wait: it records a *probe* in the SQLite ledger (`probes`) and the check's
+result is `pending`. Every later run (also `--tag`/`--check` subsets) starts by
+settling all open probes against the inbox:
+
+- `pass` with `latency_s` when the first human reply arrived within `within`;
+- `fail`/`late_followup` with the latency when it arrived after the SLA;
+- `fail`/`missing_followup` as soon as a run finds the SLA passed with no human
+  reply; the probe stays watched until `give_up` and a later reply is recorded
+  as `late_followup` with its real latency;
+- nothing while the window is still open (the check's own result said `pending`);
+- `error`/`inbox` when the inbox cannot be read (the probe stays open).
+
+Latency runs from the submission to the reply's arrival (`Received:`/`Date:`,
+not the time funnelwatch looked). `every` spares the sales team: the runner
+asks `claim_submission` before a followup check opens a browser, and between
+submissions the check only reports a `pending` "waiting" result (stored with
+kind `waiting`, so the funnel's last real run stays its status).
+
+Evidence, under `evidence["followup"]`:
+
+    {"probe_id": 3, "state": "pending" | "passed" | "late" | "overdue" | "missing" | "waiting",
+     "token": "fw…", "address": "qa+fw…@example.com",
+     "submitted_at": ISO, "sla_deadline": ISO, "give_up_at": ISO, "within_s": 3600.0,
+     "hours": "Mon-Fri 09:00-17:00 Europe/Berlin" | None,
+     "reply": {"from", "subject", "received_at", "latency_s", "business_latency_s"} | None,
+     "ignored": [{"from", "subject", "received_at", "why"}],   # auto-replies, wrong subject/sender
+     # waiting results only:
+     "last_submitted_at": ISO, "next_submission_at": ISO, "every_s": 604800.0}
+
+Clock: `clock` (seconds since the epoch) is read through this module so tests
+can move time; nothing here sleeps.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Callable
 
+from ..business_hours import BusinessHours
 from ..errors import MonitorProblem
-from ..results import Category
+from ..followup_rules import FollowupRules, judge
+from ..redaction import redact
+from ..results import Category, CheckResult, Status
 from ..schema import FollowupSection
+from ..store import Probe, Store, iso, stamp
+from ..units import format_duration
 
 if TYPE_CHECKING:
+    from ..inbox.base import ReceivedEmail
+    from ..plan import Plan, PlanItem
+    from ..runner import Runner
     from .base import StepContext
+
+#: The clock every follow-up decision reads; tests replace it.
+clock: Callable[[], float] = time.time
+
+
+def now_utc() -> datetime:
+    return datetime.fromtimestamp(clock(), timezone.utc)
+
+
+@dataclass
+class FollowupOutcome:
+    """What the submitting run reports: pending, no latency yet."""
+
+    status: Status
+    latency_s: float | None = None
+    reason: str | None = None
 
 
 class Step:
     name = "followup"
 
     async def run(self, ctx: "StepContext", section: FollowupSection) -> None:
-        raise MonitorProblem(Category.INTERNAL, "follow-up checks are not implemented yet")
+        if ctx.store is None:
+            raise MonitorProblem(Category.INTERNAL, "follow-up probes need the history database")
+        submitted = datetime.fromtimestamp(ctx.submitted_at, timezone.utc) if ctx.submitted_at else now_utc()
+        hours = business_hours(section)
+        sla_deadline = hours.add(submitted, section.within) if hours else submitted + timedelta(seconds=section.within)
+        give_up_at = max(sla_deadline, submitted + timedelta(seconds=section.give_up))
+        spec = ctx.check.spec
+        rules = {**FollowupRules(section.subject_contains, section.from_).to_dict(),
+                 "hours": section.hours, "holidays": section.holidays, "every_s": section.every}
+        probe_id = ctx.store.record_probe(spec.name, ctx.viewport, ctx.run_id, {
+            "file": ctx.check.file, "token": ctx.token, "address": ctx.address, "submitted_at": stamp(submitted),
+            "sla_deadline": stamp(sla_deadline), "give_up_at": stamp(give_up_at), "within_s": section.within,
+            "rules": _json(rules),
+        })
+        ctx.no_retry = True  # type: ignore[attr-defined]
+        clock_kind = " business time" if hours else ""
+        reason = (f"demo request submitted; waiting up to {format_duration(section.within)}{clock_kind} for a human "
+                  f"follow-up (until {_show(sla_deadline)})")
+        ctx.followup_result = FollowupOutcome(Status.PENDING, None, reason)
+        ctx.evidence["followup"] = {
+            "probe_id": probe_id, "state": "pending", "token": ctx.token, "address": ctx.address,
+            "submitted_at": stamp(submitted), "sla_deadline": stamp(sla_deadline), "give_up_at": stamp(give_up_at),
+            "within_s": section.within, "hours": section.hours, "reply": None, "ignored": [],
+            "submitted_at_source": "form" if ctx.submitted_at else "followup step",
+        }
+
+
+def business_hours(section: FollowupSection | dict[str, Any]) -> BusinessHours | None:
+    text = section.get("hours") if isinstance(section, dict) else section.hours
+    holidays = section.get("holidays", []) if isinstance(section, dict) else section.holidays
+    return BusinessHours.parse(text, holidays) if text else None
+
+
+# --- sparing the sales team: one submission per `every` ------------------------
+
+
+def claim_submission(store: Store, item: "PlanItem", run_id: int, now: datetime | None = None) -> CheckResult | None:
+    """Reserve this check's submission window before any browser opens.
+
+    None: go ahead (a `reserved` row now holds the window; the followup step
+    turns it into a probe, `release_submission` frees it if nothing was sent).
+    A CheckResult: a probe went out less than `every` ago; report this
+    `pending` "waiting" result instead of submitting.
+    """
+    section = item.check.spec.followup
+    if section is None:
+        return None
+    now = now or now_utc()
+    holder = store.reserve_probe(item.check.spec.name, item.viewport, run_id, now, section.every)
+    if holder is None:
+        return None
+    last = datetime.fromisoformat(holder["reserved_at"].replace("Z", "+00:00"))
+    next_at = last + timedelta(seconds=section.every)
+    if holder["state"] == "reserved":
+        why = "another run is submitting this demo request right now"
+    else:
+        why = f"the last demo request went out {format_duration((now - last).total_seconds())} ago"
+    reason = (f"no demo request this run: {why}; every: {format_duration(section.every)} allows the next "
+              f"from {_show(next_at)}")
+    if holder["state"] == "pending":
+        reason += f"; its follow-up is still awaited (SLA until {_show(_parse(holder['sla_deadline']))})"
+    spec = item.check.spec
+    return CheckResult(
+        check=spec.name, file=item.check.file, status=Status.PENDING, step="followup", reason=reason,
+        viewport=item.viewport, started_at=iso(now), tags=list(spec.tags),
+        evidence={"followup": {"state": "waiting", "probe_id": holder["id"], "last_state": holder["state"],
+                               "last_submitted_at": holder["submitted_at"] or holder["reserved_at"],
+                               "next_submission_at": stamp(next_at), "every_s": section.every}},
+    )
+
+
+def release_submission(store: Store, item: "PlanItem", run_id: int, submitted: bool) -> None:
+    """Close a reservation that did not become a probe (the funnel failed before the followup step)."""
+    store.release_probe(item.check.spec.name, item.viewport, run_id, submitted)
+
+
+# --- settling -----------------------------------------------------------------------
+
+
+async def settle_open_probes(runner: "Runner", plan: "Plan") -> list[CheckResult]:
+    """Settle every open probe (whatever the run's selection); the runner records the results."""
+    probes = runner.store.open_probes()
+    if not probes:
+        return []
+    now = now_utc()
+    results: list[CheckResult] = []
+    for probe in probes:
+        problem = runner.inbox_problem
+        messages: list[ReceivedEmail] = []
+        if runner.inbox is None:
+            problem = problem or MonitorProblem(Category.INBOX, "no inbox is open")
+        else:
+            try:
+                messages = await asyncio.to_thread(runner.inbox.messages_for, probe.token)
+            except MonitorProblem as exc:
+                problem = exc
+            except Exception as exc:
+                problem = MonitorProblem(Category.INBOX, f"reading the inbox failed: {exc}")
+        if problem is not None:
+            results.append(_unchecked(probe, problem, now, runner))
+            continue
+        settled = settle_probe(runner.store, probe, messages, now, runner.run_id)
+        if settled is not None:
+            _attach_check(settled, runner)
+            results.append(settled)
+    return results
+
+
+def settle_probe(store: Store, probe: Probe, messages: list["ReceivedEmail"], now: datetime, run_id: int) -> CheckResult | None:
+    """Decide one probe from the messages its address received; None when nothing changes.
+
+    Every state change is a guarded update (`where state = <what we read>`),
+    so a probe that an overlapping run settled first is left alone here.
+    """
+    rules = FollowupRules.from_dict(probe.rules)
+    hours = business_hours(probe.rules)
+    ignored: list[dict[str, Any]] = []
+    reply: ReceivedEmail | None = None
+    for message in sorted(messages, key=lambda m: m.received_at):
+        why = judge(message, rules)
+        if why is None and reply is None:
+            reply = message
+        elif why is not None:
+            ignored.append({**_describe(message), "why": why})
+    evidence = {
+        "probe_id": probe.id, "token": probe.token, "address": probe.address,
+        "submitted_at": stamp(probe.submitted_at), "sla_deadline": stamp(probe.sla_deadline),
+        "give_up_at": stamp(probe.give_up_at), "within_s": probe.within_s, "hours": probe.rules.get("hours"),
+        "reply": None, "ignored": ignored,
+    }
+    values: dict[str, Any] = {"settled_at": stamp(now), "settled_run_id": run_id}
+    if reply is not None:
+        latency = max(0.0, (reply.received_at - probe.submitted_at).total_seconds())
+        business = hours.seconds_between(probe.submitted_at, reply.received_at) if hours else None
+        on_time = reply.received_at <= probe.sla_deadline
+        state = "passed" if on_time else "late"
+        evidence["reply"] = {**_describe(reply), "latency_s": round(latency, 3), "business_latency_s": business}
+        values.update(state=state, reply_at=stamp(reply.received_at), latency_s=latency, business_latency_s=business,
+                      evidence=_json({"reply": evidence["reply"], "ignored": ignored}))
+        if not store.move_probe(probe.id, probe.state, values):
+            return None
+        evidence["state"] = state
+        if on_time:
+            return _result(probe, Status.PASS, None, None, latency, evidence, now)
+        late_by = _spent(probe, hours, latency, business)
+        reason = (f"the first human follow-up came after {late_by} (from {reply.sender or 'an unknown sender'}); "
+                  f"the SLA is {format_duration(probe.within_s)}{' business time' if hours else ''}")
+        return _result(probe, Status.FAIL, Category.LATE_FOLLOWUP, reason, latency, evidence, now)
+    if now >= probe.give_up_at:
+        values.update(state="missing", evidence=_json({"ignored": ignored}))
+        if not store.move_probe(probe.id, probe.state, values):
+            return None
+        if probe.state == "overdue":
+            return None  # missing_followup was reported at the breach; giving up changes nothing for people
+        evidence["state"] = "missing"
+        return _result(probe, Status.FAIL, Category.MISSING_FOLLOWUP, _missing_reason(probe, ignored, gave_up=True), None, evidence, now)
+    if now >= probe.sla_deadline and probe.state == "pending":
+        values = {"state": "overdue", "overdue_at": stamp(now), "settled_run_id": run_id, "evidence": _json({"ignored": ignored})}
+        if not store.move_probe(probe.id, "pending", values):
+            return None
+        evidence["state"] = "overdue"
+        return _result(probe, Status.FAIL, Category.MISSING_FOLLOWUP, _missing_reason(probe, ignored), None, evidence, now)
+    return None
+
+
+def _missing_reason(probe: Probe, ignored: list[dict[str, Any]], gave_up: bool = False) -> str:
+    reason = (f"no human follow-up to the demo request of {_show(probe.submitted_at)} within "
+              f"{format_duration(probe.within_s)}{' business time' if probe.rules.get('hours') else ''}")
+    if ignored:
+        kinds = sorted({i["why"] for i in ignored})
+        reason += f"; ignored {len(ignored)} message{'s' if len(ignored) > 1 else ''}: {', '.join(kinds)}"
+    reason += "; gave up watching" if gave_up else f"; still watching for a late reply until {_show(probe.give_up_at)}"
+    return reason
+
+
+def _spent(probe: Probe, hours: BusinessHours | None, latency: float, business: float | None) -> str:
+    text = format_duration(latency)
+    return f"{text} ({format_duration(business)} in business hours)" if hours and business is not None else text
+
+
+def _unchecked(probe: Probe, problem: MonitorProblem, now: datetime, runner: "Runner") -> CheckResult:
+    reason = f"could not check the follow-up to the demo request of {_show(probe.submitted_at)}: {problem.reason}"
+    result = _result(probe, Status.ERROR, problem.category, reason, None,
+                     {"probe_id": probe.id, "state": probe.state, "token": probe.token}, now)
+    _attach_check(result, runner)
+    return result
+
+
+def _result(probe: Probe, status: Status, category: Category | None, reason: str | None, latency: float | None,
+            evidence: dict[str, Any], now: datetime) -> CheckResult:
+    return CheckResult(
+        check=probe.check_name, file=probe.file, status=status, step="followup", category=category,
+        reason=redact(reason) if reason else None, viewport=probe.viewport, latency_s=latency, token=probe.token,
+        evidence={"followup": evidence}, started_at=iso(now),
+    )
+
+
+def _attach_check(result: CheckResult, runner: "Runner") -> None:
+    """Tags and file from the check as configured now (the probe may outlive a renamed file)."""
+    for check in runner.config.checks:
+        if check.spec.name == result.check:
+            result.file, result.tags = check.file, list(check.spec.tags)
+
+
+def _describe(message: "ReceivedEmail") -> dict[str, Any]:
+    return {"from": message.sender[:200], "subject": message.subject[:200], "received_at": stamp(message.received_at)}
+
+
+def _show(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, default=str)
+
+
+def followup_stats(store: Store, check_name: str, limit: int = 30) -> Any:
+    """Last latency, median/p90 over the last `limit` probes, share within SLA (see `Store.followup_stats`)."""
+    return store.followup_stats(check_name, limit)

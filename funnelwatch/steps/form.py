@@ -1,47 +1,135 @@
-"""The `form` step: fill and submit a lead form, then see the success state.
+"""The `form` step: submit the real lead form and know whether it really worked.
 
-Minimal spine version: fill by name/id, submit, check success URL/text.
+A form that silently fails is the most expensive breakage there is, so the
+step does what a visitor does — find the form (page or iframe), fill it, click
+its button — and then judges the outcome from what the browser actually saw:
+the request that carried the lead and its answer, validation messages
+(including HTML5 bubbles that never appear in page text), CAPTCHA challenges,
+uncaught errors of the submit handler, and the success URL/text. Finding and
+filling live in `form_find`, judging in `form_judge`.
+
+Evidence, `ctx.evidence["form"]` (JSON; rendered by the report):
+
+    {"form": {"selector": "form#download", "frame_url": null | "https://embed.example/form/12",
+              "id": "download", "action": "https://example.com/lead", "method": "post"},
+     "fields": [{"key": "email", "field": "email (work email)", "matched_by": "name|id|label|selector",
+                 "kind": "text|select|checkbox|radio|hidden|file", "value": "qa+fw1a2b@example.com"}],
+     "form_fields": ["email (work email)", "first_name (first name)"], "hidden_fields": ["hs_context"],
+     "submitted_with": "the 'Download now' button" | "'button.next'" | "Enter" | "requestSubmit()",
+     "submitted_at": 1767225600.0,
+     "submission": {"method": "POST", "url": "...", "status": 500, "error": null, "kind": "submission"} | null,
+     "requests": [ ...the same shape, for every submission and page navigation after the click ],
+     "validation": ["Please enter a business email"], "captcha": [{"kind": "reCAPTCHA image challenge", ...}],
+     "errors_after_submit": [{"message": "TypeError: ...", "script": "https://.../app.js:12", "third_party": false}],
+     "final_url": "https://example.com/thank-you", "page_says": "Thanks — check your inbox",
+     "outcome": "success" | "<category>", "waited_s": 0.42}
+
+`ctx.submitted_at` (epoch seconds) is set the moment the form is submitted;
+the follow-up step measures its SLA from it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StepFailed
+from ..redaction import redact, redact_deep
 from ..results import Category
 from ..schema import FormSection
-from .pagekit import contains, visible_text, wait_ready
+from .form_find import FoundForm, fill_form, find_form
+from .form_judge import Judge, Traffic, error_text, is_third_party, lead_markers, look, script_of
 
 if TYPE_CHECKING:
     from .base import StepContext
+
+CLICK_TIMEOUT_S = 5.0
 
 
 class Step:
     name = "form"
 
     async def run(self, ctx: "StepContext", section: FormSection) -> None:
-        page = ctx.page
-        form = page.locator(section.selector or "form:has(input[type=email]), form:has(input[name*=email])").first
+        facts: dict[str, Any] = ctx.evidence.setdefault("form", {})
+        mark = ctx.token
+        found = await find_form(ctx, section.selector, list(section.fill), mark)
+        facts["form"] = {"selector": found.selector, "frame_url": found.frame_url if found.in_iframe else None}
+        facts["fields"] = await fill_form(ctx, found, section.fill, mark)
+        facts["form"].update({k: found.facts[k] for k in ("id", "action", "method")})
+        facts["form_fields"], facts["hidden_fields"] = found.facts["fields"], found.facts["hidden"]
+        before = await look(ctx.page, found, mark, set())
+        traffic = Traffic(ctx.page, found, lead_markers(ctx, section.fill))
+        errors_from = len(ctx.page_errors)
+        traffic.start()
         try:
-            await form.wait_for(state="attached", timeout=ctx.timeout_ms / 2)
-        except Exception:
-            raise StepFailed(Category.FORM_MISSING, f"no form found on {page.url}") from None
-        for key, value in section.fill.items():
-            field = form.locator(f"[name='{key}'], #{key}").first
-            if not await field.count():
-                raise StepFailed(Category.FORM_FIELD_MISSING, f"the form has no field '{key}'")
-            await field.fill(str(ctx.fill_placeholders(value)))
-        button = form.locator(section.submit or "button[type=submit], input[type=submit], button:not([type])").first
-        await button.click(timeout=ctx.timeout_ms)
-        import time
+            facts["submitted_with"] = await _submit(ctx, found, section.submit, mark, traffic)
+            facts["submitted_at"] = ctx.submitted_at
+            judge = Judge(ctx, found, section.success, traffic, mark, before, errors_from, facts["submitted_with"])
+            verdict = await judge.verdict()
+        finally:
+            traffic.stop()
+        subs = traffic.submissions()
+        facts["submission"] = subs[-1].facts() if subs else None
+        facts["requests"] = [s.facts() for s in traffic.sent[:20]]
+        own = judge.own_hosts()
+        facts["errors_after_submit"] = [
+            {"message": error_text(e), "script": script_of(e), "third_party": is_third_party(e, own)} for e in judge.errors()[:20]
+        ]
+        seen = verdict.seen
+        if seen is not None:
+            facts["final_url"] = seen.main_url
+            facts["page_says"] = redact(seen.says())
+            facts["validation"] = verdict.extra.get("validation", seen.messages[:20])
+            facts["captcha"] = verdict.extra.get("captcha", seen.captcha)
+        facts["outcome"] = verdict.category.value if verdict.category else "success"
+        facts["waited_s"] = round(verdict.waited_s, 2)
+        ctx.evidence["form"] = redact_deep(facts)
+        if verdict.category is not None:
+            raise StepFailed(verdict.category, verdict.reason)
 
-        ctx.submitted_at = time.time()
-        await wait_ready(page, ctx.timeout_s)
-        success = section.success
-        if success and success.url_contains:
+
+async def _submit(ctx: "StepContext", form: FoundForm, selector: str | None, mark: str, traffic: Traffic) -> str:
+    """Click `submit` (or the form's own button), else press Enter; returns how it was submitted."""
+    button = None
+    if selector:
+        for scope in (form.locator, form.frame, ctx.page):
+            candidate = scope.locator(selector)
             try:
-                await page.wait_for_url(lambda u: success.url_contains in u, timeout=ctx.timeout_ms)
+                if await candidate.count():
+                    button = candidate.first
+                    break
             except Exception:
-                raise StepFailed(Category.TEXT_MISSING, f"after submitting, the browser is at {page.url}, not a page containing '{success.url_contains}'") from None
-        if success and success.text and not contains(await visible_text(page), success.text):
-            raise StepFailed(Category.TEXT_MISSING, f"after submitting, '{success.text}' does not appear on {page.url}")
+                raise StepFailed(Category.ELEMENT_MISSING, f"form.submit '{selector}' is not a valid selector") from None
+        if button is None:
+            raise StepFailed(Category.ELEMENT_MISSING, f"nothing matches form.submit '{selector}' on {ctx.page.url}")
+        described = f"'{selector}'"
+    else:
+        candidate = form.frame.locator(f"[data-funnelwatch-submit='{mark}']")
+        if await candidate.count():
+            button, described = candidate.first, f"the '{form.facts.get('button') or 'submit'}' button"
+    traffic.armed = True
+    ctx.submitted_at = time.time()
+    if button is not None:
+        try:
+            await button.click(timeout=min(ctx.timeout_s, CLICK_TIMEOUT_S) * 1000)
+        except Exception as exc:
+            raise StepFailed(Category.ELEMENT_MISSING, f"{described} could not be clicked: {_why_not_clickable(exc)}") from None
+        return described
+    text_fields = [i for i, f in enumerate(_filled(ctx)) if f.get("kind") == "text"]
+    if text_fields:
+        await form.frame.locator(f"[data-funnelwatch-field='{text_fields[-1]}']").first.press("Enter")
+        return "Enter"
+    await form.locator.evaluate("f => f.requestSubmit ? f.requestSubmit() : f.submit()")
+    return "requestSubmit()"
+
+
+def _filled(ctx: "StepContext") -> list[dict[str, Any]]:
+    return ctx.evidence.get("form", {}).get("fields", [])
+
+
+def _why_not_clickable(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if "intercepts pointer events" in line or "not enabled" in line or "not visible" in line:
+            return line.lstrip("- ")[:200]
+    return (lines[0] if lines else type(exc).__name__)[:200]

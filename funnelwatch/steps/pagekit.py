@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StepFailed
 from ..results import Category
+from .redirects import ChainRecorder, RedirectHop
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -21,15 +22,30 @@ NETWORK_QUIET_S = 0.5
 NETWORK_QUIET_CAP_S = 3.0
 
 
+MAX_HOPS = 15
+#: After the page is ready, how long to watch for a tracker's client-side hop before calling it final.
+CLIENT_HOP_GRACE_S = 0.8
+_POLL_S = 0.05
+
+
 @dataclass
 class Navigation:
-    """Where a navigation ended and how long it took to be ready."""
+    """Where a navigation ended, the hops on the way, and how long the final page took.
+
+    `ready_s` runs from the navigation start of the final page (its own HTTP
+    redirects included, earlier tracker hops not) to ready; `total_s` is the
+    whole click.
+    """
 
     requested_url: str
     final_url: str
     status: int | None
     ready_s: float
-    hops: list[dict[str, Any]] = field(default_factory=list)
+    hops: list[RedirectHop] = field(default_factory=list)
+    total_s: float = 0.0
+
+    def chain(self) -> list[dict[str, Any]]:
+        return [hop.as_dict() for hop in self.hops]
 
 
 async def wait_ready(page: "Page", cap_s: float) -> None:
@@ -47,47 +63,82 @@ async def wait_ready(page: "Page", cap_s: float) -> None:
         pass
 
 
-def describe_nav_error(exc: Exception, url: str) -> StepFailed:
+def describe_nav_error(exc: Exception, url: str, hops: list[RedirectHop] | None = None) -> StepFailed:
     """Turn a Playwright navigation error into the spec's category."""
     text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    chain = [hop.as_dict() for hop in hops or []]
     if "ERR_TOO_MANY_REDIRECTS" in text:
-        return StepFailed(Category.REDIRECT_LOOP, f"{url} redirects in a loop (too many redirects)")
+        return loop_failure(url, hops or [], chain)
     if "Timeout" in type(exc).__name__ or "Timeout" in first:
-        return StepFailed(Category.TIMEOUT, f"{url} did not load in time")
+        return StepFailed(Category.TIMEOUT, f"{url} did not load in time", chain=chain)
     for marker in ("ERR_CONNECTION_REFUSED", "ERR_NAME_NOT_RESOLVED", "ERR_CONNECTION_RESET", "ERR_EMPTY_RESPONSE",
                    "ERR_CERT", "ERR_SSL", "ERR_ADDRESS_UNREACHABLE", "ERR_CONNECTION_CLOSED", "ERR_INVALID_RESPONSE"):
         if marker in text:
             match = re.search(r"net::(ERR_[A-Z_]+)", text)
-            return StepFailed(Category.CONNECTION, f"{url} could not be reached ({match.group(1) if match else marker})")
-    return StepFailed(Category.CONNECTION, f"{url} could not be loaded: {first}")
+            where = hops[-1].url if hops else url
+            return StepFailed(Category.CONNECTION, f"{where} could not be reached ({match.group(1) if match else marker})", chain=chain)
+    return StepFailed(Category.CONNECTION, f"{url} could not be loaded: {first}", chain=chain)
+
+
+def loop_failure(url: str, hops: list[RedirectHop], chain: list[dict[str, Any]]) -> StepFailed:
+    """A redirect loop, naming the URLs that keep coming back."""
+    seen: dict[str, int] = {}
+    for hop in hops:
+        seen[hop.url] = seen.get(hop.url, 0) + 1
+    repeating = [u for u, n in seen.items() if n > 1]
+    if repeating:
+        shown = " → ".join(repeating[:4]) + (" → …" if len(repeating) > 4 else "")
+        reason = f"{url} redirects in a loop: {shown} repeat ({len(hops)} hops)"
+    else:
+        reason = f"{url} redirects more than {MAX_HOPS} times ({len(hops)} hops, last {hops[-1].url if hops else url})"
+    return StepFailed(Category.REDIRECT_LOOP, reason, chain=chain, repeating=repeating)
 
 
 async def navigate(ctx: "StepContext", url: str) -> Navigation:
-    """Go to `url`, wait until ready, and report status and timing of the final page."""
-    started = time.monotonic()
+    """Go to `url` like a click: follow every hop (HTTP, meta refresh, JS) until the final page is ready.
+
+    Raises `StepFailed` for loops (`redirect_loop`), unreachable hosts and timeouts.
+    """
+    page = ctx.page
+    recorder = ChainRecorder(page).attach()
+    started = recorder.started
+    deadline = started + ctx.timeout_s
     try:
-        response = await ctx.page.goto(url, wait_until="commit", timeout=ctx.timeout_ms)
-    except Exception as exc:
-        raise describe_nav_error(exc, url) from None
-    remaining = max(1.0, ctx.timeout_s - (time.monotonic() - started))
-    await wait_ready(ctx.page, remaining)
-    status = response.status if response else None
-    final = ctx.page.url
-    if response is not None and response.url != final:
-        # A client-side hop (meta refresh, JS) moved on: the status we care about is the final document's.
-        status = await _final_status(ctx, final, status)
-    return Navigation(url, final, status, time.monotonic() - started)
+        try:
+            await page.goto(url, wait_until="commit", timeout=ctx.timeout_ms)
+        except Exception as exc:
+            await recorder.finish()
+            raise describe_nav_error(exc, url, recorder.hops) from None
+        ready = await _settle(recorder, deadline)
+    finally:
+        recorder.detach()
+    hops = await recorder.finish()
+    if recorder.hop_count > MAX_HOPS:
+        raise loop_failure(url, hops, [h.as_dict() for h in hops])
+    if hops and hops[-1].error and page.url.startswith("chrome-error:"):
+        raise StepFailed(Category.CONNECTION, f"{hops[-1].url} could not be reached ({hops[-1].error})",
+                         chain=[h.as_dict() for h in hops])
+    if ready is None:
+        raise StepFailed(Category.TIMEOUT, f"{page.url} was not ready within {ctx.timeout_s:g}s",
+                         chain=[h.as_dict() for h in hops])
+    documents = [h for h in hops if h.status is not None]
+    status = documents[-1].status if documents else None
+    return Navigation(url, page.url, status, max(0.0, ready - recorder.page_started_at()), hops, ready - started)
 
 
-async def _final_status(ctx: "StepContext", final_url: str, fallback: int | None) -> int | None:
-    try:
-        entry = await ctx.page.evaluate(
-            "() => { const n = performance.getEntriesByType('navigation')[0]; return n ? n.responseStatus || null : null }"
-        )
-    except Exception:
-        entry = None
-    return entry or fallback
+async def _settle(recorder: ChainRecorder, deadline: float) -> float | None:
+    """Wait until the current page is ready and no tracker hop follows; the time it became ready."""
+    while True:
+        now = time.monotonic()
+        if recorder.hop_count > MAX_HOPS:
+            return now
+        ready = recorder.ready_at(now)
+        if ready is not None and now - max(ready, recorder.last_nav_at) >= CLIENT_HOP_GRACE_S:
+            return ready
+        if now >= deadline:
+            return ready
+        await asyncio.sleep(_POLL_S)
 
 
 async def visible_text(page: "Page") -> str:

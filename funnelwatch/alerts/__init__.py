@@ -1,0 +1,121 @@
+"""Alerts after a run (broken, recovered, reminder, monitor problem) and the heartbeat.
+
+Channels are Apprise URLs (`slack://`, `msteams://`, `mailto://`, `json://`,
+…): funnelwatch writes no per-service sender. Each channel gets at most one
+message per run, a digest of everything it should hear (see `state.py` for
+when that is, `message.py` for the wording). Alert state lives in SQLite per
+(channel, check, viewport), so a restart neither repeats nor forgets. A
+channel that fails keeps its state unsaid, so the next run says it again; it
+never fails the run or touches stored results. Channel URLs hold tokens: they
+are shown only as `slack://***` and stored only as a fingerprint.
+
+    problems = dispatch(config, store, outcome)   # never raises
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from contextlib import contextmanager
+from typing import Iterator
+
+from ..config import Config
+from ..redaction import mask_url, redact
+from ..results import RunResult
+from ..schema import AlertChannel
+from ..store import Store, utcnow
+from .message import compose
+from .state import Event, advance, blank, heard, unsaid
+
+__all__ = ["dispatch", "channel_id", "send", "heartbeat"]
+
+SEND_TIMEOUT_S = 15.0
+
+
+def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
+    """Send what this run calls for; return problems worth showing (never raises)."""
+    problems: list[str] = []
+    for channel in config.settings.alerts:
+        try:
+            problem = _channel(config, store, outcome, channel)
+        except Exception as exc:
+            problem = f"alert channel {mask_url(channel.url)} failed inside funnelwatch ({type(exc).__name__}); will retry next run"
+        if problem:
+            problems.append(redact(problem))
+    if config.settings.heartbeat:
+        problem = heartbeat(config.settings.heartbeat)
+        if problem:
+            problems.append(redact(problem))
+    return problems
+
+
+def channel_id(url: str) -> str:
+    """A stable fingerprint of a channel URL: state survives restarts, the token stays out of the database."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertChannel) -> str | None:
+    ident = channel_id(channel.url)
+    now = utcnow()
+    before = store.alert_states(ident)
+    after: dict[tuple[str, str], dict] = {}
+    events: list[Event] = []
+    for result in outcome.results:
+        key = (result.check, result.viewport)
+        current = after.get(key) or before.get(key) or blank(ident, *key)
+        after[key], found = advance(current, result, channel, now)
+        events += [e for e in found if heard(e, channel)]
+    if not events:
+        store.save_alert_states(list(after.values()))
+        return None
+    title, body, kind = compose(events, outcome, config)
+    problem = send(channel.url, title, body, kind)
+    if problem:
+        rows = [unsaid(before.get(key) or blank(ident, *key), row) for key, row in after.items()]
+        store.save_alert_states(rows)
+        return f"alert channel {mask_url(channel.url)}: {problem}; will retry next run"
+    store.save_alert_states(list(after.values()))
+    return None
+
+
+def send(url: str, title: str, body: str, notify_type: str = "info") -> str | None:
+    """Deliver one message through Apprise; None when it went out, else why not (no secrets)."""
+    import apprise
+
+    notifier = apprise.Apprise()
+    with _quiet():
+        if not notifier.add(url):
+            return "not a valid Apprise URL (see the Apprise wiki for the URL of your service)"
+        try:
+            sent = notifier.notify(body=body, title=title, notify_type=notify_type,
+                                   body_format=apprise.NotifyFormat.TEXT)
+        except Exception as exc:
+            return f"could not send ({type(exc).__name__})"
+    return None if sent else "the service did not accept the message"
+
+
+def heartbeat(url: str) -> str | None:
+    """GET the heartbeat URL (dead-man's switch); None on success, else why not (no secrets)."""
+    import requests
+
+    try:
+        response = requests.get(url, timeout=10)
+    except requests.RequestException as exc:
+        return f"heartbeat {mask_url(url)} unreachable ({type(exc).__name__})"
+    if response.status_code >= 400:
+        return f"heartbeat {mask_url(url)} answered HTTP {response.status_code}"
+    return None
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Apprise logs failures with hosts and paths (tokens live there): keep them off stderr."""
+    log = logging.getLogger("apprise")
+    level, propagate = log.level, log.propagate
+    log.setLevel(logging.CRITICAL + 1)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+        log.propagate = propagate

@@ -1,0 +1,324 @@
+"""Fetch an asset and say what it really is: type from its bytes, title, text, size.
+
+Marketing links pass through click trackers (302 chains, meta refreshes,
+opaque IDs) and end on whatever the CMS serves, often an HTML sign-in or
+error page with status 200. So every hop is recorded, the type is read from
+the bytes rather than trusted from `Content-Type`, and downloads are capped in
+size and time and streamed to a temp file. Files are hostile until read:
+zip bombs and broken PDFs become a `wrong_asset` reason, never a crash.
+
+    got = download(url, max_bytes=50_000_000, timeout_s=30)
+    facts = inspect_file(got.path, got.content_type)    # facts.kind, facts.title, facts.text
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from bs4 import BeautifulSoup
+
+from .errors import StepFailed
+from .results import Category
+from .units import format_size
+
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126 Safari/537.36 funnelwatch"
+MAX_HOPS = 20
+CHUNK = 64 * 1024
+META_REFRESH_MAX_BYTES = 64 * 1024
+MAX_TEXT_CHARS = 2_000_000
+MAX_PDF_PAGES = 50
+MAX_UNPACKED_BYTES = 300_000_000
+MAX_ZIP_RATIO = 200
+HTML_PARSE_BYTES = 5_000_000
+KIND_NAMES = {"pdf": "PDF", "docx": "Word document (DOCX)", "html": "HTML page", "zip": "zip archive",
+              "image": "image", "text": "text file", "binary": "file"}
+_META_REFRESH = re.compile(r"""<meta[^>]+http-equiv=["']?refresh["']?[^>]*>""", re.I)
+_REFRESH_URL = re.compile(r"""url\s*=\s*['"]?([^'">\s]+)""", re.I)
+
+
+@dataclass
+class Download:
+    """Where a link ended up and the bytes it served (in a temp file the caller removes)."""
+
+    path: Path
+    url: str
+    status: int
+    content_type: str
+    size: int
+    chain: list[dict[str, Any]] = field(default_factory=list)
+
+    def remove(self) -> None:
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+@dataclass
+class AssetFacts:
+    kind: str
+    size: int
+    title: str = ""
+    text: str = ""
+    pages: int | None = None
+    heading: str = ""
+
+    @property
+    def kind_name(self) -> str:
+        return KIND_NAMES.get(self.kind, self.kind)
+
+
+# --- download ------------------------------------------------------------------
+
+
+def download(url: str, max_bytes: int, timeout_s: float, cookies: list[dict[str, Any]] | None = None,
+             label: str = "the link") -> Download:
+    """Follow `url` through redirects (recorded) and stream the final body to a temp file.
+
+    Raises `StepFailed`: `asset_unreachable` for 4xx/5xx, connection failures and
+    redirect loops; `wrong_asset` for a download over `max_bytes`.
+    """
+    deadline = time.monotonic() + max(timeout_s * 2, 5.0)
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    for cookie in cookies or []:
+        session.cookies.set(cookie["name"], cookie["value"], domain=cookie.get("domain", ""), path=cookie.get("path", "/"))
+    chain: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    current = url
+    try:
+        while True:
+            seen[current] = seen.get(current, 0) + 1
+            if seen[current] > 2 or len(chain) >= MAX_HOPS:
+                raise StepFailed(Category.ASSET_UNREACHABLE,
+                                 f"{label} redirects in a loop ({len(chain)} hops, back to {current})", chain=chain)
+            response = _get(session, current, timeout_s, label, chain)
+            hop = {"url": current, "status": response.status_code, "content_type": response.headers.get("Content-Type", "")}
+            chain.append(hop)
+            location = response.headers.get("Location")
+            if response.is_redirect and location:
+                response.close()
+                current = urljoin(current, location)
+                continue
+            if response.status_code >= 400:
+                response.close()
+                raise StepFailed(Category.ASSET_UNREACHABLE,
+                                 f"{label} leads to {current}, which answers HTTP {response.status_code}", chain=chain)
+            got = _stream(response, current, max_bytes, deadline, label, chain)
+            refresh = _meta_refresh(got)
+            if refresh:
+                got.remove()
+                hop["refresh"] = True
+                current = urljoin(current, refresh)
+                continue
+            return got
+    finally:
+        session.close()
+
+
+def _get(session: requests.Session, url: str, timeout_s: float, label: str, chain: list[dict[str, Any]]) -> requests.Response:
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise StepFailed(Category.ASSET_UNREACHABLE, f"{label} points to {url}, which is not a web address", chain=chain)
+    try:
+        return session.get(url, allow_redirects=False, stream=True, timeout=(timeout_s, timeout_s))
+    except requests.exceptions.Timeout:
+        reason = f"{label} leads to {url}, which did not answer within {timeout_s:.0f}s"
+    except requests.exceptions.ConnectionError as exc:
+        reason = f"{label} leads to {url}, which could not be reached ({_connection_error(exc)})"
+    except requests.exceptions.RequestException as exc:
+        reason = f"{label} leads to {url}, which could not be fetched ({type(exc).__name__})"
+    chain.append({"url": url, "status": None, "error": reason})
+    raise StepFailed(Category.ASSET_UNREACHABLE, reason, chain=chain)
+
+
+def _connection_error(exc: Exception) -> str:
+    text = str(exc)
+    for marker, said in (("refused", "connection refused"), ("Name or service not known", "unknown host"),
+                         ("getaddrinfo", "unknown host"), ("reset", "connection reset"), ("SSL", "TLS error"),
+                         ("RemoteDisconnected", "the server closed the connection")):
+        if marker in text:
+            return said
+    return "connection failed"
+
+
+def _stream(response: requests.Response, url: str, max_bytes: int, deadline: float, label: str,
+            chain: list[dict[str, Any]]) -> Download:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise StepFailed(Category.WRONG_ASSET, f"{label} serves {format_size(int(declared))}, over the "
+                         f"{format_size(max_bytes)} limit (expect.max_size)", chain=chain)
+    handle = tempfile.NamedTemporaryFile(prefix="funnelwatch-asset-", delete=False)
+    path = Path(handle.name)
+    size = 0
+    try:
+        with handle, response:
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise StepFailed(Category.WRONG_ASSET, f"{label} serves more than {format_size(max_bytes)} "
+                                     "(expect.max_size); download stopped", chain=chain)
+                if time.monotonic() > deadline:
+                    raise StepFailed(Category.ASSET_UNREACHABLE, f"{label} leads to {url}, whose download did not "
+                                     f"finish in time ({format_size(size)} received)", chain=chain)
+                handle.write(chunk)
+    except requests.exceptions.RequestException as exc:
+        os.unlink(path)
+        raise StepFailed(Category.ASSET_UNREACHABLE, f"{label} leads to {url}, whose download broke off "
+                         f"({type(exc).__name__})", chain=chain) from None
+    except BaseException:
+        os.unlink(path)
+        raise
+    return Download(path, url, response.status_code, response.headers.get("Content-Type", ""), size, chain)
+
+
+def _meta_refresh(got: Download) -> str | None:
+    """A tracker page that forwards with `<meta http-equiv=refresh>` instead of a 302."""
+    if got.size > META_REFRESH_MAX_BYTES:
+        return None
+    head = got.path.read_bytes()[:META_REFRESH_MAX_BYTES].decode("utf-8", "replace")
+    tag = _META_REFRESH.search(head)
+    if not tag:
+        return None
+    target = _REFRESH_URL.search(tag.group(0))
+    return target.group(1) if target else None
+
+
+def save_bytes(data: bytes) -> Path:
+    """Write an attachment to a temp file, so attachments and downloads are read the same way."""
+    with tempfile.NamedTemporaryFile(prefix="funnelwatch-asset-", delete=False) as handle:
+        handle.write(data)
+    return Path(handle.name)
+
+
+# --- what the bytes are ------------------------------------------------------------
+
+
+def sniff(path: Path) -> str:
+    """The file's real type from its first bytes (pdf, docx, zip, html, image, text, binary)."""
+    with open(path, "rb") as handle:
+        head = handle.read(2048)
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return "docx" if "word/document.xml" in archive.namelist() else "zip"
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return "zip"
+    if head[:8] in (b"\x89PNG\r\n\x1a\n",) or head[:3] == b"\xff\xd8\xff" or head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<meta", b"<title", b"<h1", b"<div", b"<p")) \
+            or b"<html" in text or b"<body" in text:
+        return "html"
+    if b"\x00" not in head:
+        return "text"
+    return "binary"
+
+
+def inspect_file(path: Path, size: int | None = None) -> AssetFacts:
+    """Type, title and text of a file; `StepFailed(wrong_asset)` when it cannot be read."""
+    kind = sniff(path)
+    size = size if size is not None else path.stat().st_size
+    reader = {"pdf": _read_pdf, "docx": _read_docx, "html": _read_html, "text": _read_text}.get(kind)
+    facts = AssetFacts(kind, size)
+    if reader is not None:
+        reader(path, facts)
+    return facts
+
+
+def _read_pdf(path: Path, facts: AssetFacts) -> None:
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(str(path), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise StepFailed(Category.WRONG_ASSET, "the PDF is password-protected, so nobody can open it without the password")
+        info = reader.metadata
+        facts.title = str(info.title or "").strip() if info else ""
+        facts.pages = len(reader.pages)
+        texts: list[str] = []
+        total = 0
+        for page in list(reader.pages)[:MAX_PDF_PAGES]:
+            piece = page.extract_text() or ""
+            texts.append(piece)
+            total += len(piece)
+            if total > MAX_TEXT_CHARS:
+                break
+        facts.text = "\n".join(texts)[:MAX_TEXT_CHARS]
+    except StepFailed:
+        raise
+    except Exception as exc:
+        raise StepFailed(Category.WRONG_ASSET, f"the PDF is damaged and cannot be read ({_short(exc)})") from None
+    facts.heading = _first_line(facts.text)
+
+
+def _read_docx(path: Path, facts: AssetFacts) -> None:
+    _refuse_zip_bomb(path)
+    try:
+        import docx
+
+        document = docx.Document(str(path))
+        facts.title = (document.core_properties.title or "").strip()
+        parts = [p.text for p in document.paragraphs]
+        for table in document.tables:
+            for row in table.rows:
+                parts.extend(cell.text for cell in row.cells)
+        facts.text = "\n".join(parts)[:MAX_TEXT_CHARS]
+    except Exception as exc:
+        raise StepFailed(Category.WRONG_ASSET, f"the Word document is damaged and cannot be read ({_short(exc)})") from None
+    facts.heading = _first_line(facts.text)
+
+
+def _refuse_zip_bomb(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise StepFailed(Category.WRONG_ASSET, f"the Word document is damaged and cannot be read ({_short(exc)})") from None
+    unpacked = sum(m.file_size for m in members)
+    packed = sum(m.compress_size for m in members) or 1
+    if unpacked > MAX_UNPACKED_BYTES or (unpacked > 10_000_000 and unpacked / packed > MAX_ZIP_RATIO):
+        raise StepFailed(Category.WRONG_ASSET, f"the Word document would unpack to {format_size(unpacked)} from "
+                         f"{format_size(packed)} (a zip bomb?); not opened")
+
+
+def _read_html(path: Path, facts: AssetFacts) -> None:
+    with open(path, "rb") as handle:
+        data = handle.read(HTML_PARSE_BYTES)
+    soup = BeautifulSoup(data, "html.parser")
+    title = soup.find("title")
+    facts.title = re.sub(r"\s+", " ", title.get_text()).strip() if title else ""
+    heading = soup.find(["h1", "h2"])
+    facts.heading = re.sub(r"\s+", " ", heading.get_text(" ")).strip()[:200] if heading else ""
+    for hidden in soup(["script", "style", "noscript", "template"]):
+        hidden.decompose()
+    facts.text = re.sub(r"\s+", " ", soup.get_text(" ")).strip()[:MAX_TEXT_CHARS]
+
+
+def _read_text(path: Path, facts: AssetFacts) -> None:
+    with open(path, "rb") as handle:
+        facts.text = handle.read(MAX_TEXT_CHARS).decode("utf-8", "replace")
+    facts.heading = _first_line(facts.text)
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:200]
+    return ""
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]

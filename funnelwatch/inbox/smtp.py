@@ -1,0 +1,93 @@
+"""The `smtp` inbox: funnelwatch's own SMTP receiver, for local or staging sites.
+
+Point the site's mailer at `inbox.smtp.host:port`; the receiver (aiosmtpd)
+listens for the length of the run and keeps what it receives in memory.
+Each message keeps its envelope recipients as `X-Original-To:` headers, so
+mail sent by Bcc still finds its submission.
+
+    inbox = SmtpInbox(settings.inbox.smtp); inbox.open()   # now listening
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MonitorProblem
+from ..results import Category
+from .base import ReceivedEmail
+
+if TYPE_CHECKING:
+    from ..schema import SmtpInbox as SmtpSettings
+
+MAX_MESSAGE_BYTES = 60_000_000
+
+
+class _Collector:
+    """aiosmtpd handler: accept every message, remember it with its envelope."""
+
+    def __init__(self) -> None:
+        self.messages: list[ReceivedEmail] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content = envelope.original_content or envelope.content or b""
+        if isinstance(content, str):
+            content = content.encode("utf-8", "replace")
+        prefix = b"".join(b"X-Original-To: " + rcpt.encode("utf-8", "replace") + b"\r\n" for rcpt in envelope.rcpt_tos)
+        message = ReceivedEmail.parse(prefix + content, datetime.now(timezone.utc), key=f"smtp:{len(self.messages) + 1}")
+        message.received_at = datetime.now(timezone.utc)
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK: received by funnelwatch"
+
+
+class SmtpInbox:
+    name = "smtp"
+
+    def __init__(self, settings: "SmtpSettings"):
+        self.settings = settings
+        self.collector = _Collector()
+        self.controller: Any = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def open(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        controller = Controller(self.collector, hostname=self.settings.host, port=self.settings.port,
+                                data_size_limit=MAX_MESSAGE_BYTES, ready_timeout=10)
+        try:
+            controller.start()
+        except Exception as exc:
+            try:
+                controller.stop()
+            except Exception:
+                pass
+            raise MonitorProblem(
+                Category.INBOX,
+                f"cannot start the SMTP receiver on {self.where}: {_describe(exc)} (is another program using the port?)",
+            ) from None
+        self.controller = controller
+
+    def messages_for(self, token: str) -> list[ReceivedEmail]:
+        with self.collector.lock:
+            received = list(self.collector.messages)
+        return [message for message in received if message.addressed_to(token)]
+
+    def close(self) -> None:
+        if self.controller is not None:
+            try:
+                self.controller.stop()
+            except Exception:
+                pass
+            self.controller = None
+
+
+def _describe(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__ or exc
+    text = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
+    return str(text)[:200]

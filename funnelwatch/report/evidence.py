@@ -1,0 +1,276 @@
+"""Evidence → sections a funnel page can render, tolerant of any shape.
+
+Steps write `CheckResult.evidence` as they see fit (see `funnelwatch/steps/*.py`
+docstrings). Keys the report knows get a purpose-made view (redirect chain,
+message-match table, the email, error tables); everything else — including a
+known key whose value has an unexpected shape — falls back to an escaped
+key/value tree. Nothing here trusts the data: no value is ever marked safe,
+links are only made for http(s) URLs, artifact paths must stay inside the
+reports folder.
+
+    sections = evidence_sections(result, reports_dir)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from ..results import CheckResult
+from ..units import format_duration, format_size
+
+MAX_DEPTH = 5
+MAX_ITEMS = 60
+MAX_TEXT = 4000
+MAX_EMAIL = 200_000
+_HTTP = re.compile(r"^https?://", re.I)
+_SIZE_KEYS = {"size", "size_bytes", "bytes", "content_length", "min_size", "max_size"}
+_SECONDS_KEYS = re.compile(r"(_s|_seconds)$")
+
+
+@dataclass
+class Node:
+    """One value of a generic tree: text, link, list or mapping."""
+
+    kind: str  # "text" | "link" | "list" | "map" | "empty"
+    text: str = ""
+    items: list["Node"] = field(default_factory=list)
+    pairs: list[tuple[str, "Node"]] = field(default_factory=list)
+    more: int = 0
+
+
+@dataclass
+class Section:
+    """A titled block of evidence; `kind` picks the template macro."""
+
+    kind: str  # "facts" | "chain" | "match" | "table" | "email" | "images" | "list"
+    title: str
+    facts: list[tuple[str, Node]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    email: dict[str, Any] = field(default_factory=dict)
+    images: list["Artifact"] = field(default_factory=list)
+    note: str = ""
+    more: int = 0
+
+
+@dataclass
+class Artifact:
+    """A file under reports/ a page may link to (href relative to funnels/)."""
+
+    href: str
+    name: str
+    exists: bool
+
+
+def _text(value: Any, limit: int = MAX_TEXT) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[:limit] + f" … ({len(text) - limit} more characters)"
+
+
+def to_node(value: Any, depth: int = 0, key: str = "") -> Node:
+    """Any JSON-ish value as a tree of escaped text (depth and size limited)."""
+    if value is None or value == "" or value == [] or value == {}:
+        return Node("empty", "—")
+    if isinstance(value, bool):
+        return Node("text", "yes" if value else "no")
+    if isinstance(value, (int, float)):
+        if key in _SIZE_KEYS and isinstance(value, int):
+            return Node("text", f"{format_size(value)} ({value:,} bytes)")
+        if _SECONDS_KEYS.search(key):
+            return Node("text", format_duration(float(value)))
+        return Node("text", f"{value:g}" if isinstance(value, float) else str(value))
+    if depth >= MAX_DEPTH:
+        return Node("text", _text(value, 300))
+    if isinstance(value, dict):
+        pairs = [(_text(k, 200), to_node(v, depth + 1, str(k))) for k, v in list(value.items())[:MAX_ITEMS]]
+        return Node("map", pairs=pairs, more=max(0, len(value) - MAX_ITEMS))
+    if isinstance(value, (list, tuple)):
+        items = [to_node(v, depth + 1, key) for v in list(value)[:MAX_ITEMS]]
+        return Node("list", items=items, more=max(0, len(value) - MAX_ITEMS))
+    text = _text(value)
+    if _HTTP.match(text) and len(text) < 2000 and not any(c.isspace() for c in text):
+        return Node("link", text)
+    return Node("text", text)
+
+
+def _facts(title: str, data: dict[str, Any], skip: set[str] = frozenset()) -> Section | None:
+    facts = [(_text(k, 200), to_node(v, 1, str(k))) for k, v in data.items() if k not in skip]
+    return Section("facts", title, facts=facts[:MAX_ITEMS], more=max(0, len(facts) - MAX_ITEMS)) if facts else None
+
+
+def _generic(title: str, value: Any) -> Section:
+    if isinstance(value, dict):
+        return _facts(title, value) or Section("facts", title, facts=[("value", Node("empty", "—"))])
+    return Section("facts", title, facts=[("value", to_node(value, 1))])
+
+
+def _table(title: str, value: Any, preferred: list[str]) -> Section:
+    """A list of dicts as a table (columns: preferred first, then whatever else appears)."""
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        return _generic(title, value)
+    columns = [c for c in preferred if any(c in row for row in value)]
+    for row in value:
+        columns += [str(k) for k in row if str(k) not in columns]
+    columns = columns[:8]
+    rows = [{c: to_node(row.get(c), 1, c) for c in columns} for row in value[:MAX_ITEMS]]
+    return Section("table", title, rows=rows, columns=columns, more=max(0, len(value) - MAX_ITEMS))
+
+
+def _chain(value: Any) -> Section | None:
+    """`evidence["ad"]["chain"]`: hops as dicts ({url, status, location?}) or plain URLs."""
+    if not isinstance(value, list) or not value:
+        return None
+    hops = []
+    for hop in value[:MAX_ITEMS]:
+        if isinstance(hop, dict):
+            url = hop.get("url") or hop.get("location") or ""
+            hops.append({"url": to_node(url, 1), "status": _text(hop.get("status", ""), 20),
+                         "extra": _facts("", {k: v for k, v in hop.items() if k not in ("url", "status")})})
+        else:
+            hops.append({"url": to_node(hop, 1), "status": "", "extra": None})
+    return Section("chain", "Redirect chain (ad click to landing page)", rows=hops, more=max(0, len(value) - MAX_ITEMS))
+
+
+_PHRASE_KEYS = ("phrase", "text", "term", "promise", "expected", "needle")
+_WHERE_KEYS = ("where", "context", "snippet", "found_in", "location", "near")
+
+
+def _match(value: Any) -> Section | None:
+    """`evidence["ad"]["match"]`: each promise found or not, and where."""
+    rows: list[dict[str, Any]] = []
+    if isinstance(value, dict) and not any(k in value for k in ("items", "phrases", "promises")):
+        for phrase, found in list(value.items())[:MAX_ITEMS]:
+            where = found if isinstance(found, str) else ""
+            rows.append({"phrase": _text(phrase, 500), "found": bool(found) if not isinstance(found, dict) else bool(found.get("found")),
+                         "where": to_node(where or (found.get("where") if isinstance(found, dict) else None), 1)})
+    else:
+        items = value
+        if isinstance(value, dict):
+            items = value.get("items") or value.get("phrases") or value.get("promises")
+        if not isinstance(items, list):
+            return None
+        for item in items[:MAX_ITEMS]:
+            if isinstance(item, dict):
+                phrase = next((item[k] for k in _PHRASE_KEYS if k in item), "")
+                where = next((item[k] for k in _WHERE_KEYS if k in item), None)
+                found = item.get("found", item.get("ok", item.get("matched")))
+                rows.append({"phrase": _text(phrase, 500), "found": None if found is None else bool(found), "where": to_node(where, 1)})
+            else:
+                rows.append({"phrase": _text(item, 500), "found": None, "where": Node("empty", "—")})
+    if not rows:
+        return None
+    return Section("match", "Does the page carry the ad's promise?", rows=rows)
+
+
+_EMAIL_TEXT_KEYS = ("text", "text_body", "body_text", "plain", "body")
+_EMAIL_HTML_KEYS = ("html", "html_body", "body_html")
+_EMAIL_HEAD_KEYS = ("subject", "from", "sender", "to", "date", "received_at", "message_id")
+
+
+def _email(title: str, value: Any) -> Section | None:
+    """The email as received: headers, text, and HTML for a sandboxed, script-less iframe."""
+    if not isinstance(value, dict):
+        return None
+    html = next((value[k] for k in _EMAIL_HTML_KEYS if isinstance(value.get(k), str) and value.get(k)), "")
+    text = next((value[k] for k in _EMAIL_TEXT_KEYS if isinstance(value.get(k), str) and value.get(k)), "")
+    heads = [(k.replace("_", " "), _text(value[k], 500)) for k in _EMAIL_HEAD_KEYS if value.get(k) not in (None, "")]
+    used = set(_EMAIL_HTML_KEYS) | set(_EMAIL_TEXT_KEYS) | set(_EMAIL_HEAD_KEYS)
+    rest = _facts("", {k: v for k, v in value.items() if k not in used})
+    return Section("email", title, email={
+        "heads": heads, "html": _text(html, MAX_EMAIL), "text": _text(text, MAX_EMAIL),
+        "rest": rest,
+    })
+
+
+def artifact(path: Any, reports_dir: Path) -> Artifact | None:
+    """A stored artifact path as a safe relative link from funnels/*.html, or None if it leaves reports/."""
+    if not isinstance(path, str) or not path or "\\" in path or "\x00" in path:
+        return None
+    candidate = Path(path)
+    if candidate.is_absolute():
+        try:
+            candidate = candidate.resolve().relative_to(reports_dir.resolve())
+        except (ValueError, OSError):
+            return None
+    parts = PurePosixPath(candidate.as_posix()).parts
+    if not parts or any(p in ("..", "") for p in parts) or ":" in parts[0]:
+        return None
+    rel = "/".join(parts)
+    return Artifact(href="../" + quote(rel), name=parts[-1], exists=(reports_dir / rel).is_file())
+
+
+_BROWSER_KEYS = {
+    "console_errors": ("Console errors", ["text", "url"]),
+    "page_errors": ("Uncaught page errors", ["message", "stack"]),
+    "failed_requests": ("Failed requests", ["status", "method", "url", "error", "resource"]),
+}
+_STEP_TITLES = {
+    "ad": "Ad click-through",
+    "landing": "Landing page",
+    "form": "Form outcome",
+    "asset": "Asset delivered",
+    "followup": "Follow-up",
+}
+
+
+def evidence_sections(result: CheckResult, reports_dir: Path) -> list[Section]:
+    """Every piece of evidence of one result, in funnel order, known keys first."""
+    evidence = result.evidence if isinstance(result.evidence, dict) else {"evidence": result.evidence}
+    sections: list[Section] = []
+    for key in ("ad", "landing", "form"):
+        value = evidence.get(key)
+        if value is None:
+            continue
+        if key == "ad" and isinstance(value, dict):
+            chain, match = _chain(value.get("chain")), _match(value.get("match"))
+            sections += [s for s in (chain, match) if s]
+            skip = {k for k, shown in (("chain", chain), ("match", match)) if shown}
+            fact = _facts(_STEP_TITLES[key], value, skip)
+        else:
+            fact = _facts(_STEP_TITLES[key], value) if isinstance(value, dict) else _generic(_STEP_TITLES[key], value)
+        if fact:
+            sections.append(fact)
+    for key, (title, columns) in _BROWSER_KEYS.items():
+        if evidence.get(key):
+            sections.append(_table(title, evidence[key], columns))
+    for key in ("asset", "followup"):
+        value = evidence.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            sections.append(_generic(_STEP_TITLES[key], value))
+            continue
+        email = _email("The email as received" if key == "asset" else "The follow-up email as received", value.get("email"))
+        if email:
+            sections.append(email)
+        probes = value.get("probes")
+        if isinstance(probes, list) and probes:
+            sections.append(_table("Follow-up probes", probes, ["submitted_at", "state", "reply_at", "latency_s"]))
+        skip = {"email"} if email else set()
+        if isinstance(probes, list) and probes:
+            skip.add("probes")
+        fact = _facts(_STEP_TITLES[key], value, skip)
+        if fact:
+            sections.append(fact)
+    email = _email("Email", evidence.get("email"))
+    if email:
+        sections.append(email)
+    shots = evidence.get("screenshots")
+    if isinstance(shots, list):
+        images = [a for a in (artifact(p, reports_dir) for p in shots[:MAX_ITEMS]) if a]
+        if images:
+            sections.append(Section("images", "Screenshots taken by custom steps", images=images))
+    known = {"ad", "landing", "form", "asset", "followup", "screenshots", *_BROWSER_KEYS}
+    if email:
+        known.add("email")
+    if isinstance(evidence.get("diagnostics"), list):
+        sections.append(Section("list", "Problems in the check file", rows=[{"text": _text(d)} for d in evidence["diagnostics"][:MAX_ITEMS]]))
+        known.add("diagnostics")
+    rest = {k: v for k, v in evidence.items() if k not in known}
+    if rest:
+        sections.append(_facts("Other evidence", rest) or _generic("Other evidence", rest))
+    return sections

@@ -1,0 +1,371 @@
+"""The report's view data, built from the store with indexed queries only.
+
+Everything the templates show is computed here, so templates stay dumb and the
+cost of a build follows what is shown (funnels × their last results), not the
+size of the whole history: the newest rows per check through the
+(check_name, id) index, uptime through the started_at index.
+
+    overview = build_overview(config, store)
+    overview.rows[0].status, overview.rows[0].uptime_7d
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..config import Config
+from ..results import CATEGORY_LABELS, Category, CheckResult, Status
+from ..store import Store, iso, parse_iso, utcnow
+from .schedule_hint import next_run
+
+STRIP_LENGTH = 30
+HISTORY_ROWS = 100
+FOLLOWUP_ROWS = 100
+
+#: Order of the index page: what needs attention first.
+STATUS_ORDER = {Status.FAIL: 0, Status.FLAKY: 1, Status.PENDING: 2, Status.ERROR: 3, Status.PASS: 4, None: 5}
+STATUS_MARK = {Status.PASS: "✓", Status.FAIL: "✗", Status.FLAKY: "~", Status.PENDING: "…", Status.ERROR: "!", None: "·"}
+STATUS_TEXT = {
+    Status.FAIL: "Broken",
+    Status.FLAKY: "Flaky",
+    Status.PENDING: "Waiting",
+    Status.ERROR: "Monitor problem",
+    Status.PASS: "Working",
+    None: "Not run yet",
+}
+#: Group headings on the index page, in STATUS_ORDER.
+GROUP_TITLE = {
+    Status.FAIL: "Broken",
+    Status.FLAKY: "Flaky (failed, then passed on retry)",
+    Status.PENDING: "Waiting for a follow-up",
+    Status.ERROR: "Monitor problems (funnelwatch could not check)",
+    Status.PASS: "Working",
+    None: "Not run yet",
+}
+STEP_TEXT = {
+    "ad": "Ad click-through",
+    "landing": "Landing page",
+    "form": "Lead form",
+    "asset": "Delivery email and asset",
+    "followup": "Sales follow-up",
+}
+_CUSTOM_STEP = re.compile(r"^steps\[(\d+)\]$")
+
+
+def step_text(step: str | None) -> str:
+    """A step name for people: `form` → "Lead form", `steps[2]` → "Custom step 3"."""
+    if not step:
+        return ""
+    match = _CUSTOM_STEP.match(step)
+    if match:
+        return f"Custom step {int(match.group(1)) + 1}"
+    return STEP_TEXT.get(step, step)
+
+
+def category_text(category: Category | str | None) -> str:
+    if category is None:
+        return ""
+    try:
+        return CATEGORY_LABELS.get(Category(category), str(category).replace("_", " "))
+    except ValueError:
+        return str(category).replace("_", " ")
+
+
+def status_of(value: Any) -> Status | None:
+    try:
+        return Status(value)
+    except ValueError:
+        return None
+
+
+@dataclass
+class Cell:
+    """One result in a strip or history table (no evidence)."""
+
+    id: int
+    run_id: int | None
+    status: Status | None
+    started_at: str | None
+    viewport: str
+    step: str | None = None
+    category: str | None = None
+    reason: str | None = None
+    duration_s: float | None = None
+    latency_s: float | None = None
+    attempts: int = 1
+
+    @property
+    def mark(self) -> str:
+        return STATUS_MARK[self.status]
+
+    @property
+    def text(self) -> str:
+        return STATUS_TEXT[self.status]
+
+    @property
+    def key(self) -> str:
+        return self.status.value if self.status else "none"
+
+    @property
+    def category_text(self) -> str:
+        return category_text(self.category)
+
+    @property
+    def step_text(self) -> str:
+        return step_text(self.step)
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> "Cell":
+        return cls(
+            id=row["id"], run_id=row["run_id"], status=status_of(row["status"]), started_at=row["started_at"],
+            viewport=row["viewport"] or "desktop", step=row["step"], category=row["category"],
+            reason=row["reason"], duration_s=row["duration_s"], latency_s=row["latency_s"],
+            attempts=row["attempts"] or 1,
+        )
+
+
+@dataclass
+class FollowupStats:
+    """Sales follow-up SLA over the settled probes shown."""
+
+    settled: int
+    within: int
+    last_latency_s: float | None
+    median_s: float | None
+    p90_s: float | None
+    sla_s: float | None
+
+    @property
+    def within_share(self) -> float | None:
+        return self.within / self.settled if self.settled else None
+
+
+@dataclass
+class Row:
+    """One funnel on one viewport, as the index shows it."""
+
+    name: str
+    slug: str
+    viewport: str
+    tags: list[str]
+    latest: CheckResult | None
+    strip: list[Cell]
+    broken_since: str | None = None
+    uptime_7d: float | None = None
+    uptime_30d: float | None = None
+    followup: FollowupStats | None = None
+
+    @property
+    def status(self) -> Status | None:
+        return self.latest.status if self.latest else None
+
+    @property
+    def mark(self) -> str:
+        return STATUS_MARK[self.status]
+
+    @property
+    def status_text(self) -> str:
+        return STATUS_TEXT[self.status]
+
+    @property
+    def key(self) -> str:
+        return self.status.value if self.status else "none"
+
+    @property
+    def step_text(self) -> str:
+        return step_text(self.latest.step) if self.latest else ""
+
+    @property
+    def category_text(self) -> str:
+        return category_text(self.latest.category) if self.latest else ""
+
+
+@dataclass
+class Group:
+    status: Status | None
+    title: str
+    rows: list[Row]
+
+    @property
+    def key(self) -> str:
+        return self.status.value if self.status else "none"
+
+
+@dataclass
+class FunnelPage:
+    """One funnel (all its viewports): what its own page shows."""
+
+    name: str
+    slug: str
+    file: str | None
+    rows: list[Row]
+    history: list[Cell]
+    followups: list[Cell]
+    older: bool
+
+    @property
+    def tags(self) -> list[str]:
+        return self.rows[0].tags if self.rows else []
+
+
+@dataclass
+class Overview:
+    generated_at: str
+    last_run: dict[str, Any] | None
+    next_run: str | None
+    rows: list[Row]
+    pages: list[FunnelPage] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len({row.name for row in self.rows})
+
+    @property
+    def broken(self) -> int:
+        return len({row.name for row in self.rows if row.status is Status.FAIL})
+
+    def count(self, status: Status | None) -> int:
+        return sum(1 for row in self.rows if row.status is status)
+
+    @property
+    def groups(self) -> list[Group]:
+        return [
+            Group(status, GROUP_TITLE[status], [r for r in self.rows if r.status is status])
+            for status in STATUS_ORDER
+            if any(r.status is status for r in self.rows)
+        ]
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted({tag for row in self.rows for tag in row.tags}, key=str.lower)
+
+
+def slug_for(name: str) -> str:
+    """A file-safe page name for a funnel that is in history but not in config."""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "check"
+    return f"{base}-{hashlib.sha1(name.encode('utf-8')).hexdigest()[:6]}"
+
+
+def _configured(config: Config) -> dict[str, dict[str, Any]]:
+    known: dict[str, dict[str, Any]] = {}
+    for broken in config.broken:
+        known[broken.name] = {"slug": broken.slug, "file": broken.file, "tags": [], "sla_s": None, "schedule": None}
+    for check in config.checks:
+        spec = check.spec
+        known[check.name] = {
+            "slug": check.slug,
+            "file": check.file,
+            "tags": list(spec.tags),
+            "sla_s": spec.followup.within if spec.followup else None,
+            "schedule": (spec.schedule or config.settings.defaults.schedule) if spec.enabled else None,
+        }
+    return known
+
+
+def _uptime(store: Store, reference: datetime) -> tuple[dict[tuple[str, str], tuple[float | None, float | None]], set[str]]:
+    """Uptime % over 7 and 30 days per (check, viewport): pass+flaky over pass+flaky+fail."""
+    since_30 = iso(reference - timedelta(days=30)) or ""
+    since_7 = iso(reference - timedelta(days=7)) or ""
+    seven = store.window_counts(since_7)
+    thirty = store.window_counts(since_30)
+    tallies: dict[tuple[str, str], list[int]] = {}
+    for rows, offset in ((seven, 0), (thirty, 2)):
+        for row in rows:
+            tally = tallies.setdefault((row["check_name"], row["viewport"] or "desktop"), [0, 0, 0, 0])
+            if row["status"] in ("pass", "flaky"):
+                tally[offset] += row["n"]
+                tally[offset + 1] += row["n"]
+            elif row["status"] == "fail":
+                tally[offset + 1] += row["n"]
+    shares = {
+        key: (t[0] / t[1] if t[1] else None, t[2] / t[3] if t[3] else None) for key, t in tallies.items()
+    }
+    return shares, {name for name, _ in tallies}
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def followup_stats(cells: list[Cell], sla_s: float | None) -> FollowupStats | None:
+    """Median/p90 latency and share within SLA over settled follow-ups (newest first)."""
+    settled = [c for c in cells if c.status in (Status.PASS, Status.FAIL)]
+    if not settled:
+        return None
+    latencies = [c.latency_s for c in settled if c.latency_s is not None]
+    within = sum(1 for c in settled if c.status is Status.PASS)
+    return FollowupStats(
+        settled=len(settled),
+        within=within,
+        last_latency_s=next((c.latency_s for c in settled if c.latency_s is not None), None),
+        median_s=statistics.median(latencies) if latencies else None,
+        p90_s=_percentile(latencies, 0.9),
+        sla_s=sla_s,
+    )
+
+
+def build_overview(config: Config, store: Store, now: datetime | None = None) -> Overview:
+    """Everything index.html and the funnel pages show."""
+    now = now or utcnow()
+    runs = store.runs(1)
+    last_run = runs[0] if runs else None
+    reference = parse_iso(last_run["started_at"]) if last_run else now
+    uptime, recent_names = _uptime(store, reference or now)
+    known = _configured(config)
+    names = sorted(set(known) | recent_names, key=str.lower)
+    slugs_taken: set[str] = set()
+    overview = Overview(
+        generated_at=iso(now) or "",
+        last_run=last_run,
+        next_run=next_run([k["schedule"] for k in known.values() if k["schedule"]], now),
+        rows=[],
+    )
+    for name in names:
+        facts = known.get(name) or {"slug": slug_for(name), "file": None, "tags": None, "sla_s": None}
+        slug = facts["slug"] if facts["slug"] not in slugs_taken else slug_for(name)
+        slugs_taken.add(slug)
+        page = _funnel(store, name, slug, facts, uptime)
+        overview.pages.append(page)
+        overview.rows.extend(page.rows)
+    overview.rows.sort(key=lambda r: (STATUS_ORDER[r.status], r.name.lower(), r.viewport))
+    return overview
+
+
+def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
+            uptime: dict[tuple[str, str], tuple[float | None, float | None]]) -> FunnelPage:
+    light = store.recent(name, "check", HISTORY_ROWS + 1)
+    older = len(light) > HISTORY_ROWS
+    history = [Cell.of(r) for r in light[:HISTORY_ROWS]]
+    followups = [Cell.of(r) for r in store.recent(name, "followup", FOLLOWUP_ROWS)]
+    stats = followup_stats(followups, facts.get("sla_s"))
+    viewports: list[str] = []
+    for cell in history:
+        if cell.viewport not in viewports:
+            viewports.append(cell.viewport)
+    rows: list[Row] = []
+    for viewport in viewports or ["desktop"]:
+        cells = [c for c in history if c.viewport == viewport]
+        latest = store.result(cells[0].id) if cells else None
+        settled = followups[0] if followups else None
+        if settled and settled.status is Status.FAIL and (not cells or (settled.run_id or 0) >= (cells[0].run_id or 0)):
+            latest = store.result(settled.id)  # a late or missing follow-up is what this funnel shows now
+        tags = facts["tags"] if facts["tags"] is not None else (latest.tags if latest else [])
+        row = Row(
+            name=name, slug=slug, viewport=viewport, tags=[str(t) for t in tags or []], latest=latest,
+            strip=list(reversed(cells[:STRIP_LENGTH])), followup=stats,
+        )
+        row.uptime_7d, row.uptime_30d = uptime.get((name, viewport), (None, None))
+        if latest is not None and latest.status is Status.FAIL:
+            row.broken_since = store.streak_start(name, viewport) or latest.started_at
+        rows.append(row)
+    return FunnelPage(name=name, slug=slug, file=facts.get("file"), rows=rows, history=history,
+                      followups=followups, older=older)

@@ -1,0 +1,472 @@
+"""Judging a submitted form as a person would: did it really work, and if not, why.
+
+After the click, the judge watches the network (which request carried the
+lead, what it answered), every frame (success URL/text, validation messages,
+HTML5 constraint-validation bubbles, CAPTCHA challenges) and uncaught page
+errors, and stops as soon as the evidence is conclusive: a POST that answered
+500 is a failure at once, not after the whole timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus, urlsplit
+
+from ..redaction import redact
+from ..results import Category
+from ..schema import FormSuccess
+from .pagekit import contains
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page, Request, Response
+
+    from .base import StepContext
+    from .form_find import FoundForm
+
+POLL_S = 0.1
+QUIET_S = 0.8
+HTML5_WAIT_S = 0.5
+TEXT_GRACE_S = 1.5
+FRAME_EVAL_S = 1.0
+MAX_TEXT = 20_000
+
+#: Analytics, tag managers, chat and A/B tools: their requests and errors are evidence, never the form.
+TRACKERS = re.compile(
+    r"google-analytics\.com|analytics\.google\.com|googletagmanager\.com|doubleclick\.net|googleadservices\.com"
+    r"|facebook\.(com|net)/(tr|signals|en_US/fbevents)|connect\.facebook\.net|bat\.bing\.com|clarity\.ms|licdn\.com"
+    r"|px\.ads\.linkedin\.com|hotjar|segment\.(io|com)|mixpanel|amplitude|intercom|drift\.com|driftt|hs-analytics"
+    r"|hscollectedforms|hs-scripts|hs-banner|track\.hubspot|sentry|newrelic|nr-data\.net|datadoghq|fullstory|heapanalytics"
+    r"|optimizely|visualwebsiteoptimizer|vwo\.|crazyegg|tiktok|ads-twitter|analytics\.twitter|pinimg|pinterest"
+    r"|redditstatic|quora|taboola|outbrain|criteo|adroll|zdassets|zopim|tawk\.to|livechat|crisp\.chat"
+    r"|/g/collect|/j/collect|/collect\b|/analytics\b|/gtag/|/gtm\.js|/pixel\b|/beacon\b|__ptq\.gif",
+    re.I,
+)
+_SCRIPT_AT = re.compile(r"(https?://[^\s()]+?):(\d+):\d+")
+
+OBSERVE_JS = r"""({mark}) => {
+  const visible = el => !!(el.getClientRects().length && (!el.checkVisibility || el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})));
+  const clean = s => (s || '').replace(/\s+/g, ' ').trim();
+  const MESSAGES = '[role=alert], [aria-live=assertive], .error, .errors, .error-message, .errorMessage, .field-error, .form-error,'
+    + ' .invalid-feedback, .hs-error-msg, .hs-error-msgs, .hs_error_rollup, .mktoErrorMsg, .wpcf7-not-valid-tip,'
+    + ' .gfield_validation_message, .validation_message, .validation-error, .text-danger, .has-error .help-block,'
+    + ' [class*=error i], [id*=error i], [data-error]';
+  const hits = [...document.querySelectorAll(MESSAGES)].filter(el =>
+    !el.querySelector('input, select, textarea, form') && visible(el) && !/success|thank|confirm/i.test(el.className + ' ' + el.id));
+  const messages = hits.filter(el => !hits.some(other => other !== el && el.contains(other)))
+    .map(el => clean(el.innerText)).filter(t => t && t.length <= 300);
+  for (const el of document.querySelectorAll('[aria-invalid=true]')) {
+    for (const id of (el.getAttribute('aria-errormessage') || el.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean)) {
+      const node = document.getElementById(id);
+      if (node && visible(node) && clean(node.innerText)) messages.push(clean(node.innerText));
+    }
+  }
+  const form = mark ? document.querySelector(`[data-funnelwatch-form="${mark}"]`) : null;
+  let invalid = [];
+  if (form && !form.noValidate) {
+    const submit = form.querySelector('[data-funnelwatch-submit]');
+    if (!(submit && submit.formNoValidate)) {
+      invalid = [...form.querySelectorAll('input, select, textarea')].filter(el => el.willValidate && !el.checkValidity())
+        .map(el => ({field: el.name || el.id || el.type, message: el.validationMessage}));
+    }
+  }
+  const captcha = [];
+  for (const frame of document.querySelectorAll('iframe')) {
+    const src = frame.src || '', title = frame.title || '';
+    const r = frame.getBoundingClientRect();
+    const shown = r.width >= 30 && r.height >= 30 && r.bottom > 0 && r.right > 0 && visible(frame);
+    if (!shown) continue;
+    let kind = null, blocking = true;
+    if (/recaptcha\/(api2|enterprise)\/bframe/.test(src) || /recaptcha challenge/i.test(title)) kind = 'reCAPTCHA image challenge';
+    else if (/hcaptcha/i.test(src + title) && /challenge/i.test(src + ' ' + title)) kind = 'hCaptcha challenge';
+    else if (/challenges\.cloudflare\.com|turnstile|cdn-cgi\/challenge-platform/i.test(src + title)) kind = 'Cloudflare Turnstile challenge';
+    else if (/recaptcha\/(api2|enterprise)\/anchor/.test(src) && !/size=invisible/.test(src)) { kind = 'reCAPTCHA checkbox'; blocking = false; }
+    else if (/hcaptcha/i.test(src + title) && !/size=invisible/.test(src)) { kind = 'hCaptcha checkbox'; blocking = false; }
+    if (kind) captcha.push({kind, blocking, src: src.slice(0, 300)});
+  }
+  const heading = document.querySelector('h1, h2, [role=heading]');
+  return {
+    url: location.href, ready: document.readyState, messages, invalid, captcha, form: !!(form && form.isConnected),
+    title: document.title || '', heading: heading && visible(heading) ? clean(heading.innerText).slice(0, 200) : '',
+    text: document.body ? document.body.innerText.slice(0, """ + str(MAX_TEXT) + r""") : '',
+  };
+}"""
+
+
+@dataclass
+class Sent:
+    """A request that left the page after the click: the submission itself, or a page it led to."""
+
+    kind: str
+    method: str
+    url: str
+    resource: str
+    request: Any
+    started: float
+    status: int | None = None
+    error: str | None = None
+    answered: float | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.status is None and self.error is None
+
+    def facts(self) -> dict[str, Any]:
+        return {"method": self.method, "url": redact(self.url[:500]), "status": self.status, "error": self.error, "kind": self.kind}
+
+
+class Traffic:
+    """Classifies requests after the click: which one carried the lead, which pages followed."""
+
+    def __init__(self, page: "Page", form: "FoundForm", markers: list[str]):
+        self.page = page
+        self.form = form
+        self.markers = markers
+        self.sent: list[Sent] = []
+        self.armed = False
+
+    def start(self) -> None:
+        self.page.on("request", self._on_request)
+        self.page.on("response", self._on_response)
+        self.page.on("requestfailed", self._on_failed)
+
+    def stop(self) -> None:
+        for event, handler in (("request", self._on_request), ("response", self._on_response), ("requestfailed", self._on_failed)):
+            try:
+                self.page.remove_listener(event, handler)
+            except Exception:
+                pass
+
+    def submissions(self) -> list[Sent]:
+        return [s for s in self.sent if s.kind == "submission"]
+
+    def navigations(self) -> list[Sent]:
+        return [s for s in self.sent if s.kind == "navigation"]
+
+    def _find(self, request: "Request") -> Sent | None:
+        return next((s for s in self.sent if s.request is request), None)
+
+    def _on_request(self, request: "Request") -> None:
+        if not self.armed:
+            return
+        kind = self._classify(request)
+        if kind:
+            self.sent.append(Sent(kind, request.method, request.url, request.resource_type, request, time.monotonic()))
+
+    def _on_response(self, response: "Response") -> None:
+        sent = self._find(response.request)
+        if sent is not None:
+            sent.status, sent.answered = response.status, time.monotonic()
+
+    def _on_failed(self, request: "Request") -> None:
+        sent = self._find(request)
+        if sent is not None:
+            sent.error, sent.answered = (request.failure or "failed"), time.monotonic()
+
+    def _classify(self, request: "Request") -> str | None:
+        url = request.url
+        carries = self._carries_lead(request)
+        if request.resource_type == "document":
+            try:
+                frame = request.frame
+            except Exception:
+                return None
+            if frame is not self.page.main_frame and frame is not self.form.frame:
+                return None
+            if request.redirected_from is not None:
+                origin = self._find(request.redirected_from)
+                return "navigation" if origin is not None else ("submission" if carries else "navigation")
+            return "submission" if request.method != "GET" or carries else "navigation"
+        if request.resource_type in ("fetch", "xhr") and not TRACKERS.search(url):
+            if carries or (not self.markers and request.method in ("POST", "PUT", "PATCH")):
+                return "submission"
+        return None
+
+    def _carries_lead(self, request: "Request") -> bool:
+        if not self.markers:
+            return False
+        try:
+            body = (request.post_data_buffer or b"").decode("utf-8", "replace")
+        except Exception:
+            body = ""
+        haystack = request.url + "\n" + body
+        return any(marker in haystack for marker in self.markers)
+
+
+def lead_markers(ctx: "StepContext", fill: dict[str, Any]) -> list[str]:
+    """Strings that identify this submission in a request: the token and the filled values, encoded as forms send them."""
+    values = [ctx.token] + [str(ctx.fill_placeholders(v)) for v in fill.values() if isinstance(v, str)]
+    markers: set[str] = set()
+    for value in values:
+        if len(value) >= 4 and value.lower() not in ("true", "check", "false"):
+            markers.update({value, quote_plus(value), quote(value, safe="")})
+    return sorted(markers)
+
+
+@dataclass
+class Seen:
+    """One look at every frame of the page."""
+
+    urls: list[str]
+    main_url: str
+    main_ready: bool
+    texts: list[str]
+    messages: list[str]
+    invalid: list[dict[str, str]]
+    captcha: list[dict[str, Any]]
+    headline: str
+
+    @property
+    def all_text(self) -> str:
+        return "\n".join(self.texts)
+
+    def says(self) -> str:
+        """What the page says, in one short line: its messages, else its heading and first words."""
+        if self.messages:
+            return "; ".join(dict.fromkeys(self.messages))[:300]
+        text = re.sub(r"\s+", " ", self.texts[0] if self.texts else "").strip()
+        if self.headline and not text.startswith(self.headline):
+            text = f"{self.headline} — {text}"
+        return text[:300] or "(nothing)"
+
+
+async def look(page: "Page", form: "FoundForm", mark: str, before: set[str]) -> Seen:
+    """Observe every frame at once; messages already shown before the click are ignored."""
+    frames = page.frames
+    results = await asyncio.gather(*(_observe(frame, mark) for frame in frames))
+    main = results[0] if results and results[0] else {}
+    urls = [page.url]
+    try:
+        if form.in_iframe and not form.frame.is_detached():
+            urls.append(form.frame.url)
+    except Exception:
+        pass
+    texts, messages, invalid, captcha = [], [], [], []
+    for frame, seen in zip(frames, results):
+        if not seen:
+            continue
+        prefix = seen["title"] + "\n" if frame is page.main_frame else ""
+        texts.append(prefix + seen["text"])
+        messages += [m for m in seen["messages"] if m not in before]
+        invalid += seen["invalid"]
+        captcha += seen["captcha"]
+    return Seen(urls, page.url, main.get("ready") == "complete", texts, list(dict.fromkeys(messages)), invalid, captcha,
+                main.get("heading", ""))
+
+
+async def _observe(frame: Any, mark: str) -> dict[str, Any] | None:
+    try:
+        return await asyncio.wait_for(frame.evaluate(OBSERVE_JS, {"mark": mark}), FRAME_EVAL_S)
+    except Exception:
+        return None
+
+
+@dataclass
+class Verdict:
+    """The judge's conclusion: category None means the form worked."""
+
+    category: Category | None
+    reason: str = ""
+    seen: Seen | None = None
+    waited_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def script_of(error: dict[str, Any]) -> str | None:
+    """The script URL:line an uncaught error was thrown from, read off its stack."""
+    match = _SCRIPT_AT.search(error.get("stack") or "")
+    return f"{match.group(1)}:{match.group(2)}" if match else None
+
+
+def is_third_party(error: dict[str, Any], own_hosts: set[str]) -> bool:
+    script = script_of(error)
+    if not script:
+        return False
+    return bool(TRACKERS.search(script)) or urlsplit(script).hostname not in own_hosts
+
+
+class Judge:
+    """Watches one submission until the outcome is conclusive or `timeout_s` runs out."""
+
+    def __init__(self, ctx: "StepContext", form: "FoundForm", success: FormSuccess | None, traffic: Traffic,
+                 mark: str, before: Seen, errors_from: int, button: str):
+        self.ctx = ctx
+        self.form = form
+        self.success = success
+        self.traffic = traffic
+        self.mark = mark
+        self.before_messages = set(before.messages)
+        self.success_before = bool(success) and self._success_in(before)[0] and self._success_in(before)[1]
+        self.errors_from = errors_from
+        self.button = button
+
+    async def verdict(self) -> Verdict:
+        began = time.monotonic()
+        deadline = began + self.ctx.timeout_s
+        messages_since: tuple[tuple[str, ...], float] = ((), began)
+        url_ok_since: float | None = None
+        errors_seen, last_error_at = 0, began
+        while True:
+            seen = await look(self.ctx.page, self.form, self.mark, self.before_messages)
+            now = time.monotonic()
+            subs, navs = self.traffic.submissions(), self.traffic.navigations()
+            errors = self.errors()
+            if len(errors) != errors_seen:
+                errors_seen, last_error_at = len(errors), now
+            key = tuple(seen.messages)
+            if key != messages_since[0]:
+                messages_since = (key, now)
+            messages_stable = bool(key) and now - messages_since[1] >= QUIET_S
+            pending = any(s.pending for s in subs + navs)
+            done = self._network_verdict(seen, subs, navs, now)
+            if done is None:
+                done = self._success_verdict(seen, subs, navs, pending, now, url_ok_since)
+                if self.success and self.success.url_contains and self._success_in(seen)[0] and not self._success_in(seen)[1]:
+                    url_ok_since = url_ok_since or now
+                else:
+                    url_ok_since = None
+            if done is None:
+                done = self._trouble_verdict(seen, subs, navs, pending, errors, messages_stable, now - began, now - last_error_at)
+            if done is None and now >= deadline:
+                done = self._final_verdict(seen, subs, navs, errors)
+            if done is not None:
+                done.seen, done.waited_s = seen, now - began
+                return done
+            await asyncio.sleep(POLL_S)
+
+    def errors(self) -> list[dict[str, Any]]:
+        return self.ctx.page_errors[self.errors_from:]
+
+    def own_hosts(self) -> set[str]:
+        return {urlsplit(u).hostname or "" for u in (self.ctx.page.url, self.form.frame_url)}
+
+    def _success_in(self, seen: Seen) -> tuple[bool, bool]:
+        """(URL part satisfied, text part satisfied); an unset part counts as satisfied."""
+        success = self.success
+        if success is None:
+            return False, False
+        url_ok = not success.url_contains or any(success.url_contains in u for u in seen.urls)
+        text_ok = not success.text or contains(seen.all_text, success.text)
+        return url_ok, text_ok
+
+    def _network_verdict(self, seen: Seen, subs: list[Sent], navs: list[Sent], now: float) -> Verdict | None:
+        for sent in subs:
+            if sent.status is not None and sent.status >= 500:
+                return self._http_error(sent)
+            if sent.error and "ERR_ABORTED" not in sent.error:
+                return Verdict(Category.FORM_HTTP_ERROR, f"the form submission {sent.method} {sent.url} could not be sent ({sent.error})")
+        for sent in subs:
+            if sent.status is not None and 400 <= sent.status < 500:
+                if seen.messages:
+                    return self._validation(seen, f" (the server answered HTTP {sent.status})")
+                if seen.main_ready and sent.answered is not None and now - sent.answered >= QUIET_S:
+                    return self._http_error(sent)
+        for sent in navs:
+            if sent.status is not None and sent.status >= 400:
+                return Verdict(Category.HTTP_STATUS, f"after submitting, the page {sent.url} answered HTTP {sent.status}")
+        return None
+
+    def _success_verdict(self, seen: Seen, subs: list[Sent], navs: list[Sent], pending: bool, now: float,
+                         url_ok_since: float | None) -> Verdict | None:
+        answered = [s for s in subs + navs if not s.pending]
+        if self.success is None:
+            if answered and not pending and not seen.messages and now - max(s.answered or now for s in answered) >= QUIET_S:
+                return Verdict(None)
+            return None
+        url_ok, text_ok = self._success_in(seen)
+        if url_ok and text_ok:
+            if pending or (self.success_before and not answered):
+                return None
+            return Verdict(None)
+        if self.success.url_contains and url_ok and not text_ok and not pending:
+            if seen.main_ready and url_ok_since is not None and now - url_ok_since >= TEXT_GRACE_S:
+                return Verdict(
+                    Category.TEXT_MISSING,
+                    f"the thank-you page {seen.main_url} was reached but does not say '{self.success.text}'; it says: {seen.says()}",
+                )
+        return None
+
+    def _trouble_verdict(self, seen: Seen, subs: list[Sent], navs: list[Sent], pending: bool, errors: list[dict[str, Any]],
+                         messages_stable: bool, elapsed: float, since_error: float) -> Verdict | None:
+        blocking = [c for c in seen.captcha if c["blocking"]]
+        if blocking:
+            return Verdict(Category.CAPTCHA, f"a {blocking[0]['kind']} appeared after submitting instead of the success page", {"captcha": blocking})
+        if messages_stable and not pending:
+            return self._validation(seen)
+        if seen.invalid and not subs and not navs and elapsed >= HTML5_WAIT_S:
+            return self._html5(seen)
+        if errors and not subs and not navs and since_error >= QUIET_S:
+            return self._js_error(errors)
+        return None
+
+    def _final_verdict(self, seen: Seen, subs: list[Sent], navs: list[Sent], errors: list[dict[str, Any]]) -> Verdict:
+        timeout = f"{self.ctx.timeout_s:g}s"
+        waiting = [s for s in subs if s.pending]
+        if waiting:
+            return Verdict(Category.TIMEOUT, f"the form submission {waiting[0].method} {waiting[0].url} got no answer within {timeout}")
+        if seen.captcha:
+            return Verdict(Category.CAPTCHA, f"a {seen.captcha[0]['kind']} blocks the form: no success within {timeout}", {"captcha": seen.captcha})
+        if seen.messages:
+            return self._validation(seen)
+        if seen.invalid and not subs:
+            return self._html5(seen)
+        if errors and not subs and not navs:
+            return self._js_error(errors)
+        where = f"the browser is at {seen.main_url} and the page says: {seen.says()}"
+        wanted = self._wanted()
+        if self.success and self.success.text and contains(seen.all_text, self.success.text):
+            return Verdict(Category.FORM_NO_SUCCESS, f"the page says '{self.success.text}' but never reached a URL containing "
+                                                     f"'{self.success.url_contains}' within {timeout}; {where}")
+        if not subs and not navs:
+            return Verdict(Category.FORM_NO_SUCCESS, f"clicking {self.button} sent nothing and showed no message within {timeout}; {where}")
+        sent = (subs or navs)[-1]
+        return Verdict(Category.FORM_NO_SUCCESS, f"the form was sent ({sent.method} {sent.url} → HTTP {sent.status}) but {wanted} "
+                                                 f"did not appear within {timeout}; {where}")
+
+    def _wanted(self) -> str:
+        if self.success is None:
+            return "no confirmation"
+        parts = []
+        if self.success.url_contains:
+            parts.append(f"a URL containing '{self.success.url_contains}'")
+        if self.success.text:
+            parts.append(f"the text '{self.success.text}'")
+        return " and ".join(parts)
+
+    def _http_error(self, sent: Sent) -> Verdict:
+        return Verdict(Category.FORM_HTTP_ERROR, f"the form submission {sent.method} {sent.url} answered HTTP {sent.status}")
+
+    def _validation(self, seen: Seen, suffix: str = "") -> Verdict:
+        shown = "; ".join(f"'{m}'" for m in seen.messages[:5])
+        return Verdict(Category.FORM_VALIDATION, f"the form rejected the entry: {shown}{suffix}", {"validation": seen.messages[:20]})
+
+    def _html5(self, seen: Seen) -> Verdict:
+        shown = "; ".join(f"{i['field']}: '{i['message']}'" for i in seen.invalid[:5])
+        return Verdict(
+            Category.FORM_VALIDATION,
+            f"the browser refused to submit the form ({shown})",
+            {"validation": [f"{i['field']}: {i['message']}" for i in seen.invalid[:20]]},
+        )
+
+    def _js_error(self, errors: list[dict[str, Any]]) -> Verdict:
+        own = self.own_hosts()
+        culprit = next((e for e in errors if not is_third_party(e, own)), errors[0])
+        script = script_of(culprit)
+        where = f" (in {script})" if script else ""
+        return Verdict(
+            Category.FORM_JS_ERROR,
+            f"submitting the form threw {error_text(culprit)}{where} and nothing was sent",
+        )
+
+
+def error_text(error: dict[str, Any]) -> str:
+    """'TypeError: message' — the stack's first line names the error type, the message alone does not."""
+    first = (error.get("stack") or "").strip().splitlines()
+    text = first[0] if first and error.get("message", "") in first[0] else error.get("message", "")
+    return text.strip()[:200]
+
+
+__all__ = ["Judge", "Traffic", "Verdict", "Seen", "look", "lead_markers", "is_third_party", "script_of", "error_text"]

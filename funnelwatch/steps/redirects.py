@@ -1,0 +1,234 @@
+"""Watches one page follow a click: every hop of the chain, and when the final page is ready.
+
+Playwright's `page.goto` reports only the first document; trackers and
+attribution scripts hop on with meta refreshes and `location.replace`, and a
+page with a chat widget never reaches `networkidle`. `ChainRecorder` listens to
+the page's request/response/framenavigated events from before the click, so
+every hop counts (HTTP 3xx via `request.redirected_from`, client-side hops as
+fresh main-frame navigations), and it keeps its own network-quiet clock so
+"ready" means what a person means: load event (or DOMContentLoaded and a quiet
+network if load never comes) plus a short quiet, capped.
+
+    recorder = ChainRecorder(page).attach()
+    await page.goto(url, wait_until="commit")
+    ... poll recorder.ready_at() ...
+    recorder.detach(); await recorder.finish()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page, Request, Response
+
+#: Connections a page may keep open and still count as quiet (polls, long-polls, beacons).
+QUIET_MAX_IN_FLIGHT = 2
+#: How long the network must stay quiet before the page counts as ready.
+QUIET_S = 0.5
+#: After the load event, stop waiting for quiet after this long.
+QUIET_CAP_S = 3.0
+#: Without a load event (a hanging image), DOMContentLoaded plus this much quiet is ready.
+NO_LOAD_QUIET_S = 2.0
+
+_META_REFRESH = re.compile(r"<meta[^>]+http-equiv\s*=\s*['\"]?refresh", re.I)
+
+
+@dataclass
+class RedirectHop:
+    """One URL the browser visited on the way, and how it left it.
+
+    `kind` is `http` (a 3xx; `status` says which), `meta_refresh`, `js`
+    (`location.replace`, `location.href = …`), `history` (the page rewrote its
+    own URL with pushState/replaceState), or `final`.
+    """
+
+    url: str
+    t_s: float
+    status: int | None = None
+    kind: str = "final"
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        found = {"url": self.url, "status": self.status, "kind": self.kind, "t_s": round(self.t_s, 3)}
+        if self.error:
+            found["error"] = self.error
+        return found
+
+
+class ChainRecorder:
+    """Records the main frame's navigations and network activity of one page."""
+
+    def __init__(self, page: "Page"):
+        self.page = page
+        self.started = time.monotonic()
+        self.hops: list[RedirectHop] = []
+        self.last_nav_at = self.started
+        self.nav_pending = False
+        self.committed_at: float | None = None
+        self.dcl_at: float | None = None
+        self.load_at: float | None = None
+        self.in_flight: set[Any] = set()
+        self.quiet_since: float | None = self.started
+        self._hop_of: dict[Any, RedirectHop] = {}
+        self._bodies: list[tuple[RedirectHop, asyncio.Task[Any], str]] = []
+        self._handlers = {
+            "request": self._on_request,
+            "response": self._on_response,
+            "requestfinished": self._on_request_done,
+            "requestfailed": self._on_request_failed,
+            "framenavigated": self._on_framenavigated,
+            "domcontentloaded": self._on_dcl,
+            "load": self._on_load,
+        }
+
+    def attach(self) -> "ChainRecorder":
+        for event, handler in self._handlers.items():
+            self.page.on(event, handler)
+        return self
+
+    def detach(self) -> None:
+        for event, handler in self._handlers.items():
+            try:
+                self.page.remove_listener(event, handler)
+            except Exception:
+                pass
+
+    # --- events -------------------------------------------------------------------
+
+    def _is_main_nav(self, request: "Request") -> bool:
+        try:
+            return request.is_navigation_request() and request.frame.parent_frame is None
+        except Exception:
+            return False
+
+    def _on_request(self, request: "Request") -> None:
+        now = time.monotonic()
+        self.in_flight.add(request)
+        self._update_quiet(now)
+        if not self._is_main_nav(request):
+            return
+        if request.redirected_from is None and self.hops and self.hops[-1].kind == "final":
+            self.hops[-1].kind = "client"
+        hop = RedirectHop(request.url, now - self.started)
+        self.hops.append(hop)
+        self._hop_of[request] = hop
+        self.last_nav_at = now
+        self.nav_pending = True
+
+    def _on_response(self, response: "Response") -> None:
+        hop = self._hop_of.get(response.request)
+        if hop is None:
+            return
+        hop.status = response.status
+        if 300 <= response.status < 400 and response.headers.get("location"):
+            hop.kind = "http"
+            return
+        refresh_header = "refresh" in response.headers
+        self._bodies.append((hop, asyncio.ensure_future(_body_text(response)), "refresh" if refresh_header else ""))
+
+    def _on_request_done(self, request: "Request") -> None:
+        self.in_flight.discard(request)
+        self._update_quiet(time.monotonic())
+
+    def _on_request_failed(self, request: "Request") -> None:
+        self._on_request_done(request)
+        hop = self._hop_of.get(request)
+        if hop is not None and hop.status is None:
+            hop.error = _failure(request)
+            self.nav_pending = False
+
+    def _on_framenavigated(self, frame: Any) -> None:
+        if frame.parent_frame is not None:
+            return
+        now = time.monotonic()
+        url = frame.url
+        if self.hops and url not in {h.url for h in self.hops[-2:]} and not url.startswith("chrome-error:"):
+            previous = self.hops[-1]
+            previous.kind = "history" if previous.kind == "final" else previous.kind
+            self.hops.append(RedirectHop(url, now - self.started, previous.status))
+            return
+        if url.startswith("chrome-error:") or (self.hops and url == self.hops[-1].url) or not self.hops:
+            self.nav_pending = False
+            self.committed_at = now
+            self.dcl_at = self.load_at = None
+
+    def _on_dcl(self, _: Any) -> None:
+        self.dcl_at = time.monotonic()
+
+    def _on_load(self, _: Any) -> None:
+        self.load_at = time.monotonic()
+        if self.dcl_at is None:
+            self.dcl_at = self.load_at
+
+    def _update_quiet(self, now: float) -> None:
+        if len(self.in_flight) > QUIET_MAX_IN_FLIGHT:
+            self.quiet_since = None
+        elif self.quiet_since is None:
+            self.quiet_since = now
+
+    # --- questions the navigation loop asks --------------------------------------------
+
+    @property
+    def hop_count(self) -> int:
+        return max(0, len(self.hops) - 1)
+
+    def ready_at(self, now: float) -> float | None:
+        """When the current document became ready, or None while it is not yet."""
+        if self.nav_pending or self.committed_at is None or self.dcl_at is None:
+            return None
+        self._update_quiet(now)
+        quiet = now - self.quiet_since if self.quiet_since is not None else 0.0
+        if self.load_at is not None:
+            if quiet >= QUIET_S:
+                return max(self.load_at, self.quiet_since or self.load_at)
+            if now - self.load_at >= QUIET_CAP_S:
+                return now
+            return None
+        if quiet >= NO_LOAD_QUIET_S:
+            return max(self.dcl_at, self.quiet_since or self.dcl_at)
+        return None
+
+    def page_started_at(self) -> float:
+        """When the navigation that produced the final document began (its HTTP redirects included)."""
+        documents = [h for h in self.hops if h.kind != "history"]
+        if not documents:
+            return self.started
+        index = len(documents) - 1
+        while index > 0 and documents[index - 1].kind == "http":
+            index -= 1
+        return self.started + documents[index].t_s
+
+    async def finish(self) -> list[RedirectHop]:
+        """Settle what the events left open: tell meta refreshes from JavaScript hops."""
+        for hop, task, hint in self._bodies:
+            if hop.kind != "client":
+                task.cancel()
+                continue
+            try:
+                body = await asyncio.wait_for(task, timeout=1.0)
+            except BaseException:
+                body = ""
+            hop.kind = "meta_refresh" if hint or _META_REFRESH.search(body or "") else "js"
+        for hop in self.hops:
+            if hop.kind == "client":
+                hop.kind = "js"
+        return self.hops
+
+
+async def _body_text(response: "Response") -> str:
+    try:
+        return (await response.text())[:200_000]
+    except Exception:
+        return ""
+
+
+def _failure(request: "Request") -> str:
+    try:
+        return str(request.failure or "failed")
+    except Exception:
+        return "failed"

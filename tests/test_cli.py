@@ -1,0 +1,103 @@
+"""The command line as users run it: a real subprocess, exit codes, stdout vs stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+FUNNELWATCH = [sys.executable, "-m", "funnelwatch"]
+
+
+def cli(project, *args, env=None, timeout=120):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([*FUNNELWATCH, "-C", str(project.root), *args], capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def test_validate_points_at_a_misspelt_key_and_exits_2(project):
+    project.check("hipaa", "name: HIPAA\nlanding:\n  url: https://example.com/lp\nform:\n  sucess:\n    text: Thanks\n")
+    done = cli(project, "validate")
+    assert done.returncode == 2
+    assert "checks/hipaa.yaml:5: form.sucess: unknown key — did you mean 'success'?" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_validate_passes_a_good_project(project):
+    project.check("ok", "name: OK\nlanding:\n  url: https://example.com/\n")
+    done = cli(project, "validate")
+    assert done.returncode == 0, done.stderr
+    assert "config/funnelwatch.yaml and 1 check file are valid" in done.stdout
+
+
+def test_run_json_prints_one_document_on_stdout(project, site):
+    site.page("/lp/a", "<title>A</title><p>Alpha</p>")
+    project.check("a", f"name: Alpha\nlanding:\n  url: {site.url('/lp/a')}\n  must_show: [Alpha]\n")
+    project.check("b", f"name: Beta\nlanding:\n  url: {site.url('/lp/missing')}\n")
+    done = cli(project, "run", "--json")
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    assert sorted((r["check"], r["status"], r["category"]) for r in doc["results"]) == [
+        ("Alpha", "pass", None), ("Beta", "fail", "http_status")
+    ]
+
+
+def test_run_writes_junit_xml(project, site, tmp_path):
+    site.page("/lp/a", "<title>A</title><p>Alpha</p>")
+    project.check("a", f"name: Alpha\nlanding:\n  url: {site.url('/lp/a')}\n  must_show: [Nope]\n")
+    junit = tmp_path / "out.xml"
+    done = cli(project, "run", "--junit", str(junit))
+    assert done.returncode == 1
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite.get("tests") == "1" and suite.get("failures") == "1"
+    assert "fail" in done.stderr and "Alpha" in done.stderr
+
+
+def test_history_shows_recent_results(project, site):
+    site.page("/lp/a", "<title>A</title><p>Alpha</p>")
+    project.check("a", f"name: Alpha\nlanding:\n  url: {site.url('/lp/a')}\n")
+    cli(project, "run")
+    done = cli(project, "history", "Alpha")
+    assert done.returncode == 0 and "pass" in done.stdout and "Alpha" in done.stdout
+    unknown = cli(project, "history", "Nope")
+    assert unknown.returncode == 2 and "no history for 'Nope'" in unknown.stderr
+
+
+def test_unknown_check_name_exits_2_and_lists_checks(project):
+    project.check("a", "name: Alpha\nlanding:\n  url: https://example.com/\n")
+    done = cli(project, "run", "--check", "Alhpa")
+    assert done.returncode == 2
+    assert "no check named 'Alhpa' — checks are: Alpha" in done.stderr
+
+
+def test_missing_browser_exits_2_with_one_line(project):
+    project.check("a", "name: Alpha\nlanding:\n  url: http://127.0.0.1:1/\n")
+    done = cli(project, "run", env={"FUNNELWATCH_CHROMIUM": "/nonexistent/chromium"})
+    assert done.returncode == 2
+    assert "FUNNELWATCH_CHROMIUM=/nonexistent/chromium is not an executable file" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_settings_file_exits_2_without_traceback(project):
+    project.config("browser:\n  concurency: 2\n")
+    done = cli(project, "run")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "config/funnelwatch.yaml:2: browser.concurency: unknown key — did you mean 'concurrency'?"
+
+
+def test_init_scaffolds_a_project_that_validates(tmp_path):
+    done = subprocess.run([*FUNNELWATCH, "init", str(tmp_path / "new")], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert (tmp_path / "new" / "config" / "funnelwatch.yaml").exists()
+    check = subprocess.run([*FUNNELWATCH, "-C", str(tmp_path / "new"), "validate"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    again = subprocess.run([*FUNNELWATCH, "init", str(tmp_path / "new")], capture_output=True, text=True)
+    assert "kept" in again.stdout
+
+
+def test_console_script_is_installed():
+    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "funnelwatch"), "--help"], capture_output=True, text=True)
+    assert done.returncode == 0
+    for command in ("init", "validate", "run", "report", "history", "demo"):
+        assert command in done.stdout

@@ -1,0 +1,343 @@
+"""Config loading: every spec example validates; bad input gets file:line, key, what to do."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from funnelwatch.config import load_config, validate_text
+from funnelwatch.errors import ConfigError
+from funnelwatch.schema import CheckSpec, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT.parent / "shared" / "spec" / "PRODUCT.md"
+SECRET_ENV = {
+    "FUNNELWATCH_IMAP_USER": "qa-user",
+    "FUNNELWATCH_IMAP_PASSWORD": "hunter2-imap-secret",
+    "FUNNELWATCH_ALERT_URL": "json://127.0.0.1:9/alerts",
+    "FUNNELWATCH_HEARTBEAT_URL": "http://127.0.0.1:9/heartbeat",
+}
+
+
+def messages(text: str, model=CheckSpec, file: str = "checks/hipaa.yaml") -> list[str]:
+    return [str(d) for d in validate_text(textwrap.dedent(text), model, file)]
+
+
+@pytest.fixture
+def secrets_env(monkeypatch):
+    for key, value in SECRET_ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_example_config_and_checks_in_the_repo_validate(secrets_env):
+    config = load_config(ROOT)
+    assert not config.broken, config.diagnostics
+    assert config.settings.inbox.imap.password == "hunter2-imap-secret"
+    assert config.settings.browser.timeout == 30
+    assert config.checks[0].spec.asset.expect.min_size == 20_000
+
+
+@pytest.mark.skipif(not SPEC.exists(), reason="shared/spec is not beside this clone")
+def test_every_yaml_example_in_the_product_spec_validates(secrets_env):
+    blocks = re.findall(r"```yaml\n(.*?)```", SPEC.read_text(), re.S)
+    assert len(blocks) >= 3
+    assert messages(blocks[0], Settings, "config/funnelwatch.yaml") == []
+    assert messages(blocks[1]) == []
+    assert messages("name: custom flow\n" + blocks[2]) == []
+
+
+def test_durations_and_sizes_are_parsed():
+    spec = CheckSpec.model_validate({
+        "name": "x", "landing": {"url": "http://127.0.0.1/", "max_load": "2h"},
+        "asset": {"email": {"within": "10m"}, "link_text": "Download", "expect": {"min_size": "2MB"}},
+    })
+    assert spec.landing.max_load == 7200
+    assert spec.asset.email.within == 600
+    assert spec.asset.expect.min_size == 2_000_000
+
+
+# --- bad input: exact messages ------------------------------------------------
+
+BAD_CASES = [
+    (
+        "misspelt key gets a did-you-mean",
+        """\
+        name: HIPAA
+        landing:
+          url: https://example.com/lp
+        form:
+          sucess:
+            text: Thanks
+        """,
+        ["checks/hipaa.yaml:5: form.sucess: unknown key — did you mean 'success'?"],
+    ),
+    (
+        "unknown key without a near match lists valid keys",
+        """\
+        name: HIPAA
+        landing:
+          url: https://example.com/lp
+          colour: blue
+        """,
+        ["checks/hipaa.yaml:4: landing.colour: unknown key — valid keys here: url, must_show, must_not_show, max_load, dismiss"],
+    ),
+    (
+        "missing required key",
+        """\
+        landing:
+          url: https://example.com/lp
+        """,
+        ["checks/hipaa.yaml:1: name: required key is missing — add it"],
+    ),
+    (
+        "bad duration",
+        """\
+        name: HIPAA
+        landing:
+          url: https://example.com/lp
+          max_load: fast
+        """,
+        ["checks/hipaa.yaml:4: landing.max_load: 'fast' is not a duration; write it like 30s, 10m, 2h or 1d"],
+    ),
+    (
+        "bad size",
+        """\
+        name: HIPAA
+        asset:
+          email: {subject_contains: HIPAA}
+          link_text: Download
+          expect:
+            min_size: big
+        """,
+        ["checks/hipaa.yaml:6: asset.expect.min_size: 'big' is not a size; write it like 500B, 20KB or 2MB"],
+    ),
+    (
+        "asset type outside the allowed list",
+        """\
+        name: HIPAA
+        asset:
+          email: {subject_contains: HIPAA}
+          attachment: true
+          expect:
+            type: exe
+        """,
+        ["checks/hipaa.yaml:6: asset.expect.type: 'exe' is not allowed — use 'pdf', 'docx', 'html' or 'any'"],
+    ),
+    (
+        "min_match out of range",
+        """\
+        name: HIPAA
+        ad:
+          url: https://example.com/go
+          min_match: 1.5
+        """,
+        ["checks/hipaa.yaml:4: ad.min_match: 1.5 is out of range: input should be less than or equal to 1"],
+    ),
+    (
+        "fill must be a mapping",
+        """\
+        name: HIPAA
+        landing:
+          url: https://example.com/lp
+        form:
+          fill: [email]
+        """,
+        ["checks/hipaa.yaml:5: form.fill: expected a mapping of keys to values, got a list"],
+    ),
+    (
+        "tags must be a list",
+        """\
+        name: HIPAA
+        tags: 3
+        landing:
+          url: https://example.com/lp
+        """,
+        ["checks/hipaa.yaml:2: tags: expected a list, got 3"],
+    ),
+    (
+        "a custom step with two actions",
+        """\
+        name: HIPAA
+        steps:
+          - goto: https://example.com/
+          - click: text=Demo
+            fill: {"#email": "{inbox}"}
+        """,
+        ["checks/hipaa.yaml:4: steps[1]: each step takes exactly one action (goto, click, fill, submit, expect_text, expect_url, screenshot, wait); this one has 2"],
+    ),
+    (
+        "a misspelt custom step action",
+        """\
+        name: HIPAA
+        steps:
+          - goto: https://example.com/
+          - expect_txt: Thanks
+        """,
+        ["checks/hipaa.yaml:4: steps[1].expect_txt: unknown key — did you mean 'expect_text'?"],
+    ),
+    (
+        "a form without a page to start from",
+        """\
+        name: HIPAA
+        form:
+          fill: {email: "{inbox}"}
+        """,
+        ["checks/hipaa.yaml:1: where does the funnel start? give ad.url or landing.url (or begin steps: with goto)"],
+    ),
+    (
+        "an empty check",
+        """\
+        name: HIPAA
+        tags: [x]
+        """,
+        ["checks/hipaa.yaml:1: nothing to check: add an ad, landing, form, asset, followup or steps section"],
+    ),
+    (
+        "success without a condition",
+        """\
+        name: HIPAA
+        landing:
+          url: https://example.com/lp
+        form:
+          success: {}
+        """,
+        ["checks/hipaa.yaml:5: form.success: give url_contains, text or both, so funnelwatch knows what success looks like"],
+    ),
+    (
+        "two asset sources",
+        """\
+        name: HIPAA
+        asset:
+          email: {subject_contains: HIPAA}
+          link_text: Download
+          attachment: true
+        """,
+        ["checks/hipaa.yaml:2: asset: choose one of link_text, attachment or page_link, not link_text and attachment"],
+    ),
+    (
+        "duplicate key",
+        """\
+        name: HIPAA
+        landing:
+          url: https://example.com/lp
+        name: Other
+        """,
+        ["checks/hipaa.yaml:4: name: duplicate key (first at line 1) — keep one"],
+    ),
+    (
+        "broken YAML",
+        """\
+        name: HIPAA
+        landing:
+          url: [https://example.com/lp
+        """,
+        ["checks/hipaa.yaml:4: not valid YAML: expected ',' or ']', but got '<stream end>' — check indentation and quoting"],
+    ),
+    (
+        "a list at the top",
+        """\
+        - name: HIPAA
+        """,
+        ["checks/hipaa.yaml:1: expected a mapping of keys to values at the top, got a list"],
+    ),
+    (
+        "a boolean where text belongs",
+        """\
+        name: HIPAA
+        landing:
+          url: https://example.com/lp
+          dismiss: true
+        """,
+        ["checks/hipaa.yaml:4: landing.dismiss: expected text, got True"],
+    ),
+]
+
+
+@pytest.mark.parametrize("text,expected", [(t, e) for _, t, e in BAD_CASES], ids=[c[0] for c in BAD_CASES])
+def test_bad_check_files_get_exact_messages(text, expected):
+    assert messages(text) == expected
+
+
+def test_every_error_of_a_file_is_reported_in_one_pass():
+    found = messages("""\
+        name: HIPAA
+        landing:
+          url: https://example.com/lp
+          must_sho: [x]
+          max_load: soon
+        form:
+          sucess: {text: hi}
+        """)
+    assert found == [
+        "checks/hipaa.yaml:4: landing.must_sho: unknown key — did you mean 'must_show'?",
+        "checks/hipaa.yaml:5: landing.max_load: 'soon' is not a duration; write it like 30s, 10m, 2h or 1d",
+        "checks/hipaa.yaml:7: form.sucess: unknown key — did you mean 'success'?",
+    ]
+
+
+def test_settings_errors_name_the_settings_file(tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "funnelwatch.yaml").write_text("browser:\n  concurency: 4\ninbox:\n  maildir: {path: x}\n  smtp: {port: 25}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert [str(d) for d in caught.value.diagnostics] == [
+        "config/funnelwatch.yaml:2: browser.concurency: unknown key — did you mean 'concurrency'?",
+        "config/funnelwatch.yaml:3: inbox: choose one inbox backend, not maildir and smtp",
+    ]
+
+
+def test_missing_environment_variable_names_file_and_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("FW_TEST_UNSET", raising=False)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "funnelwatch.yaml").write_text("heartbeat: ${FW_TEST_UNSET}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert str(caught.value) == (
+        "config/funnelwatch.yaml:1: heartbeat: environment variable FW_TEST_UNSET is not set — export FW_TEST_UNSET=... before running"
+    )
+
+
+def test_missing_settings_file_says_to_run_init(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert "run `funnelwatch init`" in str(caught.value)
+
+
+def test_one_bad_check_file_does_not_stop_the_others(project):
+    project.check("good", "name: Good\nlanding:\n  url: http://127.0.0.1:9/\n")
+    project.check("bad", "name: Bad\nlanding:\n  url: http://127.0.0.1:9/\n  must_sho: [x]\n")
+    config = project.load()
+    assert [c.name for c in config.checks] == ["Good"]
+    assert [(b.name, str(b.diagnostics[0])) for b in config.broken] == [
+        ("Bad", "checks/bad.yaml:4: landing.must_sho: unknown key — did you mean 'must_show'?")
+    ]
+
+
+def test_two_checks_with_one_name_is_an_error(project):
+    project.check("a", "name: Same\nlanding:\n  url: http://127.0.0.1:9/\n")
+    project.check("b", "name: Same\nlanding:\n  url: http://127.0.0.1:9/\n")
+    config = project.load()
+    assert [str(d) for d in config.diagnostics] == [
+        "checks/b.yaml:1: name: 'Same' is already used by checks/a.yaml — give each funnel its own name"
+    ]
+
+
+def test_on_and_no_are_words_not_booleans():
+    assert messages("name: x\nlanding:\n  url: http://x/\n  must_show: [no, on, yes]\n") == []
+    spec = CheckSpec.model_validate({"name": "x", "landing": {"url": "http://x/", "must_show": ["no"]}})
+    assert spec.landing.must_show == ["no"]
+
+
+def test_env_values_in_settings_are_secrets_and_redacted(tmp_path, monkeypatch):
+    from funnelwatch.redaction import redact
+
+    monkeypatch.setenv("FW_TEST_PASSWORD", "correct-horse-battery")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "funnelwatch.yaml").write_text(
+        "inbox:\n  imap: {host: 127.0.0.1, username: u, password: '${FW_TEST_PASSWORD}'}\n"
+    )
+    load_config(tmp_path)
+    assert redact("login failed for correct-horse-battery") == "login failed for ***"

@@ -1,0 +1,42 @@
+"""`funnelwatch demo` end to end: the bundled site, inbox and checks, every breakage caught."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from funnelwatch.store import Store
+
+EXPECTED = {
+    "HIPAA checklist — Google Ads spring": ("pass", None),
+    "Homepage": ("pass", None),
+    "GDPR guide — Meta autumn": ("fail", "lost_param"),
+    "Compliance Suite — pricing ad": ("fail", "message_mismatch"),
+    "Summer sale 2025 — still running": ("fail", "http_status"),
+    "Webinar registration": ("fail", "form_http_error"),
+    "Cloud security e-book": ("fail", "wrong_asset"),
+}
+
+
+def test_demo_catches_every_breakage_and_writes_the_report(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "funnelwatch", "demo", "--dir", str(tmp_path / "reports")],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path, env={**os.environ, "FUNNELWATCH_DEMO_URL": ""},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    index = tmp_path / "reports" / "index.html"
+    assert f"report: {index}" in done.stderr
+    assert index.exists()
+
+    store = Store(tmp_path / "reports" / "demo-history.db")
+    try:
+        latest = {r.check: r for r in store.latest() if r.step != "followup"}
+        got = {name: (latest[name].status.value, latest[name].category.value if latest[name].category else None) for name in EXPECTED}
+        assert got == EXPECTED
+        assert "GDPR Readiness Guide" in latest["Cloud security e-book"].reason
+        assert "$59" in latest["Compliance Suite — pricing ad"].reason
+    finally:
+        store.close()
+    html = index.read_text()
+    assert "Cloud security e-book" in html and "http://" not in html.split("<body", 1)[0]

@@ -1,0 +1,94 @@
+"""Runs, retries and statuses: pass, fail, flaky, error; exit codes 0/1/2."""
+
+from __future__ import annotations
+
+from funnelwatch import Category, Status
+from funnelwatch.demo.server import Response
+
+RETRY_CONFIG = "database: reports/history.db\nbrowser:\n  timeout: 5s\ndefaults:\n  retries: 1\n"
+
+
+def landing(project, name, url, must_show="[]"):
+    project.check(name, f"name: {name}\nlanding:\n  url: {url}\n  must_show: {must_show}\n")
+
+
+def test_fail_then_pass_on_retry_is_flaky(project, site):
+    project.config(RETRY_CONFIG)
+    hits = []
+
+    @site.route("/lp/cold")
+    def cold(_):
+        hits.append(1)
+        if len(hits) == 1:
+            return Response(503, "<h1>Service Unavailable</h1>", {"Retry-After": "1"})
+        return Response(200, "<title>Offer</title><h1>Offer</h1>")
+
+    landing(project, "cold", site.url("/lp/cold"), "[Offer]")
+    result = project.run_one()
+    assert (result.status, result.attempts) == (Status.FLAKY, 2)
+    assert (result.step, result.category) == ("landing", Category.HTTP_STATUS)
+    assert "HTTP 503" in result.reason
+
+
+def test_failing_twice_is_fail_after_all_retries(project, site):
+    project.config(RETRY_CONFIG)
+    site.page("/lp/down", "<h1>Bad Gateway</h1>", status=502)
+    landing(project, "down", site.url("/lp/down"))
+    outcome = project.run()
+    (result,) = outcome.results
+    assert (result.status, result.attempts, result.category) == (Status.FAIL, 2, Category.HTTP_STATUS)
+    assert outcome.exit_code == 1
+
+
+def test_all_passing_exits_0(project, site):
+    site.page("/lp/a", "<title>A</title><p>A</p>")
+    landing(project, "a", site.url("/lp/a"))
+    assert project.run().exit_code == 0
+
+
+def test_bad_check_file_is_an_error_result_and_the_others_still_run(project, site):
+    site.page("/lp/a", "<title>A</title><p>A</p>")
+    landing(project, "a", site.url("/lp/a"))
+    project.check("broken", "name: Broken one\nlanding:\n  urll: x\n")
+    outcome = project.run()
+    statuses = {r.check: (r.status, r.category) for r in outcome.results}
+    assert statuses == {"a": (Status.PASS, None), "Broken one": (Status.ERROR, Category.CONFIG)}
+    broken = next(r for r in outcome.results if r.check == "Broken one")
+    assert broken.reason.startswith("checks/broken.yaml:3: landing.urll: unknown key")
+    assert outcome.exit_code == 2
+
+
+def test_results_are_stored_with_the_run(project, site):
+    from funnelwatch.store import Store
+
+    site.page("/lp/a", "<title>A</title><p>A</p>")
+    landing(project, "a", site.url("/lp/a"))
+    first = project.run()
+    second = project.run()
+    store = Store(project.root / "reports" / "history.db")
+    try:
+        assert [r.status for r in store.history("a")] == [Status.PASS, Status.PASS]
+        assert store.run(first.run_id)["state"] == store.run(second.run_id)["state"] == "complete"
+    finally:
+        store.close()
+
+
+def test_tag_and_name_filters_select_checks(project, site):
+    site.page("/lp/a", "<title>A</title><p>A</p>")
+    project.check("a", f"name: Alpha\ntags: [google-ads]\nlanding:\n  url: {site.url('/lp/a')}\n")
+    project.check("b", f"name: Beta\ntags: [meta-ads]\nlanding:\n  url: {site.url('/lp/a')}\n")
+    assert [r.check for r in project.run(tags=["meta-ads"]).results] == ["Beta"]
+    assert [r.check for r in project.run(checks=["Alpha"]).results] == ["Alpha"]
+    assert [r.check for r in project.run(checks=["b"]).results] == ["Beta"]
+
+
+def test_json_shape_matches_the_spec(project, site):
+    site.page("/lp/a", "<title>A</title><p>A</p>")
+    landing(project, "a", site.url("/lp/a"), "[Missing words]")
+    doc = project.run().to_json()
+    assert set(doc) == {"run_id", "started_at", "finished_at", "results"}
+    (result,) = doc["results"]
+    assert {"check", "file", "status", "step", "category", "reason", "duration_s", "attempts", "report"} <= set(result)
+    assert (result["status"], result["step"], result["category"]) == ("fail", "landing", "text_missing")
+    assert result["file"] == "checks/a.yaml" and result["report"] == "reports/funnels/a.html"
+    assert doc["started_at"].endswith("Z") and doc["finished_at"].endswith("Z")

@@ -1,0 +1,90 @@
+"""History in SQLite: versioned schema, WAL, a killed run leaves history intact."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from funnelwatch import Status
+from funnelwatch.errors import FunnelwatchError
+from funnelwatch.store import MIGRATIONS, Store
+
+
+def test_new_database_is_at_the_latest_schema_in_wal_mode(tmp_path):
+    store = Store(tmp_path / "h.db")
+    try:
+        assert store.version == len(MIGRATIONS)
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert {"runs", "results", "probes"} <= set(store.db.table_names())
+    finally:
+        store.close()
+
+
+def test_a_database_from_a_newer_funnelwatch_is_refused_untouched(tmp_path):
+    path = tmp_path / "h.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(FunnelwatchError, match="newer funnelwatch"):
+        Store(path)
+    assert path.read_bytes() == before
+
+
+def test_a_corrupt_database_is_a_clear_error_and_is_not_overwritten(tmp_path):
+    path = tmp_path / "h.db"
+    path.write_bytes(b"this is not a database" * 100)
+    before = path.read_bytes()
+    with pytest.raises(FunnelwatchError) as caught:
+        Store(path)
+    assert "cannot use the history database" in str(caught.value) and "left untouched" in str(caught.value)
+    assert path.read_bytes() == before
+
+
+def test_killed_run_leaves_history_intact_and_is_marked_incomplete(project, site):
+    project.config("database: reports/history.db\nbrowser:\n  timeout: 60s\n  concurrency: 1\ndefaults:\n  retries: 0\n")
+    site.page("/lp/fast", "<title>Fast</title><p>Fast</p>")
+    site.page("/lp/hang", "<title>Hang</title>", delay_s=30)
+    project.check("a-fast", f"name: Fast\nlanding:\n  url: {site.url('/lp/fast')}\n")
+    first = project.run()
+    assert first.exit_code == 0
+    project.check("b-hang", f"name: Hang\nlanding:\n  url: {site.url('/lp/hang')}\n")
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "funnelwatch", "-C", str(project.root), "run"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    db_path = project.root / "reports" / "history.db"
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            conn = sqlite3.connect(db_path, timeout=5)
+            stored = conn.execute("select count(*) from results where run_id > ?", [first.run_id]).fetchone()[0]
+            conn.close()
+            if stored >= 1:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the run stored nothing within 60s")
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    store = Store(db_path)
+    try:
+        runs = {r["id"]: r["state"] for r in store.runs()}
+        assert runs[first.run_id] == "complete"
+        assert runs[first.run_id + 1] == "incomplete"
+        assert [r.status for r in store.results_for_run(first.run_id)] == [Status.PASS]
+        assert [r.check for r in store.results_for_run(first.run_id + 1)] == ["Fast"]
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        store.close()
+    site.page("/lp/hang", "<title>Hang</title><p>ok now</p>")
+    assert project.run().exit_code == 0
