@@ -8,7 +8,6 @@ PYTEST_ARGS ?= -n 2
 
 $(BIN)/funnelwatch: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	@touch $@
 

@@ -87,6 +87,8 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
             _echo_err(_describe(payload))
         elif event == "start" and interactive:
             _echo_err(f"  … {payload.check.name} [{payload.viewport}]")
+        elif event == "notice":
+            _echo_err(f"funnelwatch: {payload}")
 
     outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress)
     if junit:
@@ -141,15 +143,45 @@ def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
         store.close()
 
 
+@cli.command(name="schedule")
+@click.option("--now", "run_now", is_flag=True, help="Run every check once at start, then follow the schedules.")
+@click.option("--settle-every", default="15m", show_default=True, help="How often to settle open follow-up probes.")
+@click.option("--stop-grace", default="60s", show_default=True,
+              help="On SIGTERM/SIGINT, let the run in flight finish this long before abandoning it.")
+@click.pass_obj
+def schedule_command(obj: dict[str, Any], run_now: bool, settle_every: str, stop_grace: str) -> None:
+    """Stay up and run checks on their schedules (SIGHUP reloads, SIGTERM stops)."""
+    from .daemon import Daemon
+    from .units import parse_duration
+
+    try:
+        settle_s, grace_s = parse_duration(settle_every), parse_duration(stop_grace)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    daemon = Daemon(obj["project"], settle_every_s=settle_s, stop_grace_s=grace_s, run_now=run_now, log=_echo_err)
+    sys.exit(daemon.serve())
+
+
+@cli.command()
+@click.pass_obj
+def cron(obj: dict[str, Any]) -> None:
+    """Print crontab lines for the configured schedules."""
+    from .cron import cron_lines
+
+    for line in cron_lines(load_config(obj["project"])):
+        click.echo(line)
+
+
 @cli.command()
 @click.option("--keep-running", is_flag=True, help="Keep the demo site up after the run (Ctrl-C to stop).")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default="reports/demo",
               show_default=True, help="Where the demo project (history, report) is written.")
-def demo(keep_running: bool, directory: str) -> None:
+@click.option("--alert-demo", is_flag=True, help="Also send alerts to a local receiver (Apprise json://) and show what arrived.")
+def demo(keep_running: bool, directory: str, alert_demo: bool) -> None:
     """Start the bundled demo site and inbox, run its checks, write a report."""
     from .demo import run_demo
 
-    outcome = run_demo(Path(directory), keep_running=keep_running, echo=_echo_err)
+    outcome = run_demo(Path(directory), keep_running=keep_running, echo=_echo_err, alert_demo=alert_demo)
     sys.exit(0 if outcome.exit_code in (0, 1) else outcome.exit_code)
 
 

@@ -38,6 +38,7 @@ def cron_lines(config: Config, command: str | None = None) -> list[str]:
         groups.setdefault(check.spec.schedule or config.settings.defaults.schedule, []).append(check.slug)
     lock = config.database_path.resolve().parent / ".funnelwatch-cron.lock"
     log = config.reports_dir.resolve() / "cron.log"
+    folders = " ".join(shlex.quote(str(f)) for f in sorted({lock.parent, log.parent}))
     lines = [
         f"# funnelwatch: crontab lines for {root} (add them with `crontab -e`)",
         f"# flock queues runs that come due together (waiting up to {FLOCK_WAIT_S // 60} minutes); output goes to {log}",
@@ -49,7 +50,7 @@ def cron_lines(config: Config, command: str | None = None) -> list[str]:
     for text in plain + zoned:
         parsed = parse_schedule(text)
         selection = "" if len(groups) == 1 else " " + " ".join(f"--check {shlex.quote(s)}" for s in groups[text])
-        run = (f"cd {shlex.quote(str(root))} && flock -w {FLOCK_WAIT_S} {shlex.quote(str(lock))} "
+        run = (f"cd {shlex.quote(str(root))} && mkdir -p {folders} && flock -w {FLOCK_WAIT_S} {shlex.quote(str(lock))} "
                f"{command} -C {shlex.quote(str(root))} run{selection} >> {shlex.quote(str(log))} 2>&1")
         lines.append(f"# {text}" + ("" if parsed.cron_exact else " (cron restarts the interval at each hour/day)"))
         if parsed.tz:

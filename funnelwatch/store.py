@@ -325,11 +325,11 @@ class Store:
         ))
 
     def window_counts(self, since: str) -> list[dict[str, Any]]:
-        """Per check/viewport/status: how many results since `since` (ISO), kind 'check' only."""
+        """Per check/viewport/status: how many results after `since` (ISO), kind 'check' only."""
         return list(self.db.query(
-            """select check_name, viewport, status, started_at >= ? as recent, count(*) as n from results
-               where started_at >= ? and kind = 'check' group by check_name, viewport, status, recent""",
-            [since, since],
+            """select check_name, viewport, status, count(*) as n from results
+               where started_at > ? and kind = 'check' group by check_name, viewport, status""",
+            [since],
         ))
 
     def streak_start(self, check: str, viewport: str) -> str | None:

@@ -17,7 +17,10 @@ from funnelwatch.demo.server import LocalSite
 
 pytest_plugins = [
     "tests.fixtures.projects",
+    "tests.fixtures.dovecot",
     "tests.fixtures.alert_receiver",
+    "tests.fixtures.sales",
+    "tests.fixtures.report_history",
 ]
 
 

@@ -202,6 +202,7 @@ def test_channel_down_run_still_succeeds_stores_results_and_retries_next_run(pro
     outcome = project.run(alerts=True)
     assert [r.status for r in outcome.results] == [Status.FAIL]
     assert outcome.finished_at is not None
+    assert outcome.exit_code == 1  # the funnel is broken; a down channel never fails the run
     assert any(p.startswith("alert channel json://***: the service did not accept the message; will retry next run") for p in outcome.problems)
     assert any(p == "heartbeat http://*** answered HTTP 500" for p in outcome.problems)
     assert all("T0KEN" not in p for p in outcome.problems)
@@ -264,3 +265,12 @@ def test_secrets_are_redacted_in_every_output(project, receiver, site, tmp_path)
     written += [p.read_bytes().decode("utf-8", "replace") for p in (tmp_path / "reports").rglob("*") if p.is_file()]
     assert len(written) > 4
     assert all(secret not in text for text in written)
+
+
+def test_demo_project_can_point_its_alerts_at_a_local_receiver(tmp_path, receiver, monkeypatch):
+    from funnelwatch.demo import prepare_project
+
+    project = prepare_project(tmp_path, receiver.apprise_url("/demo-alerts"))
+    monkeypatch.setenv("FUNNELWATCH_DEMO_URL", "http://127.0.0.1:9")
+    config = funnelwatch.load_config(project)
+    assert [c.url for c in config.settings.alerts] == [receiver.apprise_url("/demo-alerts")]

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from ..config import Config
-from ..redaction import mask_url, redact
+from ..redaction import mask_url, redact, register
 from ..results import RunResult
 from ..schema import AlertChannel
 from ..store import Store, utcnow
@@ -35,6 +35,8 @@ SEND_TIMEOUT_S = 15.0
 def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
     """Send what this run calls for; return problems worth showing (never raises)."""
     problems: list[str] = []
+    for url in [c.url for c in config.settings.alerts] + [config.settings.heartbeat or ""]:
+        register(url)  # a URL typed into the YAML (not via ${VAR}) is just as secret
     for channel in config.settings.alerts:
         try:
             problem = _channel(config, store, outcome, channel)

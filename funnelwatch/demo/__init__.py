@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from ..alerts.receiver import AlertReceiver
 from ..api import run
 from ..config import load_config
 from ..results import RunResult
@@ -36,7 +37,7 @@ defaults:
 """
 
 
-def prepare_project(reports_dir: Path) -> Path:
+def prepare_project(reports_dir: Path, alert_url: str | None = None) -> Path:
     """Write the demo project (config, checks, empty inbox) under `reports_dir/.demo-project`."""
     reports_dir = reports_dir.resolve()
     project = reports_dir / ".demo-project"
@@ -44,14 +45,16 @@ def prepare_project(reports_dir: Path) -> Path:
         shutil.rmtree(project)
     (project / "config").mkdir(parents=True)
     shutil.copytree(CHECKS, project / "checks")
-    (project / "config" / "funnelwatch.yaml").write_text(CONFIG.format(reports=reports_dir), encoding="utf-8")
+    alerts = f"alerts:\n  - url: {alert_url}\n" if alert_url else ""
+    (project / "config" / "funnelwatch.yaml").write_text(CONFIG.format(reports=reports_dir) + alerts, encoding="utf-8")
     (project / "inbox").mkdir()
     return project
 
 
 def run_demo(reports_dir: Path, keep_running: bool = False, echo: Callable[[str], None] = print,
-             slow_reply_s: float | None = None) -> RunResult:
-    project = prepare_project(reports_dir)
+             slow_reply_s: float | None = None, alert_demo: bool = False) -> RunResult:
+    receiver = AlertReceiver().start() if alert_demo else None
+    project = prepare_project(reports_dir, receiver.apprise_url("/demo-alerts") if receiver else None)
     options = {} if slow_reply_s is None else {"slow_reply_s": slow_reply_s}
     site = DemoSite(project / "inbox", **options).start()
     previous = os.environ.get("FUNNELWATCH_DEMO_URL")
@@ -62,6 +65,8 @@ def run_demo(reports_dir: Path, keep_running: bool = False, echo: Callable[[str]
         outcome = run(config, progress=lambda event, payload: echo(_line(payload)) if event == "result" else None)
         outcome = _settle_followups(config, outcome, site, echo)
         echo(f"report: {outcome.report_path}")
+        if receiver is not None:
+            _show_alerts(receiver, echo)
         if keep_running:
             echo("demo site stays up; press Ctrl-C to stop")
             while True:
@@ -69,6 +74,8 @@ def run_demo(reports_dir: Path, keep_running: bool = False, echo: Callable[[str]
         return outcome
     finally:
         site.stop()
+        if receiver is not None:
+            receiver.stop()
         if previous is None:
             os.environ.pop("FUNNELWATCH_DEMO_URL", None)
         else:
@@ -101,3 +108,13 @@ def _line(result) -> str:  # type: ignore[no-untyped-def]
     from ..cli import _describe
 
     return _describe(result)
+
+
+def _show_alerts(receiver: AlertReceiver, echo: Callable[[str], None]) -> None:
+    """Print what the demo's Apprise channel (json:// to a local receiver) delivered."""
+    messages = receiver.wait_for(1, timeout_s=5)
+    echo(f"alerts received at the local receiver {receiver.apprise_url('/demo-alerts')}: {len(messages)}")
+    for message in messages:
+        echo(f"  {message.get('title', '')}")
+        for line in str(message.get("message", "")).splitlines():
+            echo(f"    {line}")

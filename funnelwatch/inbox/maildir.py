@@ -54,5 +54,7 @@ class MaildirInbox:
 
 def deliver(path: str | os.PathLike[str], raw: bytes) -> str:
     """Write a message into a Maildir atomically (what an MTA's delivery agent does)."""
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
     box = mailbox.Maildir(str(path), create=True)
     return box.add(raw)

@@ -3,13 +3,15 @@
 Point the site's mailer at `inbox.smtp.host:port`; the receiver (aiosmtpd)
 listens for the length of the run and keeps what it receives in memory.
 Each message keeps its envelope recipients as `X-Original-To:` headers, so
-mail sent by Bcc still finds its submission.
+mail sent by Bcc still finds its submission. Like Postfix, it accepts the
+bare-LF, long-line mail that hand-rolled staging mailers send.
 
     inbox = SmtpInbox(settings.inbox.smtp); inbox.open()   # now listening
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from ..schema import SmtpInbox as SmtpSettings
 
 MAX_MESSAGE_BYTES = 60_000_000
+_BARE_LF_DOT = re.compile(rb"\n\.")
 
 
 class _Collector:
@@ -35,12 +38,28 @@ class _Collector:
         content = envelope.original_content or envelope.content or b""
         if isinstance(content, str):
             content = content.encode("utf-8", "replace")
+        if b"\r\n" not in content:
+            content = _BARE_LF_DOT.sub(b"\n", content)  # the server only un-stuffed dots after CRLF
         prefix = b"".join(b"X-Original-To: " + rcpt.encode("utf-8", "replace") + b"\r\n" for rcpt in envelope.rcpt_tos)
         message = ReceivedEmail.parse(prefix + content, datetime.now(timezone.utc), key=f"smtp:{len(self.messages) + 1}")
         message.received_at = datetime.now(timezone.utc)
         with self.lock:
             self.messages.append(message)
         return "250 OK: received by funnelwatch"
+
+
+def _controller(handler: _Collector, host: str, port: int) -> Any:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP
+
+    class LenientSMTP(SMTP):  # type: ignore[misc]
+        line_length_limit = MAX_MESSAGE_BYTES
+
+    class LenientController(Controller):  # type: ignore[misc]
+        def factory(self) -> Any:
+            return LenientSMTP(self.handler, **self.SMTP_kwargs)
+
+    return LenientController(handler, hostname=host, port=port, data_size_limit=MAX_MESSAGE_BYTES, ready_timeout=10)
 
 
 class SmtpInbox:
@@ -56,10 +75,7 @@ class SmtpInbox:
         return f"{self.settings.host}:{self.settings.port}"
 
     def open(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        controller = Controller(self.collector, hostname=self.settings.host, port=self.settings.port,
-                                data_size_limit=MAX_MESSAGE_BYTES, ready_timeout=10)
+        controller = _controller(self.collector, self.settings.host, self.settings.port)
         try:
             controller.start()
         except Exception as exc:

@@ -71,6 +71,14 @@ def _text(value: Any, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[:limit] + f" … ({len(text) - limit} more characters)"
 
 
+def label(key: Any) -> str:
+    """A stored key for people: `final_url` → "Final url", `load_s` → "Load"."""
+    text = _text(key, 200)
+    text = _SECONDS_KEYS.sub("", text) if _SECONDS_KEYS.search(text) and len(text) > 2 else text
+    text = text.replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text else "—"
+
+
 def to_node(value: Any, depth: int = 0, key: str = "") -> Node:
     """Any JSON-ish value as a tree of escaped text (depth and size limited)."""
     if value is None or value == "" or value == [] or value == {}:
@@ -86,7 +94,7 @@ def to_node(value: Any, depth: int = 0, key: str = "") -> Node:
     if depth >= MAX_DEPTH:
         return Node("text", _text(value, 300))
     if isinstance(value, dict):
-        pairs = [(_text(k, 200), to_node(v, depth + 1, str(k))) for k, v in list(value.items())[:MAX_ITEMS]]
+        pairs = [(label(k), to_node(v, depth + 1, str(k))) for k, v in list(value.items())[:MAX_ITEMS]]
         return Node("map", pairs=pairs, more=max(0, len(value) - MAX_ITEMS))
     if isinstance(value, (list, tuple)):
         items = [to_node(v, depth + 1, key) for v in list(value)[:MAX_ITEMS]]
@@ -98,7 +106,7 @@ def to_node(value: Any, depth: int = 0, key: str = "") -> Node:
 
 
 def _facts(title: str, data: dict[str, Any], skip: set[str] = frozenset()) -> Section | None:
-    facts = [(_text(k, 200), to_node(v, 1, str(k))) for k, v in data.items() if k not in skip]
+    facts = [(label(k), to_node(v, 1, str(k))) for k, v in data.items() if k not in skip]
     return Section("facts", title, facts=facts[:MAX_ITEMS], more=max(0, len(facts) - MAX_ITEMS)) if facts else None
 
 
@@ -116,8 +124,8 @@ def _table(title: str, value: Any, preferred: list[str]) -> Section:
     for row in value:
         columns += [str(k) for k in row if str(k) not in columns]
     columns = columns[:8]
-    rows = [{c: to_node(row.get(c), 1, c) for c in columns} for row in value[:MAX_ITEMS]]
-    return Section("table", title, rows=rows, columns=columns, more=max(0, len(value) - MAX_ITEMS))
+    rows = [[to_node(row.get(c), 1, c) for c in columns] for row in value[:MAX_ITEMS]]
+    return Section("table", title, rows=rows, columns=[label(c) for c in columns], more=max(0, len(value) - MAX_ITEMS))
 
 
 def _chain(value: Any) -> Section | None:
@@ -177,7 +185,7 @@ def _email(title: str, value: Any) -> Section | None:
         return None
     html = next((value[k] for k in _EMAIL_HTML_KEYS if isinstance(value.get(k), str) and value.get(k)), "")
     text = next((value[k] for k in _EMAIL_TEXT_KEYS if isinstance(value.get(k), str) and value.get(k)), "")
-    heads = [(k.replace("_", " "), _text(value[k], 500)) for k in _EMAIL_HEAD_KEYS if value.get(k) not in (None, "")]
+    heads = [(label(k), _text(value[k], 500)) for k in _EMAIL_HEAD_KEYS if value.get(k) not in (None, "")]
     used = set(_EMAIL_HTML_KEYS) | set(_EMAIL_TEXT_KEYS) | set(_EMAIL_HEAD_KEYS)
     rest = _facts("", {k: v for k, v in value.items() if k not in used})
     return Section("email", title, email={

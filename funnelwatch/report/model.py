@@ -352,6 +352,7 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
         if cell.viewport not in viewports:
             viewports.append(cell.viewport)
     rows: list[Row] = []
+    viewports.sort(key=lambda v: (v != "desktop", v))
     for viewport in viewports or ["desktop"]:
         cells = [c for c in history if c.viewport == viewport]
         latest = store.result(cells[0].id) if cells else None

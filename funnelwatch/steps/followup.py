@@ -81,28 +81,37 @@ class Step:
         if ctx.store is None:
             raise MonitorProblem(Category.INTERNAL, "follow-up probes need the history database")
         submitted = datetime.fromtimestamp(ctx.submitted_at, timezone.utc) if ctx.submitted_at else now_utc()
-        hours = business_hours(section)
-        sla_deadline = hours.add(submitted, section.within) if hours else submitted + timedelta(seconds=section.within)
-        give_up_at = max(sla_deadline, submitted + timedelta(seconds=section.give_up))
-        spec = ctx.check.spec
-        rules = {**FollowupRules(section.subject_contains, section.from_).to_dict(),
-                 "hours": section.hours, "holidays": section.holidays, "every_s": section.every}
-        probe_id = ctx.store.record_probe(spec.name, ctx.viewport, ctx.run_id, {
-            "file": ctx.check.file, "token": ctx.token, "address": ctx.address, "submitted_at": stamp(submitted),
-            "sla_deadline": stamp(sla_deadline), "give_up_at": stamp(give_up_at), "within_s": section.within,
-            "rules": _json(rules),
-        })
+        values = probe_values(section, submitted, ctx.token, ctx.address, ctx.check.file)
+        probe_id = ctx.store.record_probe(ctx.check.spec.name, ctx.viewport, ctx.run_id, values)
         ctx.no_retry = True  # type: ignore[attr-defined]
-        clock_kind = " business time" if hours else ""
+        clock_kind = " business time" if section.hours else ""
         reason = (f"demo request submitted; waiting up to {format_duration(section.within)}{clock_kind} for a human "
-                  f"follow-up (until {_show(sla_deadline)})")
+                  f"follow-up (until {_show(_parse(values['sla_deadline']))})")
         ctx.followup_result = FollowupOutcome(Status.PENDING, None, reason)
         ctx.evidence["followup"] = {
             "probe_id": probe_id, "state": "pending", "token": ctx.token, "address": ctx.address,
-            "submitted_at": stamp(submitted), "sla_deadline": stamp(sla_deadline), "give_up_at": stamp(give_up_at),
-            "within_s": section.within, "hours": section.hours, "reply": None, "ignored": [],
+            **{k: values[k] for k in ("submitted_at", "sla_deadline", "give_up_at", "within_s")},
+            "hours": section.hours, "reply": None, "ignored": [],
             "submitted_at_source": "form" if ctx.submitted_at else "followup step",
         }
+
+
+def probe_values(section: FollowupSection, submitted: datetime, token: str, address: str, file: str) -> dict[str, Any]:
+    """The ledger row of a probe submitted at `submitted`: deadlines and the rules it is judged by.
+
+    The rules travel with the probe, so a probe is settled by the SLA that was
+    promised when it was sent, even if the check file changed since.
+    """
+    hours = business_hours(section)
+    sla_deadline = hours.add(submitted, section.within) if hours else submitted + timedelta(seconds=section.within)
+    give_up_at = max(sla_deadline, submitted + timedelta(seconds=section.give_up))
+    rules = {**FollowupRules(section.subject_contains, section.from_).to_dict(),
+             "hours": section.hours, "holidays": section.holidays, "every_s": section.every}
+    return {
+        "file": file, "token": token, "address": address, "submitted_at": stamp(submitted),
+        "sla_deadline": stamp(sla_deadline), "give_up_at": stamp(give_up_at), "within_s": section.within,
+        "rules": _json(rules),
+    }
 
 
 def business_hours(section: FollowupSection | dict[str, Any]) -> BusinessHours | None:
@@ -210,7 +219,7 @@ def settle_probe(store: Store, probe: Probe, messages: list["ReceivedEmail"], no
     }
     values: dict[str, Any] = {"settled_at": stamp(now), "settled_run_id": run_id}
     if reply is not None:
-        latency = max(0.0, (reply.received_at - probe.submitted_at).total_seconds())
+        latency = _latency(probe.submitted_at, reply.received_at)
         business = hours.seconds_between(probe.submitted_at, reply.received_at) if hours else None
         on_time = reply.received_at <= probe.sla_deadline
         state = "passed" if on_time else "late"
@@ -241,6 +250,13 @@ def settle_probe(store: Store, probe: Probe, messages: list["ReceivedEmail"], no
         evidence["state"] = "overdue"
         return _result(probe, Status.FAIL, Category.MISSING_FOLLOWUP, _missing_reason(probe, ignored), None, evidence, now)
     return None
+
+
+def _latency(submitted: datetime, reply_at: datetime) -> float:
+    """Seconds from submission to reply; email dates have whole seconds, so compare like with like."""
+    if reply_at.microsecond == 0:
+        submitted = submitted.replace(microsecond=0)
+    return max(0.0, (reply_at - submitted).total_seconds())
 
 
 def _missing_reason(probe: Probe, ignored: list[dict[str, Any]], gave_up: bool = False) -> str:

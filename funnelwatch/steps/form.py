@@ -6,7 +6,8 @@ its button — and then judges the outcome from what the browser actually saw:
 the request that carried the lead and its answer, validation messages
 (including HTML5 bubbles that never appear in page text), CAPTCHA challenges,
 uncaught errors of the submit handler, and the success URL/text. Finding and
-filling live in `form_find`, judging in `form_judge`.
+filling live in `form_find`; judging in `form_judge`, from what `form_traffic`
+(the network) and `form_look` (every frame) saw.
 
 Evidence, `ctx.evidence["form"]` (JSON; rendered by the report):
 
@@ -38,7 +39,9 @@ from ..redaction import redact, redact_deep
 from ..results import Category
 from ..schema import FormSection
 from .form_find import FoundForm, fill_form, find_form
-from .form_judge import Judge, Traffic, error_text, is_third_party, lead_markers, look, script_of
+from .form_judge import Judge, error_text, is_third_party, script_of
+from .form_look import look
+from .form_traffic import Traffic, lead_markers
 
 if TYPE_CHECKING:
     from .base import StepContext

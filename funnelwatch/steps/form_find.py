@@ -113,9 +113,16 @@ MARK_JS = "(form, {items, mark}) => {" + JS_LIB + r"""
       const pick = pool.find(r => norm(r.value) === v || labelOf(r) === v);
       if (pick) el = pick; else if (pool.length > 1 && !['true', 'check', 'checked', 'yes', 'on'].includes(v)) return {key, found: true, kind, options, nooption: true, field: describe(el)};
     }
-    if (kind === 'select') options = [...el.options].map(o => o.value === o.text.trim() ? o.value : `${o.value} (${o.text.trim()})`);
+    let choice = null;
+    if (kind === 'select') {
+      options = [...el.options].map(o => o.value === o.text.trim() ? o.value : `${o.value} (${o.text.trim()})`);
+      const pick = [...el.options].find(o => o.value === value) || [...el.options].find(o => o.text.trim() === value)
+        || [...el.options].find(o => norm(o.text) === norm(value) || norm(o.value) === norm(value));
+      if (!pick) return {key, found: true, kind, options, nooption: true, field: describe(el)};
+      choice = pick.value;
+    }
     el.setAttribute('data-funnelwatch-field', String(i));
-    return {key, found: true, by: found.by, kind, field: describe(el), options, visible: visible(el)};
+    return {key, found: true, by: found.by, kind, field: describe(el), options, choice, visible: visible(el)};
   });
   const submitters = [...form.querySelectorAll('button[type=submit], input[type=submit], input[type=image], button:not([type])')]
     .concat(form.id ? [...document.querySelectorAll(`[form="${CSS.escape(form.id)}"]`)].filter(b => b.matches('button, input[type=submit]')) : []);
@@ -259,7 +266,7 @@ async def fill_form(ctx: "StepContext", form: FoundForm, fill: dict[str, Any], m
         if how.get("nooption"):
             raise StepFailed(
                 Category.FORM_FIELD_MISSING,
-                f"'{key}' has no choice '{value}' in the form {form.selector}; its choices are: {', '.join(how['options'])}",
+                f"'{key}' has no option '{value}' in the form {form.selector}; its options are: {', '.join(how['options'])}",
             )
         field_locator = form.frame.locator(f"[data-funnelwatch-field='{index}']").first
         await _fill_one(field_locator, how, key, value, form.selector)
@@ -275,7 +282,7 @@ async def _fill_one(locator: "Locator", how: dict[str, Any], key: str, value: An
         if kind == "hidden":
             await locator.evaluate(SET_HIDDEN_JS, str(value))
         elif kind == "select":
-            await locator.select_option(str(value), timeout=timeout)
+            await locator.select_option(value=how["choice"], timeout=timeout)
         elif kind in ("checkbox", "radio"):
             await _tick(locator, _truthy(value) if kind == "checkbox" else True, timeout)
         elif kind == "file":
@@ -283,11 +290,6 @@ async def _fill_one(locator: "Locator", how: dict[str, Any], key: str, value: An
         else:
             await locator.fill(str(value), timeout=timeout)
     except Exception as exc:
-        if kind == "select":
-            raise StepFailed(
-                Category.FORM_FIELD_MISSING,
-                f"'{key}' has no option '{value}' in the form {where}; its options are: {', '.join(how['options'])}",
-            ) from None
         state = "hidden" if not how.get("visible", True) else "not editable"
         raise StepFailed(
             Category.FORM_FIELD_MISSING,

@@ -14,16 +14,15 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
-from ..redaction import redact
 from ..results import Category
 from ..schema import FormSuccess
+from .form_look import Seen, look
+from .form_traffic import TRACKERS, Sent, Traffic
 from .pagekit import contains
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page, Request, Response
-
     from .base import StepContext
     from .form_find import FoundForm
 
@@ -31,237 +30,7 @@ POLL_S = 0.1
 QUIET_S = 0.8
 HTML5_WAIT_S = 0.5
 TEXT_GRACE_S = 1.5
-FRAME_EVAL_S = 1.0
-MAX_TEXT = 20_000
-
-#: Analytics, tag managers, chat and A/B tools: their requests and errors are evidence, never the form.
-TRACKERS = re.compile(
-    r"google-analytics\.com|analytics\.google\.com|googletagmanager\.com|doubleclick\.net|googleadservices\.com"
-    r"|facebook\.(com|net)/(tr|signals|en_US/fbevents)|connect\.facebook\.net|bat\.bing\.com|clarity\.ms|licdn\.com"
-    r"|px\.ads\.linkedin\.com|hotjar|segment\.(io|com)|mixpanel|amplitude|intercom|drift\.com|driftt|hs-analytics"
-    r"|hscollectedforms|hs-scripts|hs-banner|track\.hubspot|sentry|newrelic|nr-data\.net|datadoghq|fullstory|heapanalytics"
-    r"|optimizely|visualwebsiteoptimizer|vwo\.|crazyegg|tiktok|ads-twitter|analytics\.twitter|pinimg|pinterest"
-    r"|redditstatic|quora|taboola|outbrain|criteo|adroll|zdassets|zopim|tawk\.to|livechat|crisp\.chat"
-    r"|/g/collect|/j/collect|/collect\b|/analytics\b|/gtag/|/gtm\.js|/pixel\b|/beacon\b|__ptq\.gif",
-    re.I,
-)
 _SCRIPT_AT = re.compile(r"(https?://[^\s()]+?):(\d+):\d+")
-
-OBSERVE_JS = r"""({mark}) => {
-  const visible = el => !!(el.getClientRects().length && (!el.checkVisibility || el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})));
-  const clean = s => (s || '').replace(/\s+/g, ' ').trim();
-  const MESSAGES = '[role=alert], [aria-live=assertive], .error, .errors, .error-message, .errorMessage, .field-error, .form-error,'
-    + ' .invalid-feedback, .hs-error-msg, .hs-error-msgs, .hs_error_rollup, .mktoErrorMsg, .wpcf7-not-valid-tip,'
-    + ' .gfield_validation_message, .validation_message, .validation-error, .text-danger, .has-error .help-block,'
-    + ' [class*=error i], [id*=error i], [data-error]';
-  const hits = [...document.querySelectorAll(MESSAGES)].filter(el =>
-    !el.querySelector('input, select, textarea, form') && visible(el) && !/success|thank|confirm/i.test(el.className + ' ' + el.id));
-  const messages = hits.filter(el => !hits.some(other => other !== el && el.contains(other)))
-    .map(el => clean(el.innerText)).filter(t => t && t.length <= 300);
-  for (const el of document.querySelectorAll('[aria-invalid=true]')) {
-    for (const id of (el.getAttribute('aria-errormessage') || el.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean)) {
-      const node = document.getElementById(id);
-      if (node && visible(node) && clean(node.innerText)) messages.push(clean(node.innerText));
-    }
-  }
-  const form = mark ? document.querySelector(`[data-funnelwatch-form="${mark}"]`) : null;
-  let invalid = [];
-  if (form && !form.noValidate) {
-    const submit = form.querySelector('[data-funnelwatch-submit]');
-    if (!(submit && submit.formNoValidate)) {
-      invalid = [...form.querySelectorAll('input, select, textarea')].filter(el => el.willValidate && !el.checkValidity())
-        .map(el => ({field: el.name || el.id || el.type, message: el.validationMessage}));
-    }
-  }
-  const captcha = [];
-  for (const frame of document.querySelectorAll('iframe')) {
-    const src = frame.src || '', title = frame.title || '';
-    const r = frame.getBoundingClientRect();
-    const shown = r.width >= 30 && r.height >= 30 && r.bottom > 0 && r.right > 0 && visible(frame);
-    if (!shown) continue;
-    let kind = null, blocking = true;
-    if (/recaptcha\/(api2|enterprise)\/bframe/.test(src) || /recaptcha challenge/i.test(title)) kind = 'reCAPTCHA image challenge';
-    else if (/hcaptcha/i.test(src + title) && /challenge/i.test(src + ' ' + title)) kind = 'hCaptcha challenge';
-    else if (/challenges\.cloudflare\.com|turnstile|cdn-cgi\/challenge-platform/i.test(src + title)) kind = 'Cloudflare Turnstile challenge';
-    else if (/recaptcha\/(api2|enterprise)\/anchor/.test(src) && !/size=invisible/.test(src)) { kind = 'reCAPTCHA checkbox'; blocking = false; }
-    else if (/hcaptcha/i.test(src + title) && !/size=invisible/.test(src)) { kind = 'hCaptcha checkbox'; blocking = false; }
-    if (kind) captcha.push({kind, blocking, src: src.slice(0, 300)});
-  }
-  const heading = document.querySelector('h1, h2, [role=heading]');
-  return {
-    url: location.href, ready: document.readyState, messages, invalid, captcha, form: !!(form && form.isConnected),
-    title: document.title || '', heading: heading && visible(heading) ? clean(heading.innerText).slice(0, 200) : '',
-    text: document.body ? document.body.innerText.slice(0, """ + str(MAX_TEXT) + r""") : '',
-  };
-}"""
-
-
-@dataclass
-class Sent:
-    """A request that left the page after the click: the submission itself, or a page it led to."""
-
-    kind: str
-    method: str
-    url: str
-    resource: str
-    request: Any
-    started: float
-    status: int | None = None
-    error: str | None = None
-    answered: float | None = None
-
-    @property
-    def pending(self) -> bool:
-        return self.status is None and self.error is None
-
-    def facts(self) -> dict[str, Any]:
-        return {"method": self.method, "url": redact(self.url[:500]), "status": self.status, "error": self.error, "kind": self.kind}
-
-
-class Traffic:
-    """Classifies requests after the click: which one carried the lead, which pages followed."""
-
-    def __init__(self, page: "Page", form: "FoundForm", markers: list[str]):
-        self.page = page
-        self.form = form
-        self.markers = markers
-        self.sent: list[Sent] = []
-        self.armed = False
-
-    def start(self) -> None:
-        self.page.on("request", self._on_request)
-        self.page.on("response", self._on_response)
-        self.page.on("requestfailed", self._on_failed)
-
-    def stop(self) -> None:
-        for event, handler in (("request", self._on_request), ("response", self._on_response), ("requestfailed", self._on_failed)):
-            try:
-                self.page.remove_listener(event, handler)
-            except Exception:
-                pass
-
-    def submissions(self) -> list[Sent]:
-        return [s for s in self.sent if s.kind == "submission"]
-
-    def navigations(self) -> list[Sent]:
-        return [s for s in self.sent if s.kind == "navigation"]
-
-    def _find(self, request: "Request") -> Sent | None:
-        return next((s for s in self.sent if s.request is request), None)
-
-    def _on_request(self, request: "Request") -> None:
-        if not self.armed:
-            return
-        kind = self._classify(request)
-        if kind:
-            self.sent.append(Sent(kind, request.method, request.url, request.resource_type, request, time.monotonic()))
-
-    def _on_response(self, response: "Response") -> None:
-        sent = self._find(response.request)
-        if sent is not None:
-            sent.status, sent.answered = response.status, time.monotonic()
-
-    def _on_failed(self, request: "Request") -> None:
-        sent = self._find(request)
-        if sent is not None:
-            sent.error, sent.answered = (request.failure or "failed"), time.monotonic()
-
-    def _classify(self, request: "Request") -> str | None:
-        url = request.url
-        carries = self._carries_lead(request)
-        if request.resource_type == "document":
-            try:
-                frame = request.frame
-            except Exception:
-                return None
-            if frame is not self.page.main_frame and frame is not self.form.frame:
-                return None
-            if request.redirected_from is not None:
-                origin = self._find(request.redirected_from)
-                return "navigation" if origin is not None else ("submission" if carries else "navigation")
-            return "submission" if request.method != "GET" or carries else "navigation"
-        if request.resource_type in ("fetch", "xhr") and not TRACKERS.search(url):
-            if carries or (not self.markers and request.method in ("POST", "PUT", "PATCH")):
-                return "submission"
-        return None
-
-    def _carries_lead(self, request: "Request") -> bool:
-        if not self.markers:
-            return False
-        try:
-            body = (request.post_data_buffer or b"").decode("utf-8", "replace")
-        except Exception:
-            body = ""
-        haystack = request.url + "\n" + body
-        return any(marker in haystack for marker in self.markers)
-
-
-def lead_markers(ctx: "StepContext", fill: dict[str, Any]) -> list[str]:
-    """Strings that identify this submission in a request: the token and the filled values, encoded as forms send them."""
-    values = [ctx.token] + [str(ctx.fill_placeholders(v)) for v in fill.values() if isinstance(v, str)]
-    markers: set[str] = set()
-    for value in values:
-        if len(value) >= 4 and value.lower() not in ("true", "check", "false"):
-            markers.update({value, quote_plus(value), quote(value, safe="")})
-    return sorted(markers)
-
-
-@dataclass
-class Seen:
-    """One look at every frame of the page."""
-
-    urls: list[str]
-    main_url: str
-    main_ready: bool
-    texts: list[str]
-    messages: list[str]
-    invalid: list[dict[str, str]]
-    captcha: list[dict[str, Any]]
-    headline: str
-
-    @property
-    def all_text(self) -> str:
-        return "\n".join(self.texts)
-
-    def says(self) -> str:
-        """What the page says, in one short line: its messages, else its heading and first words."""
-        if self.messages:
-            return "; ".join(dict.fromkeys(self.messages))[:300]
-        text = re.sub(r"\s+", " ", self.texts[0] if self.texts else "").strip()
-        if self.headline and not text.startswith(self.headline):
-            text = f"{self.headline} — {text}"
-        return text[:300] or "(nothing)"
-
-
-async def look(page: "Page", form: "FoundForm", mark: str, before: set[str]) -> Seen:
-    """Observe every frame at once; messages already shown before the click are ignored."""
-    frames = page.frames
-    results = await asyncio.gather(*(_observe(frame, mark) for frame in frames))
-    main = results[0] if results and results[0] else {}
-    urls = [page.url]
-    try:
-        if form.in_iframe and not form.frame.is_detached():
-            urls.append(form.frame.url)
-    except Exception:
-        pass
-    texts, messages, invalid, captcha = [], [], [], []
-    for frame, seen in zip(frames, results):
-        if not seen:
-            continue
-        prefix = seen["title"] + "\n" if frame is page.main_frame else ""
-        texts.append(prefix + seen["text"])
-        messages += [m for m in seen["messages"] if m not in before]
-        invalid += seen["invalid"]
-        captcha += seen["captcha"]
-    return Seen(urls, page.url, main.get("ready") == "complete", texts, list(dict.fromkeys(messages)), invalid, captcha,
-                main.get("heading", ""))
-
-
-async def _observe(frame: Any, mark: str) -> dict[str, Any] | None:
-    try:
-        return await asyncio.wait_for(frame.evaluate(OBSERVE_JS, {"mark": mark}), FRAME_EVAL_S)
-    except Exception:
-        return None
 
 
 @dataclass
@@ -466,7 +235,7 @@ def error_text(error: dict[str, Any]) -> str:
     """'TypeError: message' — the stack's first line names the error type, the message alone does not."""
     first = (error.get("stack") or "").strip().splitlines()
     text = first[0] if first and error.get("message", "") in first[0] else error.get("message", "")
-    return text.strip()[:200]
+    return text.strip().removeprefix("Uncaught ")[:200]
 
 
-__all__ = ["Judge", "Traffic", "Verdict", "Seen", "look", "lead_markers", "is_third_party", "script_of", "error_text"]
+__all__ = ["Judge", "Verdict", "error_text", "is_third_party", "script_of"]

@@ -6,6 +6,8 @@ this step checks the page it landed on; otherwise it opens `landing.url`.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TYPE_CHECKING
 
 from ..errors import StepFailed
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from .base import StepContext
 
 DISMISS_WAIT_S = 2.5
+COPY_WAIT_CAP_S = 3.0
 
 
 class Step:
@@ -34,7 +37,7 @@ class Step:
                 raise StepFailed(Category.HTTP_STATUS, f"{nav.final_url} answered HTTP {nav.status}")
         if section.dismiss:
             facts["dismissed"] = await dismiss(ctx, section.dismiss)
-        text = await visible_text(ctx.page)
+        text = await _text_showing(ctx, section.must_show)
         facts["title"] = (await ctx.page.title())[:300]
         missing = [phrase for phrase in section.must_show if not contains(text, phrase)]
         if missing:
@@ -53,18 +56,42 @@ class Step:
             )
 
 
+async def _text_showing(ctx: "StepContext", phrases: list[str]) -> str:
+    """The page's text, re-read for a moment while copy fetched by scripts may still arrive."""
+    deadline = time.monotonic() + min(COPY_WAIT_CAP_S, ctx.timeout_s / 3)
+    while True:
+        text = await visible_text(ctx.page)
+        if all(contains(text, phrase) for phrase in phrases) or time.monotonic() >= deadline:
+            return text
+        await asyncio.sleep(0.25)
+
+
 async def dismiss(ctx: "StepContext", selector: str) -> bool:
-    """Click a consent banner if it shows up (also one that appears a moment after load)."""
+    """Click a consent banner if it shows up, also one that appears a moment after load.
+
+    Consent tools fade in behind an overlay that intercepts clicks for a moment,
+    so a normal click gets a short try before a forced click and a DOM click.
+    """
     locator = ctx.page.locator(selector).first
     try:
         await locator.wait_for(state="visible", timeout=DISMISS_WAIT_S * 1000)
     except Exception:
         return False
+    for attempt in ({"timeout": 2000}, {"timeout": 1000, "force": True}):
+        try:
+            await locator.click(**attempt)
+            break
+        except Exception:
+            continue
+    else:
+        try:
+            await locator.dispatch_event("click", timeout=1000)
+        except Exception:
+            return False
     try:
-        await locator.click(timeout=ctx.timeout_ms / 3)
+        await locator.wait_for(state="hidden", timeout=1500)
     except Exception:
-        await locator.click(timeout=ctx.timeout_ms / 3, force=True)
-    await ctx.page.wait_for_timeout(200)
+        pass
     return True
 
 

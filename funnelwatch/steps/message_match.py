@@ -206,7 +206,7 @@ class MatchResult:
             more = f" (and {len(self.conflicts) - 1} more mismatch{'es' if len(self.conflicts) > 2 else ''})" if len(self.conflicts) > 1 else ""
             return f"the ad says '{first.promise}' but the page at {url} says '{first.page_says}'{more}"
         lost_numbers = [p for p in self.missing if p.kind not in ("promise", "headline")]
-        if lost_numbers:
+        if lost_numbers and self.score + 1e-9 >= self.min_match:
             shown = ", ".join(f"'{p.promise}'" for p in lost_numbers[:3])
             return f"the ad's {shown} does not appear on the page at {url}"
         found = len(self.items) - len(self.missing)
@@ -232,6 +232,8 @@ def match_message(page_text: str, headline: str | None, promises: list[str], min
     items: list[Promise] = []
 
     for phrase in dict.fromkeys(p for p in promises if p.strip()):
+        if _is_just_a_number(phrase):
+            continue
         items.append(_find_phrase(phrase, "promise", page_sentences, sentence_tokens, all_tokens))
     promise_words = {t for p in promises for t in tokens(p)}
     for word in dict.fromkeys(tokens(_without_numbers(headline or ""))):
@@ -255,6 +257,12 @@ def match_message(page_text: str, headline: str | None, promises: list[str], min
                 result.conflicts.append(row)
         items.append(row)
     return result
+
+
+def _is_just_a_number(phrase: str) -> bool:
+    """`40 pages` or `$49/month` as a promise is checked as a number, not twice."""
+    claims = numbers(phrase)
+    return len(claims) == 1 and claims[0].kind != "number" and tokens(phrase) == tokens(claims[0].text)
 
 
 def _find_phrase(phrase: str, kind: str, page_sentences: list[str], sentence_tokens: list[list[str]],

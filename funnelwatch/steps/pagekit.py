@@ -32,9 +32,8 @@ _POLL_S = 0.05
 class Navigation:
     """Where a navigation ended, the hops on the way, and how long the final page took.
 
-    `ready_s` runs from the navigation start of the final page (its own HTTP
-    redirects included, earlier tracker hops not) to ready; `total_s` is the
-    whole click.
+    `ready_s` runs from the request of the final page (tracker hops before it
+    excluded) to ready; `total_s` is the whole click.
     """
 
     requested_url: str
@@ -101,7 +100,7 @@ async def navigate(ctx: "StepContext", url: str) -> Navigation:
     Raises `StepFailed` for loops (`redirect_loop`), unreachable hosts and timeouts.
     """
     page = ctx.page
-    recorder = ChainRecorder(page).attach()
+    recorder = await ChainRecorder(page).attach()
     started = recorder.started
     deadline = started + ctx.timeout_s
     try:
@@ -164,4 +163,7 @@ def normalize(text: str) -> str:
 
 
 def contains(haystack: str, needle: str) -> bool:
-    return normalize(needle) in normalize(haystack)
+    """`needle` appears in `haystack` as people read it (`14 day` = `14-day`, `&amp;` = `&`, plurals)."""
+    from .message_match import phrase_in
+
+    return normalize(needle) in normalize(haystack) or phrase_in(haystack, needle)

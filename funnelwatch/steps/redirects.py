@@ -9,7 +9,7 @@ fresh main-frame navigations), and it keeps its own network-quiet clock so
 "ready" means what a person means: load event (or DOMContentLoaded and a quiet
 network if load never comes) plus a short quiet, capped.
 
-    recorder = ChainRecorder(page).attach()
+    recorder = await ChainRecorder(page).attach()
     await page.goto(url, wait_until="commit")
     ... poll recorder.ready_at() ...
     recorder.detach(); await recorder.finish()
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,14 @@ QUIET_CAP_S = 3.0
 #: Without a load event (a hanging image), DOMContentLoaded plus this much quiet is ready.
 NO_LOAD_QUIET_S = 2.0
 
+_BINDING = "__funnelwatchMetaRefresh"
+_META_SCRIPT = (
+    "document.addEventListener('DOMContentLoaded', () => {"
+    " if (document.querySelector('meta[http-equiv=\"refresh\" i]') && window.%s) window.%s(location.href); });"
+    % (_BINDING, _BINDING)
+)
+_RECORDERS: "weakref.WeakKeyDictionary[Any, ChainRecorder]" = weakref.WeakKeyDictionary()
+_WATCHED: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _META_REFRESH = re.compile(r"<meta[^>]+http-equiv\s*=\s*['\"]?refresh", re.I)
 
 
@@ -75,6 +84,7 @@ class ChainRecorder:
         self.in_flight: set[Any] = set()
         self.quiet_since: float | None = self.started
         self._hop_of: dict[Any, RedirectHop] = {}
+        self.meta_refresh_urls: set[str] = set()
         self._bodies: list[tuple[RedirectHop, asyncio.Task[Any], str]] = []
         self._handlers = {
             "request": self._on_request,
@@ -86,12 +96,16 @@ class ChainRecorder:
             "load": self._on_load,
         }
 
-    def attach(self) -> "ChainRecorder":
+    async def attach(self) -> "ChainRecorder":
+        await _watch_meta_refresh(self.page)
+        _RECORDERS[self.page] = self
         for event, handler in self._handlers.items():
             self.page.on(event, handler)
         return self
 
     def detach(self) -> None:
+        if _RECORDERS.get(self.page) is self:
+            del _RECORDERS[self.page]
         for event, handler in self._handlers.items():
             try:
                 self.page.remove_listener(event, handler)
@@ -121,6 +135,8 @@ class ChainRecorder:
         self.nav_pending = True
 
     def _on_response(self, response: "Response") -> None:
+        # Chromium does not always report a fetch whose body the page never reads as finished.
+        self._on_request_done(response.request)
         hop = self._hop_of.get(response.request)
         if hop is None:
             return
@@ -187,21 +203,16 @@ class ChainRecorder:
             if quiet >= QUIET_S:
                 return max(self.load_at, self.quiet_since or self.load_at)
             if now - self.load_at >= QUIET_CAP_S:
-                return now
+                return self.load_at + QUIET_CAP_S
             return None
         if quiet >= NO_LOAD_QUIET_S:
             return max(self.dcl_at, self.quiet_since or self.dcl_at)
         return None
 
     def page_started_at(self) -> float:
-        """When the navigation that produced the final document began (its HTTP redirects included)."""
+        """When the browser asked for the final document (tracker hops before it are not its load time)."""
         documents = [h for h in self.hops if h.kind != "history"]
-        if not documents:
-            return self.started
-        index = len(documents) - 1
-        while index > 0 and documents[index - 1].kind == "http":
-            index -= 1
-        return self.started + documents[index].t_s
+        return self.started + documents[-1].t_s if documents else self.started
 
     async def finish(self) -> list[RedirectHop]:
         """Settle what the events left open: tell meta refreshes from JavaScript hops."""
@@ -213,11 +224,30 @@ class ChainRecorder:
                 body = await asyncio.wait_for(task, timeout=1.0)
             except BaseException:
                 body = ""
-            hop.kind = "meta_refresh" if hint or _META_REFRESH.search(body or "") else "js"
+            meta = hint or hop.url in self.meta_refresh_urls or _META_REFRESH.search(body or "")
+            hop.kind = "meta_refresh" if meta else "js"
         for hop in self.hops:
             if hop.kind == "client":
                 hop.kind = "js"
         return self.hops
+
+
+async def _watch_meta_refresh(page: "Page") -> None:
+    """Have each document tell us it carries a meta refresh (its body may be gone once it hops on)."""
+    if page in _WATCHED:
+        return
+    _WATCHED.add(page)
+
+    def seen(_source: Any, url: str) -> None:
+        recorder = _RECORDERS.get(page)
+        if recorder is not None:
+            recorder.meta_refresh_urls.add(url)
+
+    try:
+        await page.expose_binding(_BINDING, seen)
+        await page.add_init_script(_META_SCRIPT)
+    except Exception:
+        pass
 
 
 async def _body_text(response: "Response") -> str:
