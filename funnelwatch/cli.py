@@ -172,6 +172,24 @@ def cron(obj: dict[str, Any]) -> None:
         click.echo(line)
 
 
+@cli.command(name="import-ads")
+@click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite check files that already exist.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
+              help="Where to write the checks (default: checks/ of the project).")
+@click.pass_obj
+def import_ads_command(obj: dict[str, Any], csv_file: str, force: bool, directory: str | None) -> None:
+    """Write checks/ from a Google Ads Editor or Meta Ads Manager export."""
+    from .import_ads import import_ads
+
+    written = import_ads(Path(csv_file), Path(directory) if directory else Path(obj["project"]) / "checks", force=force)
+    for item in written:
+        note = " (exists; use --force to overwrite)" if item.action == "kept" else ""
+        click.echo(f"{item.action} {item.path}{note} — {item.name}")
+    made = sum(item.action != "kept" for item in written)
+    _echo_err(f"{made} check file{'s' if made != 1 else ''} written, {len(written) - made} kept; run `funnelwatch validate`")
+
+
 @cli.command()
 @click.option("--keep-running", is_flag=True, help="Keep the demo site up after the run (Ctrl-C to stop).")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default="reports/demo",

@@ -26,6 +26,11 @@ def _as_list(value: Any) -> Any:
 StrList = Annotated[list[str], BeforeValidator(_as_list)]
 
 
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads `2026-12-25` as a date; holidays keep it as ISO text."""
+    return [v.isoformat() if hasattr(v, "isoformat") else v for v in _as_list(value)] if value is not None else value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -199,15 +204,26 @@ class FollowupSection(Strict):
     from_: str | None = Field(None, alias="from")
     give_up: Duration = 7 * 86400.0
     hours: str | None = None
-    holidays: list[str] = []
+    holidays: Annotated[list[str], BeforeValidator(_dates_as_text)] = []
 
-    @model_validator(mode="after")
-    def _hours_parse(self) -> "FollowupSection":
+    @field_validator("hours")
+    @classmethod
+    def _hours_parse(cls, value: str | None) -> str | None:
         from .business_hours import BusinessHours
 
-        if self.hours:
-            BusinessHours.parse(self.hours, self.holidays)
-        elif self.holidays:
+        return BusinessHours.parse(value).text if value else value
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays_parse(cls, value: list[str]) -> list[str]:
+        from .business_hours import BusinessHours
+
+        BusinessHours.parse("Mon 00:00-01:00", value)
+        return value
+
+    @model_validator(mode="after")
+    def _holidays_need_hours(self) -> "FollowupSection":
+        if self.holidays and not self.hours:
             raise ValueError("holidays only apply with hours: (e.g. hours: Mon-Fri 09:00-17:00 Europe/Berlin)")
         return self
 

@@ -317,11 +317,12 @@ class Store:
         rows = list(self.db.query("select * from results where id = ?", [result_id]))
         return row_to_result(rows[0]) if rows else None
 
-    def recent(self, check: str, kind: str = "check", limit: int = 30) -> list[dict[str, Any]]:
-        """The newest `limit` results of one check and kind, all viewports, without evidence; newest first."""
+    def recent(self, check: str, kinds: tuple[str, ...] = ("check",), limit: int = 30) -> list[dict[str, Any]]:
+        """The newest `limit` results of one check and kinds, all viewports, without evidence; newest first."""
+        marks = ",".join("?" * len(kinds))
         return list(self.db.query(
-            f"select {_LIGHT} from results where check_name = ? and kind = ? order by id desc limit ?",
-            [check, kind, limit],
+            f"select {_LIGHT} from results where check_name = ? and kind in ({marks}) order by id desc limit ?",
+            [check, *kinds, limit],
         ))
 
     def window_counts(self, since: str) -> list[dict[str, Any]]:

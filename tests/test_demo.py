@@ -16,6 +16,7 @@ EXPECTED = {
     "Summer sale 2025 — still running": ("fail", "http_status"),
     "Webinar registration": ("fail", "form_http_error"),
     "Cloud security e-book": ("fail", "wrong_asset"),
+    "Ransomware report — newsletter": ("fail", "merge_tag"),
 }
 
 

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from funnelwatch import Status
+from funnelwatch.demo.site import DemoSite
 from tests.sites import forms
 
 CONFIG = """\
@@ -30,7 +31,7 @@ defaults:
   retries: 0
 """
 
-LEAD = {"email": "{inbox}", "first_name": "Funnel", "country": "Germany", "consent": "true"}
+LEAD = {"email": "{inbox}", "first_name": "Funnel", "country": "Germany", "size": "11-50", "consent": "true"}
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_healthy_classic_form_passes_and_posts_the_lead(fw, site):
     assert result.status is Status.PASS, result.reason
     posted = parse_qs(site.hits("/lead/classic")[-1].body.decode())
     assert posted["email"] == [f"qa+{result.token}@funnelwatch.test"]
-    assert (posted["country"], posted["consent"]) == (["DE"], ["yes"])
+    assert (posted["country"], posted["size"], posted["consent"]) == (["DE"], ["11-50"], ["yes"])
     facts = result.evidence["form"]
     assert facts["form"]["selector"] == "form#download"
     assert facts["submission"]["status"] == 303 and facts["submission"]["url"].endswith("/lead/classic")
@@ -135,6 +136,60 @@ def test_form_without_a_button_is_submitted_with_enter(fw, site):
     result = run_form(fw, site, "/lp/enter", fill={"email": "{inbox}"})
     assert result.status is Status.PASS, result.reason
     assert result.evidence["form"]["submitted_with"] == "Enter"
+
+
+def test_button_that_does_nothing_is_form_no_success(fw, site):
+    site.page("/lp/dead", """<h1>Get the guide</h1><form id="guide"><input type="email" name="email">
+        <button type="button" class="cta">Get it</button></form>""")
+    fw.check("lead", f"""
+        name: Guide
+        landing:
+          url: {site.url('/lp/dead')}
+        form:
+          fill: {{email: "{{inbox}}"}}
+          submit: button.cta
+          success: {{text: Thanks}}
+    """)
+    result = fw.run_one()
+    assert_fails(result, "form_no_success", "clicking 'button.cta' sent nothing", "Get the guide")
+
+
+def test_configured_selector_and_submit_pick_the_second_form(fw, site):
+    site.page("/lp/two", """<form id="search" action="/search"><input type="email" name="email"><button>Go</button></form>
+        <form id="contact" action="/contact" method="post"><input type="email" name="email">
+        <button type="button" onclick="this.form.submit()" class="send">Send</button></form>""")
+    site.redirect("/contact", "/thank-you")
+    forms._thanks(site)
+    fw.check("lead", f"""
+        name: Contact form
+        landing:
+          url: {site.url('/lp/two')}
+        form:
+          selector: form#contact
+          fill: {{email: "{{inbox}}"}}
+          submit: button.send
+          success: {{url_contains: /thank-you}}
+    """)
+    result = fw.run_one()
+    assert result.status is Status.PASS, result.reason
+    assert site.hits("/contact") and not site.hits("/search")
+
+
+def test_demo_webinar_form_with_failing_endpoint_is_form_http_error(fw, tmp_path):
+    demo = DemoSite(tmp_path / "demo-mail").start()
+    try:
+        fw.check("webinar", f"""
+            name: Webinar registration
+            landing:
+              url: {demo.base}/lp/webinar
+            form:
+              fill: {{email: "{{inbox}}", first_name: Funnel, company: funnelwatch test - please ignore}}
+              success: {{url_contains: /thank-you}}
+        """)
+        result = fw.run_one()
+    finally:
+        demo.stop()
+    assert_fails(result, "form_http_error", "/lead/webinar", "500")
 
 
 # --- HubSpot-style embed ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -374,7 +375,8 @@ def test_run_rebuilds_the_report_with_the_failure_screenshot(project, site, read
     site.page("/lp/gone", "<title><script>window.__pwned=1</script>Offer expired</title><h1>Offer expired</h1>")
     project.check("fine", f"name: Fine page\nlanding: {{url: '{site.url('/lp/fine')}', must_show: [Free checklist]}}\n")
     project.check("gone", f"name: Expired offer\nlanding: {{url: '{site.url('/lp/gone')}', must_show: [Free checklist]}}\n")
-    outcome = project.run()
+    with ThreadPoolExecutor(1) as pool:  # the sync Playwright reader owns this thread's event loop
+        outcome = pool.submit(project.run).result()
     assert outcome.report_path and Path(outcome.report_path).is_file()
     page = reader.open(Path(outcome.report_path))
     assert page.locator("h1").inner_text() == "1 of 2 funnels broken"
@@ -387,7 +389,7 @@ def test_run_rebuilds_the_report_with_the_failure_screenshot(project, site, read
 def _started(history: Any, name: str, days_ago: int) -> str:
     store = Store(history.reports / "history.db")
     try:
-        rows = store.recent(name, "check", days_ago + 1)
+        rows = store.recent(name, ("check",), days_ago + 1)
         return rows[days_ago]["started_at"]
     finally:
         store.close()

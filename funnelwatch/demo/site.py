@@ -146,19 +146,26 @@ class DemoSite:
         s.file("/assets/gdpr-readiness-guide.pdf", make_pdf(
             "GDPR Readiness Guide", ["Lawful basis", "Data subject rights"], pad_to=24_000), "application/pdf")
 
+        # 6b. Report funnel whose email shows a raw Mailchimp merge tag ("Hi *|FNAME|*,").
+        s.page("/lp/report", _page("2026 Ransomware Report", "<h1>The 2026 Ransomware Report</h1>" + _lead_form("/lead/report")))
+        s.route("/lead/report", self._lead("report", "Your 2026 Ransomware Report", "/dl/report", name="*|FNAME|*"))
+        s.redirect("/dl/report", "/assets/ransomware-report-2026.pdf", 302, keep_query=False)
+        s.file("/assets/ransomware-report-2026.pdf", make_pdf(
+            "2026 Ransomware Report", ["Attack trends", "Recovery costs"], pad_to=24_000), "application/pdf")
+
         # 7./8. Demo requests: a team that answers fast, and one that answers late.
         for slug, label in (("demo", "Book a demo"), ("demo-partner", "Book a partner demo")):
             s.page(f"/lp/{slug}", _page(label, f"<h1>{label}</h1>" + _lead_form(f"/lead/{slug}", "Request demo")))
             s.route(f"/lead/{slug}", self._demo_request(slug))
         s.page("/demo-thanks", _page("Thanks", "<h1>Thanks — we'll be in touch shortly.</h1>"))
 
-    def _lead(self, slug: str, subject: str, link_path: str):  # type: ignore[no-untyped-def]
+    def _lead(self, slug: str, subject: str, link_path: str, name: str | None = None):  # type: ignore[no-untyped-def]
         def handle(request: Request) -> Response:
             form = request.form()
             to = form.get("email", "")
             if not to:
                 return Response(400, _page("Error", "<p class='error'>Please enter your email.</p>"))
-            self._later(0.3, self._delivery, to, form.get("first_name", "there"), subject, link_path)
+            self._later(0.3, self._delivery, to, name or form.get("first_name", "there"), subject, link_path)
             return Response(303, "", {"Location": "/thank-you"})
 
         return handle

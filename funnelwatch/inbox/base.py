@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Callable, Protocol
+
+_RAW_RECIPIENT = re.compile(r"^(?:to|cc|delivered-to|x-original-to):.*?([\w.+-]+@[\w.-]+)", re.I | re.M)
 
 
 @dataclass
@@ -35,19 +38,27 @@ class ReceivedEmail:
 
     @property
     def subject(self) -> str:
-        return str(self.message.get("Subject", ""))
+        return self.header("Subject")
 
     @property
     def sender(self) -> str:
-        return str(self.message.get("From", ""))
+        return self.header("From")
 
     @property
     def recipients(self) -> list[str]:
-        values = [str(v) for h in ("To", "Cc", "Delivered-To", "X-Original-To") for v in self.message.get_all(h, [])]
-        return [addr.lower() for _, addr in getaddresses(values) if addr]
+        try:
+            values = [str(v) for h in ("To", "Cc", "Delivered-To", "X-Original-To") for v in self.message.get_all(h, [])]
+            return [addr.lower() for _, addr in getaddresses(values) if addr]
+        except Exception:  # a header the parser chokes on: fall back to the raw header lines
+            head = self.raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("utf-8", "replace")
+            return [m.lower() for m in _RAW_RECIPIENT.findall(head)]
 
     def header(self, name: str) -> str:
-        return str(self.message.get(name, "") or "")
+        """A decoded header, or its raw text when the header is too broken to decode."""
+        try:
+            return str(self.message.get(name, "") or "")
+        except Exception:
+            return next((str(v) for k, v in self.message.raw_items() if k.lower() == name.lower()), "")
 
     def addressed_to(self, token: str) -> bool:
         token = token.lower()

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..schema import SmtpInbox as SmtpSettings
 
 MAX_MESSAGE_BYTES = 60_000_000
-_BARE_LF_DOT = re.compile(rb"\n\.")
+_BARE_LF_DOT = re.compile(rb"(?<!\r)\n\.")
 
 
 class _Collector:
@@ -38,8 +38,7 @@ class _Collector:
         content = envelope.original_content or envelope.content or b""
         if isinstance(content, str):
             content = content.encode("utf-8", "replace")
-        if b"\r\n" not in content:
-            content = _BARE_LF_DOT.sub(b"\n", content)  # the server only un-stuffed dots after CRLF
+        content = _BARE_LF_DOT.sub(b"\n", content)  # the server un-stuffs dots only after CRLF
         prefix = b"".join(b"X-Original-To: " + rcpt.encode("utf-8", "replace") + b"\r\n" for rcpt in envelope.rcpt_tos)
         message = ReceivedEmail.parse(prefix + content, datetime.now(timezone.utc), key=f"smtp:{len(self.messages) + 1}")
         message.received_at = datetime.now(timezone.utc)

@@ -342,10 +342,10 @@ def build_overview(config: Config, store: Store, now: datetime | None = None) ->
 
 def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
             uptime: dict[tuple[str, str], tuple[float | None, float | None]]) -> FunnelPage:
-    light = store.recent(name, "check", HISTORY_ROWS + 1)
+    light = store.recent(name, ("check", "waiting"), HISTORY_ROWS + 1)
     older = len(light) > HISTORY_ROWS
     history = [Cell.of(r) for r in light[:HISTORY_ROWS]]
-    followups = [Cell.of(r) for r in store.recent(name, "followup", FOLLOWUP_ROWS)]
+    followups = [Cell.of(r) for r in store.recent(name, ("followup",), FOLLOWUP_ROWS)]
     stats = followup_stats(followups, facts.get("sla_s"))
     viewports: list[str] = []
     for cell in history:

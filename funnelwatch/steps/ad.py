@@ -77,7 +77,7 @@ async def read_and_match(ctx: "StepContext", section: AdSection) -> MatchResult:
     deadline = time.monotonic() + min(COPY_WAIT_CAP_S, ctx.timeout_s / 3)
     while True:
         result = match_message(await visible_text(ctx.page), section.headline, list(section.promise), section.min_match)
-        if result.passed and not result.missing or time.monotonic() >= deadline:
+        if result.passed or time.monotonic() >= deadline:
             return result
         await asyncio.sleep(_REREAD_S)
 
@@ -125,7 +125,8 @@ def _via(hop: Any) -> str | None:
 
 def _lost_reason(first: dict[str, Any], count: int) -> str:
     what = "vanished" if first["got"] is None else f"changed to '{first['got']}'"
-    where = f"at hop {first['hop']} ({first['from']} → {first['url']}, {first['via']})" if first["from"] else f"on {first['url']}"
+    where = (f"at hop {first['hop']} ({_no_query(first['from'])} → {_no_query(first['url'])}, {first['via']})"
+             if first["from"] else f"on {first['url']}")
     more = f" (and {count - 1} more parameter{'s' if count > 2 else ''})" if count > 1 else ""
     return f"tracking parameter '{first['param']}' {what} {where}{more}"
 

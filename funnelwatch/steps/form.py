@@ -57,9 +57,12 @@ class Step:
         mark = ctx.token
         found = await find_form(ctx, section.selector, list(section.fill), mark)
         facts["form"] = {"selector": found.selector, "frame_url": found.frame_url if found.in_iframe else None}
-        facts["fields"] = await fill_form(ctx, found, section.fill, mark)
-        facts["form"].update({k: found.facts[k] for k in ("id", "action", "method")})
-        facts["form_fields"], facts["hidden_fields"] = found.facts["fields"], found.facts["hidden"]
+        try:
+            facts["fields"] = await fill_form(ctx, found, section.fill, mark)
+        finally:
+            if found.facts:
+                facts["form"].update({k: found.facts[k] for k in ("id", "action", "method")})
+                facts["form_fields"], facts["hidden_fields"] = found.facts["fields"], found.facts["hidden"]
         before = await look(ctx.page, found, mark, set())
         traffic = Traffic(ctx.page, found, lead_markers(ctx, section.fill))
         errors_from = len(ctx.page_errors)

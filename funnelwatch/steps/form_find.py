@@ -176,6 +176,7 @@ async def find_form(ctx: "StepContext", selector: str | None, keys: list[str], m
         for order, frame in enumerate(page.frames):
             result = await _evaluate(frame, CANDIDATES_JS, {"keys": keys, "selector": selector})
             if not result:
+                ready = ready and frame is not page.main_frame
                 continue
             if result.get("error"):
                 selector_error = result["error"]
@@ -261,7 +262,6 @@ async def fill_form(ctx: "StepContext", form: FoundForm, fill: dict[str, Any], m
             raise StepFailed(
                 Category.FORM_FIELD_MISSING,
                 f"the form {form.selector} has no field '{key}' (by name, id, label or CSS selector); its fields are: {listed}",
-                form_fields=plan["fields"],
             )
         if how.get("nooption"):
             raise StepFailed(

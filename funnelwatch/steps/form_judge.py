@@ -147,7 +147,7 @@ class Judge:
             return None
         url_ok, text_ok = self._success_in(seen)
         if url_ok and text_ok:
-            if pending or (self.success_before and not answered):
+            if pending or (self.success_before and (not answered or seen.messages)):
                 return None
             return Verdict(None)
         if self.success.url_contains and url_ok and not text_ok and not pending:

@@ -81,6 +81,7 @@ class Seen:
     invalid: list[dict[str, str]]
     captcha: list[dict[str, Any]]
     headline: str
+    main_text: str = ""
 
     @property
     def all_text(self) -> str:
@@ -90,8 +91,8 @@ class Seen:
         """What the page says, in one short line: its messages, else its heading and first words."""
         if self.messages:
             return "; ".join(dict.fromkeys(self.messages))[:300]
-        text = re.sub(r"\s+", " ", self.texts[0] if self.texts else "").strip()
-        if self.headline and not text.startswith(self.headline):
+        text = re.sub(r"\s+", " ", self.main_text or (self.texts[0] if self.texts else "")).strip()
+        if self.headline and self.headline not in text:
             text = f"{self.headline} — {text}"
         return text[:300] or "(nothing)"
 
@@ -117,7 +118,7 @@ async def look(page: "Page", form: "FoundForm", mark: str, before: set[str]) -> 
         invalid += seen["invalid"]
         captcha += seen["captcha"]
     return Seen(urls, page.url, main.get("ready") == "complete", texts, list(dict.fromkeys(messages)), invalid, captcha,
-                main.get("heading", ""))
+                main.get("heading", ""), main.get("text", ""))
 
 
 async def _observe(frame: Any, mark: str) -> dict[str, Any] | None:

@@ -137,7 +137,9 @@ class Traffic:
 
 def lead_markers(ctx: "StepContext", fill: dict[str, Any]) -> list[str]:
     """Strings that identify this submission in a request: the token and the filled values, encoded as forms send them."""
-    values = [ctx.token] + [str(ctx.fill_placeholders(v)) for v in fill.values() if isinstance(v, str)]
+    values = [str(ctx.fill_placeholders(v)) for v in fill.values() if isinstance(v, str)]
+    if any(ctx.token in value for value in values):
+        values.append(ctx.token)
     markers: set[str] = set()
     for value in values:
         if len(value) >= 4 and value.lower() not in ("true", "check", "false"):

@@ -45,7 +45,6 @@ _DURATION_UNITS = {"sec": "second", "second": "second", "min": "minute", "minute
                    "day": "day", "week": "week", "wk": "week", "month": "month", "year": "year", "yr": "year"}
 _DURATION = re.compile(_NUM + r"[\s-]?(?P<unit>seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|years?|yrs?)\b")
 _COUNT = re.compile(_NUM + r"[\s-]?(?P<unit>[^\W\d_]{2,})")
-_BARE = re.compile(r"(?<![\w.,])" + _NUM + r"(?![\w])")
 
 
 def fold(text: str) -> str:
@@ -102,7 +101,7 @@ def sentences(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class NumberClaim:
-    """A number as a promise: `kind` price|percent|duration|count|number, with its unit."""
+    """A number as a promise: `kind` price|percent|duration|count, with its unit."""
 
     kind: str
     value: str
@@ -122,7 +121,9 @@ class NumberClaim:
 
 
 def numbers(text: str) -> list[NumberClaim]:
-    """Every price, percentage, duration, count and bare number in `text`, in that priority."""
+    """Every price, percentage, duration and count (`40 pages`) in `text`, in that priority.
+
+    Bare numbers (`SOC 2`, `2026 edition`) are left to phrase matching: they are names as often as promises."""
     folded = fold(text)
     claims: list[tuple[int, NumberClaim]] = []
     taken = [False] * len(folded)
@@ -151,17 +152,15 @@ def numbers(text: str) -> list[NumberClaim]:
             unit = _DURATION_UNITS.get(unit, _DURATION_UNITS.get(singular(unit), singular(unit)))
             take(m, NumberClaim("duration", _number(m.group("num")), unit, text=m.group(0).strip()))
     for m in _COUNT.finditer(folded):
-        if free(m) and m.group("unit") not in STOPWORDS:
-            take(m, NumberClaim("count", _number(m.group("num")), singular(m.group("unit")), text=m.group(0).strip()))
-    for m in _BARE.finditer(folded):
-        if free(m):
-            take(m, NumberClaim("number", _number(m.group("num")), text=m.group(0).strip()))
+        unit = m.group("unit")
+        if free(m) and unit not in STOPWORDS and singular(unit) != unit:
+            take(m, NumberClaim("count", _number(m.group("num")), singular(unit), text=m.group(0).strip()))
     return [claim for _, claim in sorted(claims, key=lambda pair: pair[0])]
 
 
 def _without_numbers(text: str) -> str:
     folded = fold(text)
-    for pattern in (_PRICE_BEFORE, _PRICE_AFTER, _PERCENT, _DURATION, _BARE):
+    for pattern in (_PRICE_BEFORE, _PRICE_AFTER, _PERCENT, _DURATION):
         folded = pattern.sub(" ", folded)
     return folded
 
@@ -246,12 +245,10 @@ def match_message(page_text: str, headline: str | None, promises: list[str], min
     for claim in ad_claims:
         row = Promise(claim.text, claim.kind)
         hit = next(((c, i) for c, i in page_claims if claim.matches(c)), None)
-        if hit is None and claim.kind == "number":
-            hit = next(((c, i) for c, i in page_claims if c.value == claim.value), None)
         if hit is not None:
             row.found, row.sentence = True, page_sentences[hit[1]]
         else:
-            rival = next(((c, i) for c, i in page_claims if claim.same_kind(c) and claim.kind != "number"), None)
+            rival = next(((c, i) for c, i in page_claims if claim.same_kind(c)), None)
             if rival is not None:
                 row.page_says, row.sentence = rival[0].text, page_sentences[rival[1]]
                 result.conflicts.append(row)
@@ -262,7 +259,7 @@ def match_message(page_text: str, headline: str | None, promises: list[str], min
 def _is_just_a_number(phrase: str) -> bool:
     """`40 pages` or `$49/month` as a promise is checked as a number, not twice."""
     claims = numbers(phrase)
-    return len(claims) == 1 and claims[0].kind != "number" and tokens(phrase) == tokens(claims[0].text)
+    return len(claims) == 1 and tokens(phrase) == tokens(claims[0].text)
 
 
 def _find_phrase(phrase: str, kind: str, page_sentences: list[str], sentence_tokens: list[list[str]],

@@ -24,7 +24,7 @@ NETWORK_QUIET_CAP_S = 3.0
 
 MAX_HOPS = 15
 #: After the page is ready, how long to watch for a tracker's client-side hop before calling it final.
-CLIENT_HOP_GRACE_S = 0.8
+CLIENT_HOP_GRACE_S = 0.5
 _POLL_S = 0.05
 
 

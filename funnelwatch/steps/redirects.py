@@ -33,13 +33,16 @@ QUIET_MAX_IN_FLIGHT = 2
 QUIET_S = 0.5
 #: After the load event, stop waiting for quiet after this long.
 QUIET_CAP_S = 3.0
+#: A meta refresh due within this many seconds is a hop to wait for; a later one is the page refreshing itself.
+META_REFRESH_WAIT_S = 5.0
 #: Without a load event (a hanging image), DOMContentLoaded plus this much quiet is ready.
 NO_LOAD_QUIET_S = 2.0
 
 _BINDING = "__funnelwatchMetaRefresh"
 _META_SCRIPT = (
     "document.addEventListener('DOMContentLoaded', () => {"
-    " if (document.querySelector('meta[http-equiv=\"refresh\" i]') && window.%s) window.%s(location.href); });"
+    " const m = document.querySelector('meta[http-equiv=\"refresh\" i]');"
+    " if (m && window.%s) window.%s(location.href, m.getAttribute('content') || ''); });"
     % (_BINDING, _BINDING)
 )
 _RECORDERS: "weakref.WeakKeyDictionary[Any, ChainRecorder]" = weakref.WeakKeyDictionary()
@@ -85,6 +88,7 @@ class ChainRecorder:
         self.quiet_since: float | None = self.started
         self._hop_of: dict[Any, RedirectHop] = {}
         self.meta_refresh_urls: set[str] = set()
+        self.hop_expected_by = 0.0
         self._bodies: list[tuple[RedirectHop, asyncio.Task[Any], str]] = []
         self._handlers = {
             "request": self._on_request,
@@ -126,6 +130,7 @@ class ChainRecorder:
         self._update_quiet(now)
         if not self._is_main_nav(request):
             return
+        self.hop_expected_by = 0.0
         if request.redirected_from is None and self.hops and self.hops[-1].kind == "final":
             self.hops[-1].kind = "client"
         hop = RedirectHop(request.url, now - self.started)
@@ -194,8 +199,8 @@ class ChainRecorder:
         return max(0, len(self.hops) - 1)
 
     def ready_at(self, now: float) -> float | None:
-        """When the current document became ready, or None while it is not yet."""
-        if self.nav_pending or self.committed_at is None or self.dcl_at is None:
+        """When the current document became ready, or None while it is not yet (or is about to hop on)."""
+        if self.nav_pending or self.committed_at is None or self.dcl_at is None or now < self.hop_expected_by:
             return None
         self._update_quiet(now)
         quiet = now - self.quiet_since if self.quiet_since is not None else 0.0
@@ -238,10 +243,14 @@ async def _watch_meta_refresh(page: "Page") -> None:
         return
     _WATCHED.add(page)
 
-    def seen(_source: Any, url: str) -> None:
+    def seen(_source: Any, url: str, content: str = "") -> None:
         recorder = _RECORDERS.get(page)
         if recorder is not None:
             recorder.meta_refresh_urls.add(url)
+            delay = re.match(r"\s*(\d+(?:\.\d+)?)", content or "")
+            seconds = float(delay.group(1)) if delay else 0.0
+            if seconds <= META_REFRESH_WAIT_S:
+                recorder.hop_expected_by = time.monotonic() + seconds + 1.0
 
     try:
         await page.expose_binding(_BINDING, seen)

@@ -32,6 +32,8 @@ CLASSIC_FORM = """
   <label>First name <input name="first_name"></label>
   <label>Country <select name="country"><option value="">Choose…</option><option value="DE">Germany</option>
     <option value="US">United States</option></select></label>
+  <fieldset><legend>Company size</legend><label><input type="radio" name="size" value="1-10"> 1–10</label>
+    <label><input type="radio" name="size" value="11-50"> 11–50</label></fieldset>
   <label><input type="checkbox" name="consent" value="yes"> Send me the newsletter</label>
   {extra}
   <button type="submit">Download now</button>
