@@ -56,8 +56,8 @@ def test_chain_of_302_301_meta_refresh_and_js_keeping_every_param_passes(project
     assert [(h["status"], h["kind"]) for h in chain] == [(302, "http"), (301, "http"), (200, "meta_refresh"), (200, "js"), (200, "final")]
     assert result.evidence["ad"]["params"]["lost"] == []
     assert result.evidence["ad"]["match"]["score"] == 1.0
-    found = {m["promise"]: m for m in result.evidence["ad"]["match"]["matches"]}
-    assert found["40 pages"]["found"] and "40 pages" in found["40 pages"]["sentence"]
+    found = {m["promise"]: m for m in result.evidence["ad"]["match"]["items"]}
+    assert found["40 pages"]["found"] and "40 pages" in found["40 pages"]["found_in"]
 
 
 def test_added_params_such_as_gl_are_fine(project, site):

@@ -176,8 +176,9 @@ def test_overlapping_runs_submit_once_and_settle_once(project, site, sales):
     config = project.load()
     item = make_plan(config).items[0]
     now = datetime.now(timezone.utc)
+    Store(config.database_path).close()  # the history exists before the runs race
     claims: list = []
-    barrier = threading.Barrier(6)
+    barrier = threading.Barrier(6, timeout=30)
 
     def claim(run_id: int) -> None:
         store = Store(config.database_path)
@@ -292,7 +293,7 @@ def test_followup_stats_give_last_median_p90_and_share_within_sla(project, site,
         submitted = start + timedelta(days=n)
         token = f"fwstats{n:03d}"
         store.record_probe("Demo request", "desktop", n + 1, followup.probe_values(section, submitted, token, f"qa+{token}@x.test", "c"))
-        [probe] = store.open_probes()
+        probe = next(p for p in store.open_probes() if p.token == token)
         if latency is not None:
             sales.send(f"qa+{token}@x.test", "demo", submitted.timestamp() + latency, sales.reply_from)
         assert followup.settle_probe(store, probe, _messages(project, token), submitted + timedelta(hours=1), n + 1)

@@ -47,8 +47,8 @@ def test_healthy_page_matches_every_promise_with_its_sentence():
     result = match_message(PAGE, "Free HIPAA Compliance Checklist", ["2026 edition", "40 pages", "$49/mo", "14 day trial"], 0.8)
     assert result.passed and result.score == 1.0
     rows = {row.promise: row for row in result.items}
-    assert rows["40 pages"].sentence.startswith("40 pages covering")
-    assert rows["$49/mo"].found and "Plans from $49/month" in rows["$49/mo"].sentence
+    assert rows["40 pages"].found_in.startswith("40 pages covering")
+    assert rows["$49/mo"].found and "Plans from $49/month" in rows["$49/mo"].found_in
 
 
 def test_changed_price_names_both_prices():

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,25 +22,15 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from ..config import Config
-from ..store import Store, parse_iso
+from ..store import Store
 from ..units import format_duration
 from .charts import history_chart
 from .evidence import artifact, evidence_sections
+from .fragments import followup_rows, history_rows, strip_cells, when
 from .model import STATUS_MARK, STATUS_TEXT, FunnelPage, Overview, build_overview
 from .prune import prune_artifacts
 
 __all__ = ["build", "build_overview"]
-
-
-def when(value: Any) -> str:
-    """`2026-11-22T02:00:00Z` → `Sun 22 Nov 2026, 02:00 UTC`; anything odd is shown as is."""
-    try:
-        moment = parse_iso(value) if isinstance(value, str) else value
-    except ValueError:
-        return str(value)
-    if not isinstance(moment, datetime):
-        return "—" if value in (None, "") else str(value)
-    return moment.strftime("%a %d %b %Y, %H:%M UTC")
 
 
 @lru_cache(maxsize=1)
@@ -62,7 +51,8 @@ def _env() -> Environment:
     env.filters["duration"] = format_duration
     env.filters["when"] = when
     script, script_hash = _script()
-    env.globals.update(marks=STATUS_MARK, texts=STATUS_TEXT, script=script, script_hash=script_hash)
+    env.globals.update(marks=STATUS_MARK, texts=STATUS_TEXT, script=script, script_hash=script_hash,
+                       history_rows=history_rows, followup_rows=followup_rows, strip_cells=strip_cells)
     return env
 
 
@@ -107,9 +97,9 @@ def build(config: Config, store: Store) -> Path:
         sla = page.rows[0].followup.sla_s if page.rows and page.rows[0].followup else None
         followup_chart = history_chart(page.followups, lambda c: c.latency_s, f"Follow-up latency of {page.name}",
                                        limit_s=sla, limit_label=f"SLA {format_duration(sla)}" if sla else "")
-        _write(out / "funnels" / f"{page.slug}.html", funnel_template.render(
+        (out / "funnels" / f"{page.slug}.html").write_text(funnel_template.render(
             page=page, evidence=_page_evidence(page, out), chart=chart, followup_chart=followup_chart, **common,
-        ))
+        ), encoding="utf-8")
     index = out / "index.html"
     _write(index, env.get_template("index.html").render(overview=overview, headline=headline(overview), **common))
     shown = {

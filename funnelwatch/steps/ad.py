@@ -14,7 +14,7 @@ Evidence, `ctx.evidence["ad"]`:
      "chain": [{"url", "status", "kind": "http"|"meta_refresh"|"js"|"history"|"final", "t_s"}, ...],
      "hops": number of hops, "final_url", "status", "load_s" (final page), "total_s" (whole click),
      "params": {"kept": [...], "lost": [{"param", "expected", "got", "hop", "url"}]},
-     "match": {"score", "min_match", "matches": [{"promise", "kind", "found", "sentence", "page_says"}],
+     "match": {"score", "min_match", "items": [{"promise", "kind", "found", "found_in", "page_says"}],
                "conflicts": [...same shape...]}}
 """
 

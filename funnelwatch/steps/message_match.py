@@ -175,7 +175,7 @@ class Promise:
     promise: str
     kind: str
     found: bool = False
-    sentence: str | None = None
+    found_in: str | None = None
     page_says: str | None = None
 
 
@@ -217,7 +217,7 @@ class MatchResult:
         return {
             "score": round(self.score, 3),
             "min_match": self.min_match,
-            "matches": [asdict(p) for p in self.items],
+            "items": [asdict(p) for p in self.items],
             "conflicts": [asdict(p) for p in self.conflicts],
         }
 
@@ -246,11 +246,11 @@ def match_message(page_text: str, headline: str | None, promises: list[str], min
         row = Promise(claim.text, claim.kind)
         hit = next(((c, i) for c, i in page_claims if claim.matches(c)), None)
         if hit is not None:
-            row.found, row.sentence = True, page_sentences[hit[1]]
+            row.found, row.found_in = True, page_sentences[hit[1]]
         else:
             rival = next(((c, i) for c, i in page_claims if claim.same_kind(c)), None)
             if rival is not None:
-                row.page_says, row.sentence = rival[0].text, page_sentences[rival[1]]
+                row.page_says, row.found_in = rival[0].text, page_sentences[rival[1]]
                 result.conflicts.append(row)
         items.append(row)
     return result
@@ -268,7 +268,7 @@ def _find_phrase(phrase: str, kind: str, page_sentences: list[str], sentence_tok
     row = Promise(phrase, kind)
     for text, words in zip(page_sentences, sentence_tokens):
         if _contains_run(words, wanted):
-            row.found, row.sentence = True, text[:300]
+            row.found, row.found_in = True, text[:300]
             return row
     if _contains_run(all_tokens, wanted):
         row.found = True
