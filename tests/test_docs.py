@@ -13,10 +13,13 @@ from funnelwatch.cli import cli
 from funnelwatch.config import _unwrap, validate_text
 from funnelwatch.schema import CheckSpec, Settings
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = sorted((ROOT / "docs").glob("*.md"))
 ENV = {
     "FUNNELWATCH_IMAP_USER": "u", "FUNNELWATCH_IMAP_PASSWORD": "p", "FUNNELWATCH_ALERT_URL": "json://127.0.0.1:9/",
     "FUNNELWATCH_HEARTBEAT_URL": "http://127.0.0.1:9/", "FUNNELWATCH_SLACK_URL": "slack://a/b/c",
+    "FUNNELWATCH_ONCALL_URL": "json://127.0.0.1:9/oncall",
 }
 
 
@@ -45,16 +48,41 @@ def test_every_check_key_is_in_the_readme_reference(key):
     assert key in reference_keys(), f"README reference table lacks `{key}`"
 
 
+def assert_yaml_blocks_validate(text: str, where: str) -> int:
+    """Validate each block as a check file or as settings, by its top-level keys.
+
+    A guide may show a fragment of a check (just `asset:`); it gets a name and a
+    landing URL so the fragment is judged on its own keys.
+    """
+    import yaml
+
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    check_only = set(CheckSpec.model_fields) - set(Settings.model_fields)
+    for block in blocks:
+        top = set((yaml.safe_load(block) or {}).keys())
+        is_check = bool(top & check_only)
+        if is_check and "name" not in top:
+            block = "name: example\n" + block
+            if not top & {"ad", "landing", "steps"}:
+                block += "\nlanding:\n  url: https://example.com/\n"
+            if "followup" in top and "form" not in top:
+                block += "\nform:\n  fill: {email: '{inbox}'}\n"
+        problems = validate_text(block, CheckSpec if is_check else Settings, where)
+        assert problems == [], f"{problems}\n---\n{block}"
+    return len(blocks)
+
+
 def test_every_yaml_block_in_the_readme_validates(monkeypatch):
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
-    blocks = re.findall(r"```yaml\n(.*?)```", README, re.S)
-    assert len(blocks) >= 3
-    for block in blocks:
-        is_check = bool(re.search(r"^(name|steps):", block, re.M))
-        text = block if not block.lstrip().startswith("steps:") else "name: example\n" + block
-        problems = validate_text(text, CheckSpec if is_check else Settings, "README.md")
-        assert problems == [], f"{problems}\n---\n{block}"
+    assert assert_yaml_blocks_validate(README, "README.md") >= 3
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+def test_every_yaml_block_in_the_guides_validates(monkeypatch, doc):
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    assert_yaml_blocks_validate(doc.read_text(encoding="utf-8"), f"docs/{doc.name}")
 
 
 def test_every_command_is_in_the_readme():
