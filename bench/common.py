@@ -11,6 +11,7 @@ machines are noisy; the absolute numbers are kept for context.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
@@ -18,7 +19,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -91,12 +92,18 @@ def table(rows: list[Row], markdown: bool = False) -> str:
     return "\n".join(text)
 
 
+ROWS_ENV = "FUNNELWATCH_BENCH_ROWS"
+
+
 def emit(rows: list[Row]) -> None:
-    """How a bench script run alone shows its figures."""
+    """Print the rows; under `run_all.py` also hand them over as JSON (file named by $FUNNELWATCH_BENCH_ROWS)."""
     print(table(rows))
     for row in rows:
         if row.note:
             print(f"  {row.figure}: {row.note}")
+    target = os.environ.get(ROWS_ENV)
+    if target:
+        Path(target).write_text(json.dumps([asdict(row) for row in rows]), encoding="utf-8")
 
 
 def median_of(repeats: int, measure: Callable[[], float]) -> float:

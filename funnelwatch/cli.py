@@ -139,6 +139,12 @@ def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
             raise FunnelwatchError(f"no history for '{name}' — checks with history: {known}")
         for result in rows:
             click.echo(f"{result.started_at}  {_describe(result)}  ({format_duration(result.duration_s)})")
+        if name:
+            from .steps.followup import describe_stats
+
+            summary = describe_stats(store.followup_stats(rows[0].check))
+            if summary:
+                click.echo(summary)
     finally:
         store.close()
 

@@ -142,9 +142,9 @@ class Runner:
             async def one(index: int, item: PlanItem) -> tuple[int, CheckResult]:
                 async with semaphore:
                     self.progress("start", item)
-                    waiting = followup.claim_submission(self.store, item, self.run_id)
-                    if waiting is not None:  # `every` not yet elapsed: no demo request this run
-                        self._record(waiting, kind="waiting")
+                    waiting = followup.claim_submission(self.store, item, self.run_id, inbox_problem=self.inbox_problem)
+                    if waiting is not None:  # no demo request this run (`every` not elapsed, or no inbox to watch)
+                        self._record(waiting, kind="waiting" if waiting.status is Status.PENDING else "check")
                         return index, waiting
                     result = await self._run_item(holder, item)
                     self._record(result)

@@ -60,6 +60,17 @@ def test_chain_of_302_301_meta_refresh_and_js_keeping_every_param_passes(project
     assert found["40 pages"]["found"] and "40 pages" in found["40 pages"]["found_in"]
 
 
+def test_303_307_and_308_redirects_are_hops_of_the_chain(project, site):
+    site.redirect("/go/codes", "/t/303", 303)
+    site.redirect("/t/303", "/t/307", 307)
+    site.redirect("/t/307", "/lp/hipaa", 308)
+    site.page("/lp/hipaa", LP)
+    ad_check(project, site, "/go/codes")
+    result = project.run_one()
+    assert result.status is Status.PASS, result.reason
+    assert [h["status"] for h in result.evidence["ad"]["chain"]] == [303, 307, 308, 200]
+
+
 def test_added_params_such_as_gl_are_fine(project, site):
     site.redirect("/go/gl", "/lp/hipaa?_gl=1*abc", 302)
     site.page("/lp/hipaa", LP)

@@ -218,14 +218,17 @@ def test_overlapping_runs_submit_once_and_settle_once(project, site, sales):
     assert [r.status for r in settled if r is not None] == [Status.PASS]
 
 
-def test_unreadable_inbox_leaves_the_probe_pending_and_says_so(project, site, sales):
-    project.check("demo", demo_check(site))
+def test_unreadable_inbox_leaves_the_probe_pending_and_sends_no_new_request(project, site, sales):
+    project.check("demo", demo_check(site, "within: 1h\nevery: 1s"))
     project.run_one(report=False)
     shutil.rmtree(sales.maildir)
     sales.maildir.write_text("not a maildir")
-    [result] = settle(project)
-    assert (result.status, result.step, result.category) == (Status.ERROR, "followup", Category.INBOX)
-    assert "could not check the follow-up" in result.reason and "Maildir" in result.reason
+    unchecked, unsent = project.run(report=False).results
+    assert (unchecked.status, unchecked.step, unchecked.category) == (Status.ERROR, "followup", Category.INBOX)
+    assert "could not check the follow-up" in unchecked.reason and "Maildir" in unchecked.reason
+    assert (unsent.status, unsent.step, unsent.category) == (Status.ERROR, "followup", Category.INBOX)
+    assert unsent.reason.startswith("no demo request sent: its follow-up could not be watched")
+    assert len(sales.submissions) == 1
     assert [p.state for p in open_probes(project)] == ["pending"]
 
 
@@ -304,6 +307,9 @@ def test_followup_stats_give_last_median_p90_and_share_within_sla(project, site,
     assert stats.median_latency_s == 180
     assert stats.p90_latency_s == 1200
     assert stats.within_sla_share == pytest.approx(0.7)  # 900 and 1200 late, one missing
+    assert followup.describe_stats(stats) == (
+        "follow-up over the last 10 demo requests: last 1m 30s, median 3m 0s, p90 20m 0s, 70% within SLA (1 without a reply)"
+    )
 
 
 def _messages(project, token: str) -> list[ReceivedEmail]:

@@ -8,13 +8,13 @@ escaped here, so the returned Markup is safe to embed.
 
 from __future__ import annotations
 
-from html import escape
 from typing import Callable, Sequence
 
 from markupsafe import Markup
 
 from ..results import Status
 from ..units import format_duration
+from .fragments import escape
 from .model import STATUS_TEXT, Cell
 
 WIDTH, HEIGHT = 720, 180

@@ -10,14 +10,27 @@ Markup is as safe as autoescaped template output.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Iterable
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from ..store import parse_iso
 from ..units import format_duration
 from .model import Cell
+
+_SPECIAL = re.compile("[&<>\"']")
+
+
+def escape(value: object) -> str:
+    """HTML-escape like Jinja's autoescape (markupsafe's pure-Python fallback is slow on big tables)."""
+    text = value if isinstance(value, str) else str(value)
+    if not _SPECIAL.search(text):
+        return text
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&#34;").replace("'", "&#39;"))
+
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -40,10 +53,10 @@ def _duration(seconds: float | None) -> str:
     return format_duration(seconds) if seconds is not None else "—"
 
 
-def _reason(cell: Cell) -> Markup:
+def _reason(cell: Cell) -> str:
     label = cell.category_text
     if label and cell.reason:
-        return escape(label) + Markup(" — ") + escape(cell.reason)
+        return f"{escape(label)} — {escape(cell.reason)}"
     return escape(label or cell.reason or "")
 
 

@@ -48,7 +48,7 @@ from ..followup_rules import FollowupRules, judge
 from ..redaction import redact
 from ..results import Category, CheckResult, Status
 from ..schema import FollowupSection
-from ..store import Probe, Store, iso, stamp
+from ..store import FollowupStats, Probe, Store, iso, stamp
 from ..units import format_duration
 
 if TYPE_CHECKING:
@@ -123,18 +123,27 @@ def business_hours(section: FollowupSection | dict[str, Any]) -> BusinessHours |
 # --- sparing the sales team: one submission per `every` ------------------------
 
 
-def claim_submission(store: Store, item: "PlanItem", run_id: int, now: datetime | None = None) -> CheckResult | None:
+def claim_submission(store: Store, item: "PlanItem", run_id: int, now: datetime | None = None,
+                     inbox_problem: MonitorProblem | None = None) -> CheckResult | None:
     """Reserve this check's submission window before any browser opens.
 
     None: go ahead (a `reserved` row now holds the window; the followup step
     turns it into a probe, `release_submission` frees it if nothing was sent).
-    A CheckResult: a probe went out less than `every` ago; report this
-    `pending` "waiting" result instead of submitting.
+    A CheckResult: report it instead of submitting — `pending` "waiting" when
+    a probe went out less than `every` ago, `error` when the inbox cannot be
+    read (a demo request nobody can watch would only bother the sales team).
     """
     section = item.check.spec.followup
     if section is None:
         return None
     now = now or now_utc()
+    spec = item.check.spec
+    if inbox_problem is not None:
+        return CheckResult(
+            check=spec.name, file=item.check.file, status=Status.ERROR, step="followup", category=inbox_problem.category,
+            reason=redact(f"no demo request sent: its follow-up could not be watched — {inbox_problem.reason}"),
+            viewport=item.viewport, started_at=iso(now), tags=list(spec.tags),
+        )
     holder = store.reserve_probe(item.check.spec.name, item.viewport, run_id, now, section.every)
     if holder is None:
         return None
@@ -148,7 +157,6 @@ def claim_submission(store: Store, item: "PlanItem", run_id: int, now: datetime 
               f"from {_show(next_at)}")
     if holder["state"] == "pending":
         reason += f"; its follow-up is still awaited (SLA until {_show(_parse(holder['sla_deadline']))})"
-    spec = item.check.spec
     return CheckResult(
         check=spec.name, file=item.check.file, status=Status.PENDING, step="followup", reason=reason,
         viewport=item.viewport, started_at=iso(now), tags=list(spec.tags),
@@ -316,6 +324,25 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def followup_stats(store: Store, check_name: str, limit: int = 30) -> Any:
+def followup_stats(store: Store, check_name: str, limit: int = 30) -> FollowupStats:
     """Last latency, median/p90 over the last `limit` probes, share within SLA (see `Store.followup_stats`)."""
     return store.followup_stats(check_name, limit)
+
+
+def describe_stats(stats: FollowupStats) -> str | None:
+    """One line for `funnelwatch history NAME`; None for a check without follow-up probes."""
+    if not stats.probes and not stats.open_probes:
+        return None
+    parts = [f"follow-up over the last {stats.probes} demo request{'s' if stats.probes != 1 else ''}:"]
+    if stats.probes:
+        last = format_duration(stats.last_latency_s) if stats.last_latency_s is not None else "no reply"
+        parts.append(f"last {last}, median {format_duration(stats.median_latency_s)}, p90 {format_duration(stats.p90_latency_s)},")
+        parts.append(f"{stats.within_sla_share or 0:.0%} within SLA")
+        if stats.missing:
+            parts.append(f"({stats.missing} without a reply)")
+        if stats.business_median_latency_s is not None:
+            parts.append(f"; business time: median {format_duration(stats.business_median_latency_s)}, "
+                         f"p90 {format_duration(stats.business_p90_latency_s)}")
+    if stats.open_probes:
+        parts.append(f"; {stats.open_probes} awaiting a reply")
+    return " ".join(parts).replace(" ;", ";")

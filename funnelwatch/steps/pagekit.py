@@ -114,6 +114,7 @@ async def navigate(ctx: "StepContext", url: str) -> Navigation:
         recorder.detach()
     hops = await recorder.finish()
     if recorder.hop_count > MAX_HOPS:
+        await _freeze(page)
         raise loop_failure(url, hops, [h.as_dict() for h in hops])
     if hops and hops[-1].error and page.url.startswith("chrome-error:"):
         raise StepFailed(Category.CONNECTION, f"{hops[-1].url} could not be reached ({hops[-1].error})",
@@ -124,6 +125,15 @@ async def navigate(ctx: "StepContext", url: str) -> Navigation:
     documents = [h for h in hops if h.status is not None]
     status = documents[-1].status if documents else None
     return Navigation(url, page.url, status, max(0.0, ready - recorder.page_started_at()), hops, ready - started)
+
+
+async def _freeze(page: "Page") -> None:
+    """Stop a page that keeps hopping, so the screenshot and trace of the failure stay cheap."""
+    try:
+        await page.route("**/*", lambda route: route.abort())
+        await page.evaluate("window.stop()")
+    except Exception:
+        pass
 
 
 async def _settle(recorder: ChainRecorder, deadline: float) -> float | None:
