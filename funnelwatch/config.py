@@ -89,11 +89,11 @@ class Config:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader where only true/false are booleans (`on:` is a key, `no` is text)."""
+    """SafeLoader where only true/false are booleans (`on:` is a key, `no` is text) and dates stay text."""
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(

@@ -220,11 +220,14 @@ class Store:
             )
 
     def _migrate(self) -> None:
-        current = self.version
-        for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
-            with self.transaction():
+        """Bring the schema up to date in one transaction (version read inside it, so racing processes migrate once)."""
+        if self.version == len(MIGRATIONS):
+            return
+        with self.transaction():
+            current = self.version
+            for migration in MIGRATIONS[current:]:
                 migration(self.db)
-                self.db.execute(f"PRAGMA user_version = {number}")
+            self.db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     def transaction(self) -> Any:
         return _Transaction(self.db.conn)

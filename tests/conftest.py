@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.fixtures.alert_receiver",
     "tests.fixtures.sales",
     "tests.fixtures.report_history",
+    "tests.fixtures.faulty_servers",
 ]
 
 

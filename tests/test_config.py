@@ -341,3 +341,17 @@ def test_env_values_in_settings_are_secrets_and_redacted(tmp_path, monkeypatch):
     )
     load_config(tmp_path)
     assert redact("login failed for correct-horse-battery") == "login failed for ***"
+
+
+def test_a_bad_date_is_a_diagnostic_not_a_crash():
+    found = messages("""\
+        name: Demo
+        landing:
+          url: https://example.com/demo
+        form:
+          fill: {email: "{inbox}"}
+        followup:
+          within: 1d
+          holidays: [2026-13-01]
+        """)
+    assert len(found) == 1 and found[0].startswith("checks/hipaa.yaml:8: followup.holidays")
