@@ -12,6 +12,7 @@ import asyncio
 from pathlib import Path
 
 from .config import Config
+from .errors import FunnelwatchError
 from .locking import RunLock
 from .plan import Plan, make_plan
 from .results import RunResult
@@ -55,7 +56,11 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
         finished = store.finish_run(run_id, outcome.exit_code)
         outcome.finished_at = iso(finished)
         if report:
-            outcome.report_path = str(build_report(config, store))
+            try:
+                outcome.report_path = str(build_report(config, store))
+            except (OSError, FunnelwatchError) as exc:  # the results are stored; the report is its own problem
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                outcome.problems.append(f"the report could not be written to {config.settings.reports_dir}: {reason}")
         if alerts:
             from .alerts import dispatch
 

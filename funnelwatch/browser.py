@@ -46,6 +46,7 @@ LAUNCH_ARGS = [
     "--disable-dev-shm-usage",
     "--metrics-recording-only",
     "--disable-domain-reliability",
+    "--js-flags=--max-old-space-size=512",  # a page hoarding memory crashes its own tab, not the monitor
 ]
 
 MOBILE = {

@@ -134,7 +134,13 @@ class _Document:
                 self.diagnostics.clear()
             finally:
                 fast.dispose()
-        loader = _Loader(text)
+        try:
+            loader = _Loader(text)
+        except yaml.reader.ReaderError as exc:  # checked before parsing: control characters, bad encodings
+            where = f"character {exc.character!r}" if isinstance(exc.character, str) else f"byte {exc.character!r}"
+            self.diagnostics.append(Diagnostic(file, None, "", f"not valid YAML: unacceptable {where} at position "
+                                                                f"{exc.position} — remove control characters"))
+            return
         try:
             node = loader.get_single_node()
             self.data = self._build(loader, node, ()) if node is not None else None

@@ -243,14 +243,23 @@ class Runner:
                 attempt.latency_s = ctx.followup_result.latency_s
                 attempt.step, attempt.reason = "followup", getattr(ctx.followup_result, "reason", None)
         except StepFailed as failure:
-            _fail(attempt, Status.FAIL, label, failure.category, failure.reason, failure.evidence)
+            if _browser_died(browser, failure.reason):  # not the site's fault: never cry wolf
+                _fail(attempt, Status.ERROR, label, Category.BROWSER, f"the browser closed unexpectedly during step '{label}'", {})
+            else:
+                _fail(attempt, Status.FAIL, label, failure.category, failure.reason, failure.evidence)
         except MonitorProblem as problem:
             _fail(attempt, Status.ERROR, label, problem.category, problem.reason, problem.evidence)
         except asyncio.TimeoutError:
-            _fail(attempt, Status.FAIL, label, Category.TIMEOUT, f"step '{label}' did not finish in time", {})
+            if _browser_died(browser, ""):
+                _fail(attempt, Status.ERROR, label, Category.BROWSER, f"the browser closed unexpectedly during step '{label}'", {})
+            else:
+                _fail(attempt, Status.FAIL, label, Category.TIMEOUT, f"step '{label}' did not finish in time", {})
         except Exception as exc:
             _fail(attempt, *_classify(exc, label))
         finally:
+            if ctx is not None and ctx.evidence.get("_crashed") and attempt.status is Status.FAIL:
+                attempt.category = Category.CONNECTION
+                attempt.reason = f"the page crashed the browser tab (out of memory or a browser bug) during step '{attempt.step}'"
             if ctx is not None:
                 attempt.submitted_at = ctx.submitted_at
                 # A demo request that went out is never sent twice to a sales team.
@@ -268,12 +277,19 @@ class Runner:
         return attempt
 
     async def _keep_artifacts(self, ctx: StepContext, item: PlanItem, number: int, tracing: bool) -> dict[str, str]:
-        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        except OSError:  # reports_dir unwritable (disk full, a file in the way): the result still counts
+            if tracing:
+                await _stop_tracing(ctx.context, None)
+            return {}
         base = f"{item.check.slug}-{item.viewport}-attempt{number}"
         kept: dict[str, str] = {}
         shot = self.artifacts_dir / f"{base}.png"
         try:
-            await ctx.page.screenshot(path=str(shot), full_page=True, timeout=SCREENSHOT_TIMEOUT_MS)
+            # Playwright's own timeout is not a hard cap (a page still streaming 500 MB took 11 s).
+            await asyncio.wait_for(ctx.page.screenshot(path=str(shot), full_page=True, timeout=SCREENSHOT_TIMEOUT_MS),
+                                   timeout=SCREENSHOT_TIMEOUT_MS / 1000 + 1)
             kept["screenshot"] = _relative(shot, self.config.reports_dir)
         except Exception:
             pass
@@ -309,13 +325,25 @@ def _fail(attempt: Attempt, status: Status, step: str | None, category: Category
     attempt.evidence.update(evidence)
 
 
+_CLOSED_MARKERS = ("target closed", "browser has been closed", "browser closed", "target page, context or browser has been closed")
+
+
+def _browser_died(browser: Any, text: str) -> bool:
+    """The browser process went away (killed, crashed) — as opposed to one tab crashing on a hostile page."""
+    try:
+        connected = browser.is_connected()
+    except Exception:
+        connected = False
+    return not connected or any(marker in (text or "").lower() for marker in _CLOSED_MARKERS)
+
+
 def _classify(exc: Exception, step: str | None) -> tuple[Status, str | None, Category, str, dict[str, Any]]:
     name = type(exc).__name__
     text = _first_line(exc)
     if name == "TimeoutError":
         return Status.FAIL, step, Category.TIMEOUT, f"{text}", {}
     lowered = str(exc).lower()
-    if any(m in lowered for m in ("target closed", "browser has been closed", "browser closed", "target page, context or browser has been closed")):
+    if any(m in lowered for m in _CLOSED_MARKERS):
         return Status.ERROR, step, Category.BROWSER, f"the browser closed unexpectedly during step '{step}'", {}
     if "page crashed" in lowered:
         return Status.FAIL, step, Category.CONNECTION, "the page crashed the browser tab (out of memory or a browser bug)", {}
@@ -369,6 +397,10 @@ def _listen(ctx: StepContext) -> None:
                 {"url": response.url[:500], "method": request.method, "status": response.status, "resource": request.resource_type}
             )
 
+    def on_crash(_: Any) -> None:
+        ctx.evidence["_crashed"] = True
+
+    page.on("crash", on_crash)
     page.on("console", on_console)
     page.on("pageerror", on_page_error)
     page.on("requestfailed", on_request_failed)

@@ -241,6 +241,11 @@ class Store:
     # --- runs -----------------------------------------------------------------
 
     def begin_run(self, selection: str) -> tuple[int, datetime]:
+        if not os.access(self.path, os.W_OK):
+            raise FunnelwatchError(
+                f"{self.path}: the history database is readonly — it was left untouched; "
+                "make it writable (chmod u+w, or chattr -i) or set `database:` to another file"
+            )
         started = utcnow()
         with self.transaction():
             run_id = self.db["runs"].insert(

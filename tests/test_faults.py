@@ -1,0 +1,702 @@
+"""Fault tolerance: whatever the site, the browser, the inbox or the disk does, the run finishes.
+
+Each case asserts the run finishes, the affected check gets the right status
+(`fail` with a category when the site is at fault, `error` when funnelwatch
+could not check), every other check's result is stored, history is intact,
+and no Chromium of the run is left running. Real processes, loopback only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from funnelwatch import Status
+from funnelwatch.results import Category
+from funnelwatch.store import Store
+
+FAST_CONFIG = """\
+database: reports/history.db
+reports_dir: reports
+browser:
+  timeout: 3s
+  concurrency: 2
+defaults:
+  retries: 0
+"""
+NEIGHBOUR = "<title>Neighbour</title><h1>Healthy neighbour</h1>"
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def chromium_descendants(root_pid: int | None = None) -> list[int]:
+    """Chromium processes whose parent chain leads to `root_pid` (this test process by default)."""
+    root_pid = root_pid or os.getpid()
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text(errors="replace")
+            except OSError:
+                continue
+            head, tail = stat.rsplit(")", 1)
+            names[int(entry)] = head.split("(", 1)[1]
+            parents[int(entry)] = int(tail.split()[1])
+    found = []
+    for pid, name in names.items():
+        if "chrom" not in name and "headless" not in name:
+            continue
+        walk, hops = pid, 0
+        while walk > 1 and hops < 64:
+            walk, hops = parents.get(walk, 0), hops + 1
+            if walk == root_pid:
+                found.append(pid)
+                break
+    return found
+
+
+def assert_nothing_left_running(root_pid: int | None = None) -> None:
+    deadline = time.monotonic() + 10
+    while (left := chromium_descendants(root_pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"Chromium processes left running: {left}"
+
+
+def assert_history_intact(project, run_id: int, checks: set[str]) -> None:
+    store = Store(project.load().database_path)
+    try:
+        assert store.run(run_id)["state"] == "complete"
+        assert {r.check for r in store.results_for_run(run_id)} == checks
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        store.close()
+
+
+def with_neighbour(project, site, text: str) -> None:
+    """The check under test plus a healthy neighbour that must pass in the same run."""
+    project.config(FAST_CONFIG)
+    site.page("/lp/neighbour", NEIGHBOUR)
+    project.check("neighbour", f"name: Neighbour\nlanding:\n  url: {site.url('/lp/neighbour')}\n  must_show: [Healthy neighbour]\n")
+    project.check("faulty", text)
+
+
+def run_faulty(project) -> tuple:
+    outcome = project.run(report=False)
+    by_name = {r.check: r for r in outcome.results}
+    assert by_name["Neighbour"].status is Status.PASS, by_name["Neighbour"].reason
+    assert_history_intact(project, outcome.run_id, {"Neighbour", "Faulty"})
+    assert_nothing_left_running()
+    return by_name["Faulty"], outcome
+
+
+def landing(url: str, extra: str = "") -> str:
+    return f"name: Faulty\nlanding:\n  url: {url}\n{extra}"
+
+
+# --- the site at fault ----------------------------------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_connection_refused_is_a_connection_failure(project, site):
+    port = closed_port()
+    with_neighbour(project, site, landing(f"http://127.0.0.1:{port}/lp"))
+    result, _ = run_faulty(project)
+    assert (result.status, result.step, result.category) == (Status.FAIL, "landing", Category.CONNECTION)
+    assert f"127.0.0.1:{port}" in result.reason and "ERR_CONNECTION_REFUSED" in result.reason
+
+
+def test_server_that_accepts_and_never_answers_is_a_timeout(project, site, silent_server):
+    with_neighbour(project, site, landing(silent_server.url("/lp")))
+    result, _ = run_faulty(project)
+    assert (result.status, result.step, result.category) == (Status.FAIL, "landing", Category.TIMEOUT)
+    assert silent_server.url("/lp") in result.reason
+    assert silent_server.accepted >= 1
+
+
+def test_half_a_response_then_a_stall_is_a_timeout(project, site, half_response_server):
+    with_neighbour(project, site, landing(half_response_server.url("/lp"), "  must_show: [Half a page]\n"))
+    result, _ = run_faulty(project)
+    assert (result.status, result.step, result.category) == (Status.FAIL, "landing", Category.TIMEOUT)
+    assert "127.0.0.1" in result.reason
+
+
+def test_self_signed_certificate_is_a_connection_failure_naming_the_certificate(project, site, self_signed_server):
+    with_neighbour(project, site, landing(self_signed_server.url("/lp")))
+    result, _ = run_faulty(project)
+    assert (result.status, result.step, result.category) == (Status.FAIL, "landing", Category.CONNECTION)
+    assert "ERR_CERT" in result.reason
+
+
+def test_unresolvable_host_is_a_connection_failure(project, site):
+    with_neighbour(project, site, landing("http://funnel.invalid/lp"))
+    result, _ = run_faulty(project)
+    assert (result.status, result.step, result.category) == (Status.FAIL, "landing", Category.CONNECTION)
+    assert "funnel.invalid" in result.reason and "ERR_NAME_NOT_RESOLVED" in result.reason
+
+
+def test_ten_thousand_hop_redirect_is_a_redirect_loop_and_stops_early(project, site):
+    from funnelwatch.demo.server import Response
+
+    def hop(request):
+        number = int(request.query.get("n", ["0"])[0])
+        if number >= 10_000:
+            return Response(200, "<title>End</title>")
+        return Response(302, "", {"Location": f"/hop?n={number + 1}"})
+
+    site.route("/hop", hop)
+    with_neighbour(project, site, landing(site.url("/hop?n=0")))
+    result, _ = run_faulty(project)
+    assert (result.status, result.step, result.category) == (Status.FAIL, "landing", Category.REDIRECT_LOOP)
+    assert "/hop?n=0" in result.reason
+    assert len(site.hits("/hop")) < 100
+
+
+def test_500_mb_response_is_a_timeout_not_a_memory_blowup(project, site, huge_response_server):
+    with_neighbour(project, site, landing(huge_response_server.url("/lp"), "  must_show: [Thank you]\n"))
+    result, _ = run_faulty(project)
+    assert result.status is Status.FAIL and result.step == "landing"
+    assert result.category in (Category.TIMEOUT, Category.TEXT_MISSING), result.reason
+    assert huge_response_server.sent < 500 * 2**20
+
+
+def test_endless_dialogs_popups_and_downloads_do_not_stop_the_check(project, site):
+    site.page("/download.bin", "x" * 1000, content_type="application/octet-stream",
+              headers={"Content-Disposition": "attachment; filename=spam.bin"})
+    site.page("/lp/spam", """<title>Spammy offer</title><h1>Spammy offer</h1><script>
+      let n = 0;
+      setInterval(() => {
+        n += 1;
+        window.open('/lp/neighbour?popup=' + n);
+        const a = document.createElement('a'); a.href = '/download.bin'; a.download = 'spam' + n + '.bin';
+        document.body.appendChild(a); a.click();
+        if (n % 3 == 0) alert('Wait! ' + n); else if (n % 3 == 1) confirm('Sure? ' + n); else prompt('Name? ' + n);
+      }, 20);
+    </script>""")
+    with_neighbour(project, site, landing(site.url("/lp/spam"), "  must_show: [Spammy offer]\n"))
+    result, _ = run_faulty(project)
+    assert result.status is Status.PASS, result.reason
+
+
+def test_page_that_eats_memory_until_the_tab_crashes_fails_without_hurting_the_run(project, site):
+    site.page("/lp/hog", """<title>Hog</title><h1>Hog</h1><script>
+      const hoard = [];
+      for (;;) { hoard.push(new Array(4e6).fill(hoard.length)); }
+    </script>""")
+    with_neighbour(project, site, landing(site.url("/lp/hog"), "  must_show: [Hog]\n"))
+    result, _ = run_faulty(project)
+    assert result.status is Status.FAIL and result.step == "landing", result.reason
+    assert result.category in (Category.CONNECTION, Category.TIMEOUT), result.reason
+
+
+# --- the monitor at fault -----------------------------------------------------------------------
+
+
+def browser_main_processes(root_pid: int | None = None) -> list[int]:
+    """The Chromium browser processes (not renderers, GPU or utility helpers) under `root_pid`."""
+    found = []
+    for pid in chromium_descendants(root_pid):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not any(arg.startswith(b"--type=") for arg in command):
+            found.append(pid)
+    return found
+
+
+def test_chromium_killed_mid_run_is_an_error_and_the_other_checks_run_on_a_new_browser(project, site):
+    project.config(FAST_CONFIG.replace("concurrency: 2", "concurrency: 1").replace("timeout: 3s", "timeout: 10s"))
+    site.page("/lp/victim", "<title>Victim</title><h1>Victim</h1>", delay_s=4)
+    for name in ("b-after", "c-after"):
+        site.page(f"/lp/{name}", f"<title>{name}</title><h1>Page {name}</h1>")
+        project.check(name, f"name: {name}\nlanding:\n  url: {site.url('/lp/' + name)}\n  must_show: [Page {name}]\n")
+    project.check("a-victim", f"name: Victim\nlanding:\n  url: {site.url('/lp/victim')}\n")
+    outcome: list = []
+    runner = threading.Thread(target=lambda: outcome.append(project.run(report=False)))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while not site.hits("/lp/victim"):
+        assert time.monotonic() < deadline and runner.is_alive(), "the run never reached the victim page"
+        time.sleep(0.05)
+    killed = browser_main_processes()
+    assert killed, "no Chromium browser process found under this test"
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    runner.join(120)
+    assert not runner.is_alive(), "the run did not finish after Chromium was killed"
+    by_name = {r.check: r for r in outcome[0].results}
+    victim = by_name["Victim"]
+    assert (victim.status, victim.category) == (Status.ERROR, Category.BROWSER), victim.reason
+    assert "browser" in victim.reason
+    assert [by_name[n].status for n in ("b-after", "c-after")] == [Status.PASS, Status.PASS]
+    assert_history_intact(project, outcome[0].run_id, {"Victim", "b-after", "c-after"})
+    assert_nothing_left_running()
+
+
+def test_sigkilled_run_is_incomplete_and_the_next_run_never_resubmits_the_demo_request(project, site, sales):
+    from tests.fixtures.sales import demo_check
+
+    site.page("/thanks", "<title>Thanks</title><h1>Thanks, we'll be in touch</h1>", delay_s=30)
+    project.check("demo", demo_check(site, "within: 1h\nevery: 7d"))
+    process = subprocess.Popen([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "run"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not sales.submissions:
+            assert process.poll() is None and time.monotonic() < deadline, "the demo request was never submitted"
+            time.sleep(0.05)
+        browsers = chromium_descendants(process.pid)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    deadline = time.monotonic() + 10
+    while [pid for pid in browsers if Path(f"/proc/{pid}").exists()] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in browsers if Path(f"/proc/{pid}").exists()], "the killed run left Chromium running"
+
+    site.page("/thanks", "<title>Thanks</title><h1>Thanks, we'll be in touch</h1>")
+    after = project.run(report=False)
+    assert len(sales.submissions) == 1, "the demo request was submitted twice"
+    assert [r.status for r in after.results] != [Status.ERROR]
+    store = Store(project.load().database_path)
+    try:
+        states = [run["state"] for run in reversed(store.runs())]
+        assert states == ["incomplete", "complete"]
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        store.close()
+
+
+def seeded(project, site) -> Path:
+    """A project with one stored run; returns its database path."""
+    project.config(FAST_CONFIG)
+    site.page("/lp/seed", "<title>Seed</title><h1>Seed</h1>")
+    project.check("seed", f"name: Seed\nlanding:\n  url: {site.url('/lp/seed')}\n")
+    assert project.run(report=False).exit_code == 0
+    return project.load().database_path
+
+
+def cli_run(project, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "run", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_corrupt_database_is_a_clear_error_exit_2_and_never_overwritten(project, site):
+    path = seeded(project, site)
+    for extra in ("-wal", "-shm"):
+        Path(str(path) + extra).unlink(missing_ok=True)
+    path.write_bytes(b"SQLite format 3\0" + os.urandom(4096))
+    before = path.read_bytes()
+    done = cli_run(project)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "history database" in done.stderr and str(path.name) in done.stderr
+    assert path.read_bytes() == before
+    assert_nothing_left_running()
+
+
+def test_read_only_database_is_a_clear_error_exit_2_and_never_overwritten(project, site):
+    path = seeded(project, site)
+    before = path.read_bytes()
+    made_immutable = subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
+    if not made_immutable and os.geteuid() == 0:
+        pytest.skip("cannot make a file read-only for root here (no chattr)")
+    if not made_immutable:
+        path.chmod(0o444)
+    try:
+        done = cli_run(project)
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+        path.chmod(0o644)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and path.name in done.stderr and "readonly" in done.stderr.replace("-", "")
+    assert path.read_bytes() == before
+
+
+def test_reports_dir_that_cannot_be_written_keeps_the_results_and_says_so_once(project, site):
+    project.config(FAST_CONFIG.replace("reports_dir: reports", "reports_dir: blocked/reports"))
+    (project.root / "blocked").write_text("a file where the reports folder should be")
+    site.page("/lp/ok", "<title>OK</title><h1>OK</h1>")
+    project.check("ok", f"name: OK\nlanding:\n  url: {site.url('/lp/ok')}\n")
+    project.check("broken", f"name: Broken\nlanding:\n  url: {site.url('/lp/missing')}\n")
+    done = cli_run(project, "--json")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert "report" in done.stderr and "blocked/reports" in done.stderr
+    shown = json.loads(done.stdout)
+    assert {r["check"]: r["status"] for r in shown["results"]} == {"OK": "pass", "Broken": "fail"}
+    assert_history_intact(project, shown["run_id"], {"OK", "Broken"})
+
+
+@pytest.mark.parametrize("failure", ["down", "wrong password"])
+def test_imap_down_or_refusing_the_login_leaves_the_probe_pending_as_an_error(project, site, sales, request, failure):
+    from tests.fixtures.dovecot import free_port
+    from tests.fixtures.sales import PROJECT_CONFIG, demo_check
+
+    project.check("demo", demo_check(site, "within: 1h\nevery: 7d"))
+    first = project.run_one(report=False)
+    assert first.status is Status.PENDING, first.reason
+    if failure == "down":
+        imap = f"  imap: {{host: 127.0.0.1, port: {free_port()}, ssl: false, username: qa, password: pw-fault-1}}\n"
+    else:
+        dovecot = request.getfixturevalue("dovecot")
+        imap = f"  imap: {{host: 127.0.0.1, port: {dovecot.imap_port}, ssl: false, username: {dovecot.user}, password: wrong-pw-77}}\n"
+    project.config(PROJECT_CONFIG.replace("  maildir:\n    path: inbox\n", imap))
+    results = project.run(report=False).results
+    assert results and all(r.status is Status.ERROR and r.category is Category.INBOX for r in results), \
+        [(r.status, r.category, r.reason) for r in results]
+    assert not any("wrong-pw-77" in (r.reason or "") for r in results)
+    assert len(sales.submissions) == 1
+    store = Store(project.load().database_path)
+    try:
+        assert [p.state for p in store.open_probes()] == ["pending"]
+    finally:
+        store.close()
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+def key_paths(model, prefix: tuple = ()) -> list[tuple]:
+    """Every key path a user can write in a model (lists of models get an index 0)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    found = []
+    for name, field in model.model_fields.items():
+        path = prefix + (field.alias or name,)
+        found.append(path)
+        annotation, listed = field.annotation, False
+        for _ in range(4):
+            args = typing.get_args(annotation)
+            if typing.get_origin(annotation) is list:
+                listed = True
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                models = [annotation]
+            if models:
+                found += key_paths(models[0], path + ((0,) if listed else ()))
+                break
+            inner = [a for a in args if typing.get_args(a)]
+            if not inner:
+                break
+            annotation = inner[0]
+    return found
+
+
+def _fuzz_strategies():
+    from hypothesis import strategies as st
+
+    from funnelwatch.schema import CheckSpec, Settings
+
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+        st.text(max_size=40), st.sampled_from(["30s", "-1m", "10KB", "daily at 25:00", "{inbox}", "${FW_FUZZ_MISSING}",
+                                               "https://", "desktop", "pdf", "\x00", "\u202e", "{{", "- a", "*a"]),
+    )
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                          max_leaves=6)
+    settings_paths, check_paths = key_paths(Settings), key_paths(CheckSpec)
+    return st, values, settings_paths, check_paths
+
+
+def _nest(path: tuple, value) -> object:
+    for key in reversed(path):
+        value = [value] if key == 0 else {key: value}
+    return value
+
+
+def _merge(into: dict, extra: object) -> None:
+    if isinstance(extra, dict):
+        for key, value in extra.items():
+            if isinstance(into.get(key), dict) and isinstance(value, dict):
+                _merge(into[key], value)
+            else:
+                into[key] = value
+
+
+def _validate_in_process(root: Path) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from funnelwatch.cli import main
+
+    saved = sys.argv
+    sys.argv = ["funnelwatch", "-C", str(root), "validate"]
+    code: object = 0
+    try:
+        with CliRunner().isolation() as (out, err, *_):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code
+            return int(code or 0), err.getvalue().decode("utf-8", "replace") + out.getvalue().decode("utf-8", "replace")
+    finally:
+        sys.argv = saved
+
+
+def test_random_yaml_and_random_values_never_give_a_traceback(tmp_path):
+    import yaml
+    from hypothesis import HealthCheck, given, settings
+
+    st, values, settings_paths, check_paths = _fuzz_strategies()
+    document = st.one_of(
+        st.text(max_size=200),
+        st.builds(lambda picks: picks, st.lists(st.tuples(st.sampled_from(check_paths), values), max_size=4)),
+    )
+    config_doc = st.lists(st.tuples(st.sampled_from(settings_paths), values), max_size=4)
+    counter = iter(range(10**6))
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(config=config_doc, check=document)
+    def validate_never_crashes(config, check):
+        root = tmp_path / f"p{next(counter)}"
+        (root / "config").mkdir(parents=True)
+        (root / "checks").mkdir()
+        settings_data: dict = {}
+        for path, value in config:
+            _merge(settings_data, _nest(path, value))
+        (root / "config" / "funnelwatch.yaml").write_text(yaml.safe_dump(settings_data, allow_unicode=True), encoding="utf-8")
+        if isinstance(check, str):
+            text = check
+        else:
+            data: dict = {"name": "Fuzz", "landing": {"url": "https://example.com/lp"}}
+            for path, value in check:
+                _merge(data, _nest(path, value))
+            text = yaml.safe_dump(data, allow_unicode=True)
+        (root / "checks" / "fuzz.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
+        code, output = _validate_in_process(root)
+        assert code in (0, 2), output
+        assert "Traceback" not in output and "internal error" not in output, output
+        if code == 2:
+            problems = [line for line in output.splitlines() if line and not re.match(r"^\d+ problems? in \d+ files?$", line)]
+            assert problems, output
+            for line in problems:
+                assert line.startswith(("config/funnelwatch.yaml:", "checks/fuzz.yaml:")) or line.startswith("  "), output
+
+    validate_never_crashes()
+
+
+# --- hostile content ---------------------------------------------------------------------------
+
+HOSTILE_TITLE = "<script>alert('title')</script>" + "Ω\x07\x1b[31m" * 20 + "T" * 200_000
+
+
+def test_hostile_page_is_stored_and_shown_as_json_safely(project, site):
+    from funnelwatch.demo.server import Response
+
+    body = (b"<html><head><title>" + HOSTILE_TITLE.encode() + b"</title></head><body>"
+            b"<h1>Offer \xff\xfe\xc3\x28 broken utf-8</h1><script>document.title += '</script><img src=x onerror=alert(1)>'</script>"
+            b"<p>\x00\x01\x02 control \x1b[2J characters \xe2\x80\xa8</p></body></html>")
+    site.route("/lp/hostile", lambda _: Response(200, body, {}, "text/html; charset=utf-8"))
+    project.config(FAST_CONFIG)
+    project.check("hostile", f"name: Hostile <script>alert(1)</script>\nlanding:\n  url: {site.url('/lp/hostile')}\n"
+                             "  must_show: [\"Thank you\"]\n")
+    done = cli_run(project, "--json")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    shown = json.loads(done.stdout)
+    (result,) = shown["results"]
+    assert (result["status"], result["step"], result["category"]) == ("fail", "landing", "text_missing")
+    assert "Thank you" in result["reason"]
+    store = Store(project.load().database_path)
+    try:
+        (stored,) = store.results_for_run(shown["run_id"])
+        assert stored.check == "Hostile <script>alert(1)</script>"
+        assert len(json.dumps(stored.evidence)) < 1_000_000
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        store.close()
+    history = subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "history"],
+                             capture_output=True, text=True, timeout=60)
+    assert history.returncode == 0 and "Traceback" not in history.stderr
+
+
+def test_hostile_delivery_email_is_stored_and_shown_as_json_safely(project, site):
+    from funnelwatch.inbox.maildir import deliver
+
+    project.config(FAST_CONFIG + "inbox:\n  maildir:\n    path: inbox\n  address: qa+{token}@example.com\n")
+    raw_template = (b"From: =?utf-8?q?Evil_<script>?= <evil@acme.test>\r\nTo: {to}\r\n"
+                    b"Subject: Your checklist \x1b[31m<script>alert(1)</script> \xff\xfe " + b"S" * 5000 + b"\r\n"
+                    b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+                    b"<p>Hi {{first_name}} \x00\x01 \xc3\x28</p><a href='javascript:alert(1)'>Download</a>"
+                    b"<script>alert(2)</script>\r\n")
+
+    def lead(request):
+        from funnelwatch.demo.server import Response
+
+        to = request.form().get("email", "")
+        deliver(project.root / "inbox", raw_template.replace(b"{to}", to.encode()))
+        return Response(303, "", {"Location": "/thanks/hostile"})
+
+    site.page("/lp/hostile-mail", "<title>Get it</title><form method=post action=/lead/hostile-mail>"
+              "<input type=email name=email><button type=submit>Get it</button></form>")
+    site.route("/lead/hostile-mail", lead)
+    site.page("/thanks/hostile", "<title>Thanks</title><p>Check your inbox</p>")
+    project.check("mail", f"""name: Hostile mail
+landing:
+  url: {site.url('/lp/hostile-mail')}
+form:
+  fill:
+    email: "{{inbox}}"
+  success:
+    text: Check your inbox
+asset:
+  email:
+    subject_contains: checklist
+    within: 5s
+  link_text: Download
+  expect:
+    type: pdf
+""")
+    done = cli_run(project, "--json")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    (result,) = json.loads(done.stdout)["results"]
+    assert (result["status"], result["step"]) == ("fail", "asset"), result
+    store = Store(project.load().database_path)
+    try:
+        (stored,) = store.results_for_run(json.loads(done.stdout)["run_id"])
+        assert stored.status is Status.FAIL
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        store.close()
+
+
+# --- soak -----------------------------------------------------------------------------------------
+
+
+def _rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.slow
+def test_soak_200_scheduled_runs_leak_no_files_browsers_or_memory(project, site):
+    from datetime import datetime
+
+    import time_machine
+
+    from funnelwatch import api
+    from funnelwatch.daemon import Daemon
+
+    runs, browser_every, total = 0, 25, 200
+    site.page("/lp/soak", "<title>Soak</title><h1>Soak</h1>")
+    project.config(FAST_CONFIG)
+    project.check("soak", f"name: Soak\nschedule: every 10 minutes\nlanding:\n  url: {site.url('/lp/soak')}\n")
+    figures: dict[str, tuple[int, int, int]] = {}
+
+    def run(config, checks=None, settle_only=False, **_):
+        """The real `funnelwatch.run`; every 25th with Chromium, the others store-and-report only (fast)."""
+        nonlocal runs
+        runs += 1
+        with_browser = runs % browser_every == 1
+        outcome = api.run(config, checks=checks, settle_only=not with_browser, alerts=False, report=runs % 5 == 0)
+        if with_browser:
+            assert [r.status for r in outcome.results] == [Status.PASS], [r.reason for r in outcome.results]
+        if runs in (2 * browser_every, total):  # after warm-up, and at the end
+            figures[f"after run {runs}"] = (len(os.listdir("/proc/self/fd")), len(chromium_descendants()), _rss_kb())
+        return outcome
+
+    lines: list[str] = []
+    with time_machine.travel(datetime(2026, 11, 23, 1, 0).astimezone(), tick=False) as clock:
+        daemon = Daemon(project.root, run=run, sleep=clock.shift, log=lines.append,
+                        reload_every_s=10**7, settle_every_s=10**9)
+        began = time.monotonic()
+        daemon.serve(until=lambda: runs >= total, handle_signals=False)
+    took = time.monotonic() - began
+    (fds0, chromes0, rss0), (fds1, chromes1, rss1) = figures.values()
+    print(f"\nsoak: {total} scheduled runs in {took:.1f}s; open files {fds0} → {fds1}, "
+          f"Chromium processes {chromes0} → {chromes1}, RSS {rss0 / 1024:.0f} → {rss1 / 1024:.0f} MB")
+    assert runs == total
+    assert fds1 - fds0 <= 5, f"open files grew from {fds0} to {fds1}"
+    assert chromes0 == chromes1 == 0
+    assert rss1 - rss0 <= 60 * 1024, f"RSS grew from {rss0} kB to {rss1} kB"
+    store = Store(project.load().database_path)
+    try:
+        states = {row["state"] for row in store.db.query("select state from runs")}
+        assert states == {"complete"} and store.db.execute("select count(*) from runs").fetchone()[0] == total
+    finally:
+        store.close()
+
+
+# --- secrets --------------------------------------------------------------------------------------
+
+
+def test_secrets_never_reach_database_reports_logs_json_or_junit(project, site, tmp_path):
+    import secrets as token
+
+    markers = {name: f"FWSECRET{token.token_hex(6)}" for name in ("IMAP", "ALERT", "HEARTBEAT")}
+    closed = closed_port()
+    env = {
+        **os.environ,
+        "FW_T_IMAP_PASSWORD": markers["IMAP"],
+        "FW_T_ALERT_URL": f"json://127.0.0.1:{closed}/hook/{markers['ALERT']}",
+        "FW_T_HEARTBEAT": f"http://127.0.0.1:{closed}/ping/{markers['HEARTBEAT']}",
+    }
+    project.config(FAST_CONFIG + f"""inbox:
+  imap:
+    host: 127.0.0.1
+    port: {closed}
+    ssl: false
+    username: qa
+    password: ${{FW_T_IMAP_PASSWORD}}
+  address: qa+{{token}}@example.com
+alerts:
+  - url: ${{FW_T_ALERT_URL}}
+    on: [broken, recovered, error]
+heartbeat: ${{FW_T_HEARTBEAT}}
+""")
+    site.page("/lp/secret", "<title>Offer</title><form method=post action=/lead/secret><input type=email name=email>"
+              "<button type=submit>Get it</button></form>")
+    site.redirect("/lead/secret", "/thanks/secret", 303)
+    site.page("/thanks/secret", "<title>Thanks</title><p>Check your inbox</p>")
+    project.check("mail", f"""name: Secret funnel
+landing:
+  url: {site.url('/lp/secret')}
+form:
+  fill:
+    email: "{{inbox}}"
+  success:
+    text: Check your inbox
+asset:
+  email:
+    within: 3s
+  link_text: Download
+""")
+    project.check("missing", f"name: Broken page\nlanding:\n  url: {site.url('/lp/not-there')}\n")
+    junit = tmp_path / "junit.xml"
+    cli = [sys.executable, "-m", "funnelwatch", "-C", str(project.root)]
+    done = subprocess.run(cli + ["run", "--json", "--junit", str(junit)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode in (1, 2), done.stderr
+    assert "Traceback" not in done.stderr
+    outputs = [done.stdout, done.stderr, junit.read_text(errors="replace")]
+    for command in (["history"], ["report"], ["validate"]):
+        extra = subprocess.run(cli + command, capture_output=True, text=True, env=env, timeout=60)
+        outputs += [extra.stdout, extra.stderr]
+    files = [p for p in project.root.rglob("*") if p.is_file() and not p.is_relative_to(project.root / "config")]
+    assert any(p.suffix == ".db" for p in files) and any(p.suffix == ".html" for p in files)
+    for name, marker in markers.items():
+        for text in outputs:
+            assert marker not in text, f"the {name} secret leaked into command output: …{text[text.find(marker) - 200:][:300]}"
+        for path in files:
+            assert marker.encode() not in path.read_bytes(), f"the {name} secret leaked into {path}"
