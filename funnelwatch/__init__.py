@@ -1,6 +1,8 @@
 """funnelwatch: catch broken marketing funnels before prospects do."""
 
-from .api import build_report, run
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .config import Check, Config, load_config
 from .errors import ConfigError, Diagnostic, FunnelwatchError
 from .results import Category, CheckResult, RunResult, Status
@@ -21,3 +23,14 @@ __all__ = [
     "load_config",
     "run",
 ]
+
+if TYPE_CHECKING:
+    from .api import build_report, run
+
+
+def __getattr__(name: str) -> Any:
+    """`run` and `build_report` load the runner (Playwright, steps) on first use, so `validate` starts fast."""
+    if name in ("run", "build_report", "api"):
+        api = importlib.import_module(".api", __name__)
+        return api if name == "api" else getattr(api, name)
+    raise AttributeError(f"module 'funnelwatch' has no attribute {name!r}")

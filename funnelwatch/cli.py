@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from . import api
 from .config import load_config
 from .errors import ConfigError, FunnelwatchError
 from .redaction import redact
@@ -90,6 +89,8 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
         elif event == "notice":
             _echo_err(f"funnelwatch: {payload}")
 
+    from . import api  # imported here so `validate` stays fast (no browser stack to import)
+
     outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress)
     if junit:
         from .junit import write_junit
@@ -119,6 +120,8 @@ def _summary(outcome: Any) -> None:
 def report(obj: dict[str, Any]) -> None:
     """Rebuild the HTML report from history."""
     config = load_config(obj["project"])
+    from . import api
+
     click.echo(f"report: {api.build_report(config)}")
 
 

@@ -207,6 +207,7 @@ class _Document:
 def _dotted(path: Path_) -> str:
     out = ""
     for part in path:
+        part = part if isinstance(part, int) or str(part).isprintable() else repr(str(part))[1:-1]  # no raw control chars on a terminal
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 

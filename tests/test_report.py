@@ -393,3 +393,26 @@ def _started(history: Any, name: str, days_ago: int) -> str:
         return rows[days_ago]["started_at"]
     finally:
         store.close()
+
+
+def test_a_settled_follow_up_shows_instead_of_the_waiting_submission(tmp_path):
+    from bs4 import BeautifulSoup
+
+    project = Project(tmp_path).config()
+    project.check("demo", "name: Demo request\nlanding: {url: 'http://127.0.0.1:9/demo'}\nform: {success: {text: Thanks}}\nfollowup: {within: 1h}\n")
+    config = project.load()
+    store = Store(config.database_path)
+    try:
+        submitted, _ = store.begin_run("all checks")
+        store.add_result(submitted, CheckResult("Demo request", "checks/demo.yaml", Status.PENDING, step="followup", reason="demo request submitted"))
+        store.finish_run(submitted, 0)
+        settled, _ = store.begin_run("all checks")
+        store.add_result(settled, CheckResult("Demo request", "checks/demo.yaml", Status.PASS, step="followup", latency_s=240.0), kind="followup")
+        store.finish_run(settled, 0)
+        index = funnelwatch.build_report(config, store)
+    finally:
+        store.close()
+    text = BeautifulSoup(index.read_text(), "html.parser").get_text(" ", strip=True)
+    assert "The funnel is working" in text
+    working = text.index("Working (1)")
+    assert text.index("Demo request", working) > working

@@ -357,8 +357,11 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
         cells = [c for c in history if c.viewport == viewport]
         latest = store.result(cells[0].id) if cells else None
         settled = followups[0] if followups else None
-        if settled and settled.status is Status.FAIL and (not cells or (settled.run_id or 0) >= (cells[0].run_id or 0)):
-            latest = store.result(settled.id)  # a late or missing follow-up is what this funnel shows now
+        newer = settled is not None and (not cells or (settled.run_id or 0) >= (cells[0].run_id or 0))
+        if settled and (newer and settled.status is Status.FAIL or (latest is not None and latest.status is Status.PENDING)):
+            # What the funnel shows now is its last settled follow-up: a late or missing one once it
+            # happens, and while a new demo request waits, how the previous one went.
+            latest = store.result(settled.id)
         tags = facts["tags"] if facts["tags"] is not None else (latest.tags if latest else [])
         row = Row(
             name=name, slug=slug, viewport=viewport, tags=[str(t) for t in tags or []], latest=latest,
