@@ -395,7 +395,7 @@ def _started(history: Any, name: str, days_ago: int) -> str:
         store.close()
 
 
-def test_a_settled_follow_up_shows_instead_of_the_waiting_submission(tmp_path):
+def test_a_settled_follow_up_shows_until_the_next_demo_request_is_submitted(tmp_path):
     from bs4 import BeautifulSoup
 
     project = Project(tmp_path).config()
@@ -409,6 +409,10 @@ def test_a_settled_follow_up_shows_instead_of_the_waiting_submission(tmp_path):
         settled, _ = store.begin_run("all checks")
         store.add_result(settled, CheckResult("Demo request", "checks/demo.yaml", Status.PASS, step="followup", latency_s=240.0), kind="followup")
         store.finish_run(settled, 0)
+        waiting, _ = store.begin_run("all checks")  # `every` not elapsed: no new demo request
+        store.add_result(waiting, CheckResult("Demo request", "checks/demo.yaml", Status.PENDING, step="followup",
+                                              reason="no demo request this run"), kind="waiting")
+        store.finish_run(waiting, 0)
         index = funnelwatch.build_report(config, store)
     finally:
         store.close()

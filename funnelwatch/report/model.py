@@ -98,6 +98,7 @@ class Cell:
     duration_s: float | None = None
     latency_s: float | None = None
     attempts: int = 1
+    kind: str = "check"
 
     @property
     def mark(self) -> str:
@@ -125,7 +126,7 @@ class Cell:
             id=row["id"], run_id=row["run_id"], status=status_of(row["status"]), started_at=row["started_at"],
             viewport=row["viewport"] or "desktop", step=row["step"], category=row["category"],
             reason=row["reason"], duration_s=row["duration_s"], latency_s=row["latency_s"],
-            attempts=row["attempts"] or 1,
+            attempts=row["attempts"] or 1, kind=row.get("kind") or "check",
         )
 
 
@@ -358,9 +359,10 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
         latest = store.result(cells[0].id) if cells else None
         settled = followups[0] if followups else None
         newer = settled is not None and (not cells or (settled.run_id or 0) >= (cells[0].run_id or 0))
-        if settled and (newer and settled.status is Status.FAIL or (latest is not None and latest.status is Status.PENDING)):
-            # What the funnel shows now is its last settled follow-up: a late or missing one once it
-            # happens, and while a new demo request waits, how the previous one went.
+        between_submissions = bool(cells) and cells[0].kind == "waiting"
+        if settled and (newer or between_submissions):
+            # A settled follow-up is the funnel's news: it shows until the next demo request is submitted
+            # (runs that only wait for the `every` window change nothing).
             latest = store.result(settled.id)
         tags = facts["tags"] if facts["tags"] is not None else (latest.tags if latest else [])
         row = Row(

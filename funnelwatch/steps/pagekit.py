@@ -109,7 +109,7 @@ async def navigate(ctx: "StepContext", url: str) -> Navigation:
         except Exception as exc:
             await recorder.finish()
             raise describe_nav_error(exc, url, recorder.hops) from None
-        ready = await _settle(recorder, deadline)
+        ready = await _settle(recorder, deadline, getattr(ctx, "evidence", {}))
     finally:
         recorder.detach()
     hops = await recorder.finish()
@@ -136,10 +136,15 @@ async def _freeze(page: "Page") -> None:
         pass
 
 
-async def _settle(recorder: ChainRecorder, deadline: float) -> float | None:
-    """Wait until the current page is ready and no tracker hop follows; the time it became ready."""
+async def _settle(recorder: ChainRecorder, deadline: float, evidence: dict[str, Any]) -> float | None:
+    """Wait until the current page is ready and no tracker hop follows; the time it became ready.
+
+    Gives up at once when the tab crashed (the runner's crash listener sets `_crashed`).
+    """
     while True:
         now = time.monotonic()
+        if evidence.get("_crashed"):
+            return None
         if recorder.hop_count > MAX_HOPS:
             return now
         ready = recorder.ready_at(now)
