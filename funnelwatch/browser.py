@@ -9,6 +9,7 @@ Chromium (Debian's `chromium` package and friends).
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import shutil
@@ -146,6 +147,30 @@ async def new_context(browser: "Browser", viewport: str) -> "BrowserContext":
         locale="en-US",
     )
     return context
+
+
+class BrowserHolder:
+    """One Chromium per run, relaunched if it dies mid-run so the other checks still run."""
+
+    def __init__(self, playwright: Any, executable: str, headless: bool):
+        self.playwright = playwright
+        self.executable = executable
+        self.headless = headless
+        self.browser: Any = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Any:
+        async with self._lock:
+            if self.browser is None or not self.browser.is_connected():
+                self.browser = await launch(self.playwright, self.executable, self.headless)
+            return self.browser
+
+    async def close(self) -> None:
+        if self.browser is not None:
+            try:
+                await self.browser.close()
+            except Exception:
+                pass
 
 
 def main(argv: list[str] | None = None) -> int:

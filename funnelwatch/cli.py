@@ -12,26 +12,13 @@ import click
 
 from .config import load_config
 from .errors import ConfigError, FunnelwatchError
-from .redaction import redact
-from .results import CATEGORY_LABELS, CheckResult, Status
+from .redaction import redact, redact_deep
+from .results import summary_line
 from .units import format_duration
-
-MARKS = {Status.PASS: "✓", Status.FAIL: "✗", Status.FLAKY: "~", Status.PENDING: "…", Status.ERROR: "!"}
 
 
 def _echo_err(text: str) -> None:
     click.echo(redact(text), err=True)
-
-
-def _describe(result: CheckResult) -> str:
-    where = f" [{result.viewport}]" if result.viewport != "desktop" else ""
-    line = f"{MARKS[result.status]} {result.status.value:<7} {result.check}{where}"
-    if result.reason:
-        label = CATEGORY_LABELS.get(result.category, "") if result.category else ""
-        line += f" — {result.step or 'check'}: {label + ': ' if label else ''}{result.reason}"
-    if result.latency_s is not None:
-        line += f" (latency {format_duration(result.latency_s)})"
-    return line
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,7 +48,7 @@ def validate(obj: dict[str, Any]) -> None:
     config = load_config(obj["project"])
     problems = config.diagnostics
     for diagnostic in problems:
-        click.echo(str(diagnostic), err=True)
+        _echo_err(str(diagnostic))
     if problems:
         files = len(config.broken)
         _echo_err(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {files} file{'s' if files != 1 else ''}")
@@ -79,11 +66,11 @@ def validate(obj: dict[str, Any]) -> None:
 def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool) -> None:
     """Run checks, store results, rebuild the report, send alerts."""
     config = load_config(obj["project"])
-    interactive = sys.stderr.isatty() and not as_json
+    interactive = sys.stderr.isatty()
 
     def progress(event: str, payload: Any) -> None:
-        if event == "result" and (interactive or not as_json):
-            _echo_err(_describe(payload))
+        if event == "result":
+            _echo_err(summary_line(payload))
         elif event == "start" and interactive:
             _echo_err(f"  … {payload.check.name} [{payload.viewport}]")
         elif event == "notice":
@@ -99,7 +86,7 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
     for problem in outcome.problems:
         _echo_err(f"funnelwatch: {problem}")
     if as_json:
-        click.echo(redact(json.dumps(outcome.to_json(), ensure_ascii=False)))
+        click.echo(json.dumps(redact_deep(outcome.to_json()), ensure_ascii=False))
     else:
         _summary(outcome)
     sys.exit(outcome.exit_code)
@@ -141,7 +128,7 @@ def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
             known = ", ".join(store.check_names()) or "none yet"
             raise FunnelwatchError(f"no history for '{name}' — checks with history: {known}")
         for result in rows:
-            click.echo(f"{result.started_at}  {_describe(result)}  ({format_duration(result.duration_s)})")
+            click.echo(f"{result.started_at}  {summary_line(result)}  ({format_duration(result.duration_s)})")
         if name:
             from .steps.followup import describe_stats
 

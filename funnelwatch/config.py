@@ -28,9 +28,16 @@ from .schema import CheckSpec, Settings
 CONFIG_FILE = Path("config") / "funnelwatch.yaml"
 CHECKS_DIR = Path("checks")
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# In check files, ${VAR} values are secrets when the name says so; in
-# config/funnelwatch.yaml (credentials, webhooks, heartbeat) every one is.
+# A ${VAR} value is a secret when its variable's name says so, or when it fills a
+# credential: an IMAP login, an alert channel URL, the heartbeat URL.
 _SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|AUTH|CRED|WEBHOOK", re.I)
+_SECRET_KEYS = {"password", "username"}
+
+
+def _is_secret(path: "Path_", variable: str, settings_file: bool) -> bool:
+    if _SECRET_NAME.search(variable) or (path and path[-1] in _SECRET_KEYS):
+        return True
+    return settings_file and bool(path) and (path[0] == "heartbeat" or (path[0] == "alerts" and path[-1] == "url"))
 
 Path_ = tuple[str | int, ...]
 
@@ -190,7 +197,7 @@ class _Document:
                     Diagnostic(self.file, line, _dotted(path), f"environment variable {name} is not set — export {name}=... before running")
                 )
                 return ""
-            if self.all_env_secret or _SECRET_NAME.search(name):
+            if _is_secret(path, name, self.all_env_secret):
                 redaction.register(os.environ[name])
             return os.environ[name]
 
@@ -397,6 +404,12 @@ def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os
                 loaded.file, loaded.name, loaded.slug,
                 [Diagnostic(loaded.file, line, "name", f"'{loaded.name}' is already used by {seen[loaded.name]} — give each funnel its own name")],
             )
+        if isinstance(loaded, Check) and loaded.spec.followup is not None and settings.inbox.backend == "smtp":
+            loaded = BrokenCheck(loaded.file, loaded.name, loaded.slug, [Diagnostic(
+                loaded.file, None, "followup",
+                "needs an inbox that keeps mail between runs (imap or maildir): the smtp receiver only listens "
+                "while funnelwatch runs, so replies that come later would be lost",
+            )])
         if isinstance(loaded, Check):
             seen[loaded.name] = loaded.file
             config.checks.append(loaded)

@@ -46,7 +46,10 @@ def make_plan(config: Config, names: list[str] | None = None, tags: list[str] | 
         if not spec.enabled or not chosen(spec.name, check.slug, spec.tags):
             continue
         retries = spec.retries if spec.retries is not None else config.settings.defaults.retries
-        for viewport in spec.viewports or config.settings.browser.viewports:
+        viewports = spec.viewports or config.settings.browser.viewports
+        if spec.followup is not None:
+            viewports = viewports[:1]  # one demo request per window: the sales team gets no twin from mobile
+        for viewport in viewports:
             plan.items.append(PlanItem(check, viewport, retries))
     for broken in config.broken:
         if chosen(broken.name, broken.slug, []) or (not names and not tags):

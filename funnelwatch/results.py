@@ -7,7 +7,7 @@ report and alerts all read them; nothing downstream passes bare dicts around.
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -19,10 +19,6 @@ class Status(str, enum.Enum):
     FLAKY = "flaky"
     PENDING = "pending"
     ERROR = "error"
-
-    @property
-    def is_broken(self) -> bool:
-        return self is Status.FAIL
 
 
 class Category(str, enum.Enum):
@@ -137,8 +133,7 @@ class CheckResult:
             "report": self.report,
             "viewport": self.viewport,
         }
-        if self.latency_s is not None:
-            doc["latency_s"] = round(self.latency_s, 1)
+        doc["latency_s"] = round(self.latency_s, 1) if self.latency_s is not None else None
         return doc
 
 
@@ -173,5 +168,27 @@ class RunResult:
         }
 
 
-def dataclass_dict(obj: Any) -> dict[str, Any]:
-    return asdict(obj)
+STATUS_MARKS: dict[Status, str] = {Status.PASS: "✓", Status.FAIL: "✗", Status.FLAKY: "~", Status.PENDING: "…", Status.ERROR: "!"}
+
+
+def failure_text(step: str | None, category: Category | None, reason: str | None) -> str:
+    """`form: form submission failed: the POST … answered HTTP 500` — the label is left out
+    when the reason already says it, so nobody reads the same words twice."""
+    label = CATEGORY_LABELS.get(category, "") if category else ""
+    reason = reason or ""
+    if label and label.lower() in reason.lower():
+        label = ""
+    return f"{step or 'check'}: {label + ': ' if label else ''}{reason}"
+
+
+def summary_line(result: CheckResult) -> str:
+    """One line per result, as the terminal, the demo and the daemon print it."""
+    where = f" [{result.viewport}]" if result.viewport != "desktop" else ""
+    line = f"{STATUS_MARKS[result.status]} {result.status.value:<7} {result.check}{where}"
+    if result.reason:
+        line += " — " + failure_text(result.step, result.category, result.reason)
+    if result.latency_s is not None:
+        from .units import format_duration
+
+        line += f" (latency {format_duration(result.latency_s)})"
+    return line

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .browser import launch, new_context
+from .browser import BrowserHolder, new_context
 from .config import BrokenCheck, Config
 from .errors import FunnelwatchError, MonitorProblem, StepFailed
 from .inbox import Inbox, make_inbox
@@ -47,30 +47,6 @@ class Attempt:
     no_retry: bool = False
     latency_s: float | None = None
     submitted_at: float | None = None
-
-
-class BrowserHolder:
-    """One Chromium per run, relaunched if it dies mid-run so the other checks still run."""
-
-    def __init__(self, playwright: Any, executable: str, headless: bool):
-        self.playwright = playwright
-        self.executable = executable
-        self.headless = headless
-        self.browser: Any = None
-        self._lock = asyncio.Lock()
-
-    async def get(self) -> Any:
-        async with self._lock:
-            if self.browser is None or not self.browser.is_connected():
-                self.browser = await launch(self.playwright, self.executable, self.headless)
-            return self.browser
-
-    async def close(self) -> None:
-        if self.browser is not None:
-            try:
-                await self.browser.close()
-            except Exception:
-                pass
 
 
 class Runner:
@@ -137,7 +113,10 @@ class Runner:
         semaphore = asyncio.Semaphore(self.settings.browser.concurrency)
         async with async_playwright() as playwright:
             holder = BrowserHolder(playwright, self.settings.browser.executable, self.settings.browser.headless and not self.headed)
-            await holder.get()  # fail fast (exit 2) when no browser can start
+            try:
+                await holder.get()
+            except FunnelwatchError as exc:  # no browser: every check is a monitor problem, the run still completes
+                return [self._no_browser(item, str(exc)) for item in items]
 
             async def one(index: int, item: PlanItem) -> tuple[int, CheckResult]:
                 async with semaphore:
@@ -155,6 +134,14 @@ class Runner:
             finally:
                 await holder.close()
         return [result for _, result in sorted(done, key=lambda pair: pair[0])]
+
+    def _no_browser(self, item: PlanItem, reason: str) -> CheckResult:
+        result = CheckResult(
+            check=item.check.name, file=item.check.file, status=Status.ERROR, category=Category.BROWSER,
+            reason=reason, viewport=item.viewport, started_at=iso(utcnow()), tags=list(item.check.spec.tags),
+        )
+        self._record(result)
+        return result
 
     def _record(self, result: CheckResult, kind: str = "check") -> None:
         result.report = f"{self.settings.reports_dir.rstrip('/')}/funnels/{_slug_of(self.config, result)}.html"
@@ -317,7 +304,8 @@ def section_needs_inbox(label: str, section: Any) -> bool:
 def _hard_cap(label: str, section: Any, timeout_s: float) -> float:
     """A step may never hang a run: its own waits plus generous slack."""
     within = getattr(getattr(section, "email", None), "within", 0) or 0
-    return within + timeout_s * 3 + 10
+    pause = getattr(section, "wait", None) or 0
+    return within + pause + timeout_s * 3 + 10
 
 
 def _fail(attempt: Attempt, status: Status, step: str | None, category: Category, reason: str, evidence: dict[str, Any]) -> None:

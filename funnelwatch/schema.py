@@ -289,11 +289,13 @@ class CheckSpec(Strict):
     def _has_a_start(self) -> "CheckSpec":
         if not any((self.ad, self.landing, self.form, self.asset, self.followup, self.steps)):
             raise ValueError("nothing to check: add an ad, landing, form, asset, followup or steps section")
-        starts_with_goto = bool(self.steps) and self.steps[0].goto is not None
         has_url = bool(self.ad) or bool(self.landing and self.landing.url)
         needs_page = any((self.landing, self.form)) or (self.asset is not None and self.asset.page_link)
-        if needs_page and not has_url and not starts_with_goto:
-            raise ValueError("where does the funnel start? give ad.url or landing.url (or begin steps: with goto)")
+        if needs_page and not has_url:
+            raise ValueError(
+                "where does the funnel start? give ad.url or landing.url "
+                "(landing and form run before steps:, so a flow that starts with goto keeps its checks in steps:)"
+            )
         if self.followup and not self.form and not self.steps:
             raise ValueError("followup needs a form (or steps:) that submits the demo request")
         return self

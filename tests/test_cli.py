@@ -71,12 +71,16 @@ def test_unknown_check_name_exits_2_and_lists_checks(project):
     assert "no check named 'Alhpa' — checks are: Alpha" in done.stderr
 
 
-def test_missing_browser_exits_2_with_one_line(project):
+def test_missing_browser_is_a_monitor_problem_for_every_check_and_exits_2(project):
     project.check("a", "name: Alpha\nlanding:\n  url: http://127.0.0.1:1/\n")
-    done = cli(project, "run", env={"FUNNELWATCH_CHROMIUM": "/nonexistent/chromium"})
+    done = cli(project, "run", "--json", env={"FUNNELWATCH_CHROMIUM": "/nonexistent/chromium"})
     assert done.returncode == 2
     assert "FUNNELWATCH_CHROMIUM=/nonexistent/chromium is not an executable file" in done.stderr
     assert "Traceback" not in done.stderr
+    (result,) = json.loads(done.stdout)["results"]
+    assert (result["status"], result["category"]) == ("error", "browser")
+    history = cli(project, "history", "Alpha")
+    assert "error" in history.stdout  # the run completed and its result is stored
 
 
 def test_bad_settings_file_exits_2_without_traceback(project):

@@ -185,7 +185,7 @@ BAD_CASES = [
         form:
           fill: {email: "{inbox}"}
         """,
-        ["checks/hipaa.yaml:1: where does the funnel start? give ad.url or landing.url (or begin steps: with goto)"],
+        ["checks/hipaa.yaml:1: where does the funnel start? give ad.url or landing.url (landing and form run before steps:, so a flow that starts with goto keeps its checks in steps:)"],
     ),
     (
         "an empty check",
@@ -355,3 +355,37 @@ def test_a_bad_date_is_a_diagnostic_not_a_crash():
           holidays: [2026-13-01]
         """)
     assert len(found) == 1 and found[0].startswith("checks/hipaa.yaml:8: followup.holidays")
+
+
+def test_env_values_that_are_not_credentials_stay_readable(tmp_path, monkeypatch):
+    from funnelwatch.redaction import redact
+
+    monkeypatch.setenv("FW_TEST_REPORT_URL", "https://reports.acme.test/funnels")
+    monkeypatch.setenv("FW_TEST_HOOK", "json://127.0.0.1:9/hook-s3cr3t-path")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "funnelwatch.yaml").write_text(
+        "report:\n  url: ${FW_TEST_REPORT_URL}\nalerts:\n  - url: ${FW_TEST_HOOK}\n"
+    )
+    load_config(tmp_path)
+    assert redact("see https://reports.acme.test/funnels") == "see https://reports.acme.test/funnels"
+    assert "hook-s3cr3t-path" not in redact("posting to json://127.0.0.1:9/hook-s3cr3t-path")
+
+
+def test_followup_with_the_smtp_receiver_is_refused(project):
+    project.config("inbox:\n  smtp: {port: 2525}\n  address: 'qa+{token}@acme.test'\n")
+    project.check("demo", "name: Demo\nlanding:\n  url: http://127.0.0.1:9/demo\nform:\n  fill: {email: '{inbox}'}\nfollowup:\n  within: 1h\n")
+    config = project.load()
+    assert [str(d) for d in config.diagnostics] == [
+        "checks/demo.yaml: followup: needs an inbox that keeps mail between runs (imap or maildir): the smtp receiver "
+        "only listens while funnelwatch runs, so replies that come later would be lost"
+    ]
+
+
+def test_a_followup_check_is_planned_on_one_viewport_only(project):
+    from funnelwatch.plan import make_plan
+
+    project.config("browser:\n  viewports: [desktop, mobile]\n")
+    project.check("demo", "name: Demo\nlanding:\n  url: http://127.0.0.1:9/demo\nform:\n  fill: {email: '{inbox}'}\nfollowup:\n  within: 1h\n")
+    project.check("lp", "name: Landing\nlanding:\n  url: http://127.0.0.1:9/lp\n")
+    plan = make_plan(project.load())
+    assert sorted((i.check.name, i.viewport) for i in plan.items) == [("Demo", "desktop"), ("Landing", "desktop"), ("Landing", "mobile")]

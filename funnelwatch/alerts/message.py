@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..redaction import redact
-from ..results import CATEGORY_LABELS, CheckResult, RunResult
+from ..results import CheckResult, RunResult, failure_text
 from .state import Event
 
 SECTIONS = (
@@ -72,13 +72,12 @@ def _line(event: Event, config: Config) -> str:
     if event.kind in ("recovered", "monitor_ok"):
         since = f" (broken since {event.since})" if event.since and event.kind == "recovered" else ""
         return f"  ✓ {name}{since}"
-    label = CATEGORY_LABELS.get(result.category, "") if result.category else ""
     reason = (result.reason or "").strip()
     reason = reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
-    where = f"{result.step or 'check'}: " + (f"{label}: " if label else "")
+    what = failure_text(result.step, result.category, reason)
     since = f" (since {event.since})" if event.kind == "reminder" and event.since else ""
     link = _funnel_link(result, config)
-    return f"  • {name} — {where}{reason}{since}" + (f"\n    {link}" if link else "")
+    return f"  • {name} — {what}{since}" + (f"\n    {link}" if link else "")
 
 
 def _report(outcome: RunResult, config: Config) -> str:

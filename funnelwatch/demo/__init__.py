@@ -105,9 +105,9 @@ def _settle_followups(config, outcome: RunResult, site: DemoSite, echo: Callable
 
 
 def _line(result) -> str:  # type: ignore[no-untyped-def]
-    from ..cli import _describe
+    from ..results import summary_line
 
-    return _describe(result)
+    return summary_line(result)
 
 
 def _show_alerts(receiver: AlertReceiver, echo: Callable[[str], None]) -> None:

@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from ..config import Config
 from ..store import Store
+from ..results import Status
 from ..units import format_duration
 from .charts import history_chart
 from .evidence import artifact, evidence_sections
@@ -61,6 +62,9 @@ def headline(overview: Overview) -> str:
         return "No funnels checked yet"
     if overview.broken:
         return f"{overview.broken} of {overview.total} funnel{'s' if overview.total != 1 else ''} broken"
+    unsure = overview.total - overview.count(Status.PASS) - overview.count(Status.FLAKY)
+    if unsure:
+        return f"None broken; {unsure} of {overview.total} not confirmed working (waiting or could not be checked)"
     return f"All {overview.total} funnel{'s' if overview.total != 1 else ''} working" if overview.total > 1 else "The funnel is working"
 
 

@@ -358,9 +358,9 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
         cells = [c for c in history if c.viewport == viewport]
         latest = store.result(cells[0].id) if cells else None
         settled = followups[0] if followups else None
-        newer = settled is not None and (not cells or (settled.run_id or 0) >= (cells[0].run_id or 0))
-        between_submissions = bool(cells) and cells[0].kind == "waiting"
-        if settled and (newer or between_submissions):
+        waiting_now = latest is not None and latest.status is Status.PENDING
+        newer = settled is not None and (not cells or (settled.run_id or 0) > (cells[0].run_id or 0) or cells[0].kind == "waiting")
+        if settled and newer and (waiting_now or settled.status is Status.FAIL and latest is not None and latest.status is not Status.ERROR):
             # A settled follow-up is the funnel's news: it shows until the next demo request is submitted
             # (runs that only wait for the `every` window change nothing).
             latest = store.result(settled.id)

@@ -7,6 +7,7 @@ For flows the sections cannot describe (a two-step form, a pricing page with a
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StepFailed
@@ -55,10 +56,15 @@ class Step:
         except Exception:
             raise StepFailed(Category.FORM_MISSING, f"no form matches '{selector}' on {ctx.page.url}") from None
         button = form.locator("button[type=submit], input[type=submit], button:not([type])").first
-        if await button.count():
-            await button.click(timeout=ctx.timeout_ms)
-        else:
-            await form.evaluate("f => f.requestSubmit ? f.requestSubmit() : f.submit()")
+        submitted_at = time.time()
+        try:
+            if await button.count():
+                await button.click(timeout=ctx.timeout_ms)
+            else:
+                await form.evaluate("f => f.requestSubmit ? f.requestSubmit() : f.submit()")
+        except Exception:
+            raise StepFailed(Category.ELEMENT_MISSING, f"the form '{selector}' on {ctx.page.url} could not be submitted") from None
+        ctx.submitted_at = submitted_at  # a demo request sent by steps: is never sent twice either
         await wait_ready(ctx.page, ctx.timeout_s)
 
     async def _expect_text(self, ctx: "StepContext", text: str) -> None:

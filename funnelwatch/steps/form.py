@@ -119,6 +119,7 @@ async def _submit(ctx: "StepContext", form: FoundForm, selector: str | None, mar
         try:
             await button.click(timeout=min(ctx.timeout_s, CLICK_TIMEOUT_S) * 1000)
         except Exception as exc:
+            ctx.submitted_at = None  # nothing went out: the follow-up window stays open
             raise StepFailed(Category.ELEMENT_MISSING, f"{described} could not be clicked: {_why_not_clickable(exc)}") from None
         return described
     text_fields = [i for i, f in enumerate(_filled(ctx)) if f.get("kind") == "text"]
