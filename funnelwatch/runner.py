@@ -7,6 +7,7 @@ Concurrency is asyncio: at most `browser.concurrency` contexts at once.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -329,13 +330,22 @@ def _classify(exc: Exception, step: str | None) -> tuple[Status, str | None, Cat
     name = type(exc).__name__
     text = _first_line(exc)
     if name == "TimeoutError":
-        return Status.FAIL, step, Category.TIMEOUT, f"{text}", {}
+        return Status.FAIL, step, Category.TIMEOUT, _plain_timeout(text, step), {}
     lowered = str(exc).lower()
     if any(m in lowered for m in _CLOSED_MARKERS):
         return Status.ERROR, step, Category.BROWSER, f"the browser closed unexpectedly during step '{step}'", {}
     if "page crashed" in lowered:
         return Status.FAIL, step, Category.CONNECTION, "the page crashed the browser tab (out of memory or a browser bug)", {}
     return Status.ERROR, step, Category.INTERNAL, f"funnelwatch could not finish step '{step}': {name}: {text}", {}
+
+
+def _plain_timeout(text: str, step: str | None) -> str:
+    """`Locator.click: Timeout 30000ms exceeded.` → `step 'form' timed out after 30s while trying to click`."""
+    match = re.match(r"^\w+\.(\w+): Timeout (\d+)ms exceeded", text)
+    if not match:
+        return f"step '{step}' timed out: {text}"
+    action = re.sub(r"(?<!^)([A-Z])", r" \1", match.group(1)).lower().replace("wait for", "wait for")
+    return f"step '{step}' timed out after {int(match.group(2)) / 1000:g}s while trying to {action}"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -363,9 +363,6 @@ class Store:
         marks = ",".join("?" * len(run_ids))
         return {r["id"]: r["started_at"] for r in self.db.query(f"select id, started_at from runs where id in ({marks})", run_ids)}
 
-    def delete_check_history(self, check: str) -> None:  # pragma: no cover - maintenance helper
-        raise NotImplementedError("history is never rewritten")
-
     # --- follow-up ledger -----------------------------------------------------
 
     def reserve_probe(self, check_name: str, viewport: str, run_id: int, now: datetime, every_s: float) -> dict[str, Any] | None:

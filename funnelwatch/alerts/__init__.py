@@ -29,7 +29,6 @@ from .state import Event, advance, blank, heard, unsaid
 
 __all__ = ["dispatch", "channel_id", "send", "heartbeat"]
 
-SEND_TIMEOUT_S = 15.0
 
 
 def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StepFailed
 from ..results import Category
+from .message_match import fold, phrase_in
 from .redirects import ChainRecorder, RedirectHop
 
 if TYPE_CHECKING:
@@ -167,18 +167,11 @@ async def visible_text(page: "Page") -> str:
     return f"{title}\n{body}"
 
 
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
-_QUOTES = {ord("\u2018"): "'", ord("\u2019"): "'", ord("\u201c"): '"', ord("\u201d"): '"', 0xA0: " "}
-
-
 def normalize(text: str) -> str:
-    """Case, dashes, curly quotes and whitespace folded the way people read them."""
-    text = unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES).casefold()
-    return re.sub(r"\s+", " ", text).strip()
+    """Case, entities, dashes, curly quotes and whitespace folded the way people read them."""
+    return re.sub(r"\s+", " ", fold(text)).strip()
 
 
 def contains(haystack: str, needle: str) -> bool:
     """`needle` appears in `haystack` as people read it (`14 day` = `14-day`, `&amp;` = `&`, plurals)."""
-    from .message_match import phrase_in
-
     return normalize(needle) in normalize(haystack) or phrase_in(haystack, needle)
