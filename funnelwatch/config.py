@@ -49,6 +49,8 @@ class Check:
     spec: CheckSpec
     file: str
     slug: str
+    #: The file fills a value from a secret ${VAR}: no Playwright trace is kept for it (traces hold typed values).
+    uses_secrets: bool = False
 
     @property
     def name(self) -> str:
@@ -127,6 +129,7 @@ class _Document:
     def __init__(self, file: str, text: str, all_env_secret: bool = True):
         self.file = file
         self.all_env_secret = all_env_secret
+        self.uses_secrets = False
         self.lines: dict[Path_, int] = {}
         self.diagnostics: list[Diagnostic] = []
         self.data: Any = None
@@ -199,6 +202,7 @@ class _Document:
                 return ""
             if _is_secret(path, name, self.all_env_secret):
                 redaction.register(os.environ[name])
+                self.uses_secrets = True
             return os.environ[name]
 
         return _ENV_VAR.sub(substitute, value)
@@ -384,7 +388,7 @@ def load_check(file: Path, root: Path) -> Check | BrokenCheck:
     if spec is None:
         name = doc.data.get("name") if isinstance(doc.data, dict) and isinstance(doc.data.get("name"), str) else file.stem
         return BrokenCheck(shown, name, slug, doc.diagnostics)
-    return Check(typing.cast(CheckSpec, spec), shown, slug)
+    return Check(typing.cast(CheckSpec, spec), shown, slug, uses_secrets=doc.uses_secrets)
 
 
 def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os.PathLike[str] | None = None) -> Config:

@@ -172,10 +172,13 @@ class Daemon:
     def _run_due(self) -> None:
         names = sorted(self.due)
         assert self.config is not None
+        # A check file that broke is no longer scheduled; each run records it as a monitor problem
+        # (and alerts once), so a typo never silently stops a check.
+        broken = sorted({b.name for b in self.config.broken} - set(names))
         began = self.now()
         self.busy = True
         try:
-            outcome = self.run(self.config, checks=names)
+            outcome = self.run(self.config, checks=names + broken)
         except RunBusy as exc:
             self._retry_at = self.now() + BUSY_RETRY_S
             self.log(f"{', '.join(names)} wait: {exc}")

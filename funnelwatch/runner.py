@@ -204,7 +204,7 @@ class Runner:
         timeout_s = self.settings.browser.timeout
         context.set_default_timeout(timeout_s * 1000)
         context.set_default_navigation_timeout(timeout_s * 1000)
-        tracing = await _start_tracing(context)
+        tracing = False if item.check.uses_secrets else await _start_tracing(context)
         attempt = Attempt(Status.PASS, token=token)
         ctx: StepContext | None = None
         label: str | None = None

@@ -389,3 +389,10 @@ def test_a_followup_check_is_planned_on_one_viewport_only(project):
     project.check("lp", "name: Landing\nlanding:\n  url: http://127.0.0.1:9/lp\n")
     plan = make_plan(project.load())
     assert sorted((i.check.name, i.viewport) for i in plan.items) == [("Demo", "desktop"), ("Landing", "desktop"), ("Landing", "mobile")]
+
+
+def test_a_check_filling_a_secret_is_marked_so_no_trace_is_kept(project, monkeypatch):
+    monkeypatch.setenv("FW_TEST_PORTAL_PASSWORD", "sw0rdfish-portal")
+    project.check("portal", "name: Portal\nsteps:\n  - goto: http://127.0.0.1:9/login\n  - fill: {'#password': '${FW_TEST_PORTAL_PASSWORD}'}\n")
+    project.check("plain", "name: Plain\nlanding:\n  url: http://127.0.0.1:9/\n")
+    assert {c.name: c.uses_secrets for c in project.load().checks} == {"Portal": True, "Plain": False}

@@ -140,6 +140,15 @@ def test_config_changes_are_picked_up_without_restart(project):
                for line in daemon.lines)  # type: ignore[attr-defined]
 
 
+def test_a_broken_check_file_is_recorded_by_every_scheduled_run(project):
+    project.check("often", CHECK.format(name="Often", schedule="schedule: every 30 minutes\n"))
+    project.check("typo", "name: Typo\nlanding:\n  urll: http://x/\n")
+    recorder = Recorder()
+    with time_machine.travel(local(2026, 11, 23, 1, 0), tick=False) as clock:
+        serve_until(daemon_for(project, recorder, clock), local(2026, 11, 23, 1, 45).astimezone(timezone.utc))
+    assert recorder.ran() == [("Mon 01:30", ["Often", "Typo"])]  # run() records Typo as an error result
+
+
 def test_open_followup_probes_are_settled_regularly(project):
     project.check("lp", CHECK.format(name="Landing", schedule="schedule: daily at 05:00\n"))
     store = Store(project.load().database_path)
