@@ -21,7 +21,7 @@ from .inbox import Inbox, make_inbox
 from .plan import Plan, PlanItem
 from .redaction import redact
 from .results import Category, CheckResult, Status, StepRecord
-from .steps import steps_of
+from .steps import claim_for, release_for, settle_all, steps_of, submits_once
 from .steps.base import StepContext
 from .store import Store, iso, utcnow
 
@@ -70,7 +70,7 @@ class Runner:
             self._record(result)
         await self._open_inbox(plan)
         try:
-            results += await self._settle_followups(plan)
+            results += await self._settle(plan)
             if plan.items:
                 results += await self._run_items(plan.items)
         finally:
@@ -95,21 +95,15 @@ class Runner:
     def _has_open_probes(self) -> bool:
         return self.store.has_open_probes()
 
-    async def _settle_followups(self, plan: Plan) -> list[CheckResult]:
-        from .steps import followup
-
-        settle = getattr(followup, "settle_open_probes", None)
-        if settle is None:
-            return []
-        settled: list[CheckResult] = await settle(self, plan)
+    async def _settle(self, plan: Plan) -> list[CheckResult]:
+        """Step kinds' work left open by earlier runs (follow-up probes), settled before any check."""
+        settled = await settle_all(self, plan)
         for result in settled:
             self._record(result, kind="followup")
         return settled
 
     async def _run_items(self, items: list[PlanItem]) -> list[CheckResult]:
         from playwright.async_api import async_playwright
-
-        from .steps import followup
 
         semaphore = asyncio.Semaphore(self.settings.browser.concurrency)
         async with async_playwright() as playwright:
@@ -122,8 +116,8 @@ class Runner:
             async def one(index: int, item: PlanItem) -> tuple[int, CheckResult]:
                 async with semaphore:
                     self.progress("start", item)
-                    waiting = followup.claim_submission(self.store, item, self.run_id, inbox_problem=self.inbox_problem)
-                    if waiting is not None:  # no demo request this run (`every` not elapsed, or no inbox to watch)
+                    waiting = claim_for(self.store, item, self.run_id, inbox_problem=self.inbox_problem)
+                    if waiting is not None:  # a step kind vetoed this run (e.g. follow-up `every` not elapsed)
                         self._record(waiting, kind="waiting" if waiting.status is Status.PENDING else "check")
                         return index, waiting
                     result = await self._run_item(holder, item)
@@ -160,10 +154,7 @@ class Runner:
             attempts.append(attempt)
             if attempt.status in (Status.PASS, Status.PENDING) or attempt.no_retry:
                 break
-        if item.check.spec.followup is not None:
-            from .steps import followup
-
-            followup.release_submission(self.store, item, self.run_id, submitted=any(a.submitted_at for a in attempts))
+        release_for(self.store, item, self.run_id, submitted=any(a.submitted_at for a in attempts))
         last = attempts[-1]
         status = last.status
         shown = last
@@ -208,6 +199,7 @@ class Runner:
         attempt = Attempt(Status.PASS, token=token)
         ctx: StepContext | None = None
         label: str | None = None
+        decided_by: str | None = None
         try:
             page = await context.new_page()
             ctx = StepContext(
@@ -225,11 +217,13 @@ class Runner:
                 finally:
                     attempt.steps.append(StepRecord(label, False, time.monotonic() - step_began))
                 attempt.steps[-1].ok = True
+                if ctx.outcome is not None and decided_by is None:
+                    decided_by = label
             label = None
-            if ctx.followup_result is not None:
-                attempt.status = ctx.followup_result.status
-                attempt.latency_s = ctx.followup_result.latency_s
-                attempt.step, attempt.reason = "followup", getattr(ctx.followup_result, "reason", None)
+            if ctx.outcome is not None:
+                attempt.status = ctx.outcome.status
+                attempt.latency_s = ctx.outcome.latency_s
+                attempt.step, attempt.reason = decided_by, ctx.outcome.reason
         except StepFailed as failure:
             if _browser_died(browser, failure.reason):  # not the site's fault: never cry wolf
                 _fail(attempt, Status.ERROR, label, Category.BROWSER, f"the browser closed unexpectedly during step '{label}'", {})
@@ -251,7 +245,7 @@ class Runner:
             if ctx is not None:
                 attempt.submitted_at = ctx.submitted_at
                 # A demo request that went out is never sent twice to a sales team.
-                attempt.no_retry = bool(getattr(ctx, "no_retry", False)) or (ctx.submitted_at is not None and spec.followup is not None)
+                attempt.no_retry = ctx.no_retry or (ctx.submitted_at is not None and submits_once(spec))
                 attempt.evidence = {**_public(ctx.evidence), **attempt.evidence, **_browser_evidence(ctx)}
             if attempt.status in (Status.FAIL, Status.ERROR) and ctx is not None:
                 attempt.artifacts = await self._keep_artifacts(ctx, item, number, tracing)

@@ -5,6 +5,11 @@ check file it reads, or None for custom steps) and `async run(ctx, section)`.
 A step signals "the funnel is broken here" by raising `StepFailed`, and
 "funnelwatch could not check" by raising `MonitorProblem`; anything it learns
 goes into `ctx.evidence[step_name]` for the report.
+
+A kind whose work outlives one attempt (the follow-up step: a demo request
+settled in later runs) also implements some of the optional `RunHooks`; the
+runner calls them through `steps.settle_all`, `claim_for` and `release_for`
+without knowing which kind they belong to.
 """
 
 from __future__ import annotations
@@ -13,11 +18,17 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..results import Status
+
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
 
     from ..config import Check, Config
+    from ..errors import MonitorProblem
     from ..inbox.base import Inbox
+    from ..plan import Plan, PlanItem
+    from ..results import CheckResult
+    from ..runner import Runner
     from ..store import Store
 
 
@@ -27,6 +38,37 @@ class Step(Protocol):
     name: str
 
     async def run(self, ctx: "StepContext", section: Any) -> None: ...
+
+
+class RunHooks(Protocol):
+    """Optional hooks a step kind may implement; each is called only if the kind has it.
+
+    - `settle`: once at the start of every run, before any check (results are
+      recorded with kind `followup`);
+    - `claim`: before a check that uses the kind opens a browser; a result
+      means "do not run it, record this instead";
+    - `release`: after that check's attempts, whatever their outcome;
+    - `submits_once`: once the check submitted its form, a failed attempt is
+      not retried (a demo request is never sent twice to a sales team).
+    """
+
+    submits_once: bool
+
+    async def settle(self, runner: "Runner", plan: "Plan") -> list["CheckResult"]: ...
+
+    def claim(self, store: "Store", item: "PlanItem", run_id: int,
+              inbox_problem: "MonitorProblem | None") -> "CheckResult | None": ...
+
+    def release(self, store: "Store", item: "PlanItem", run_id: int, submitted: bool) -> None: ...
+
+
+@dataclass
+class StepOutcome:
+    """A step's verdict on an attempt that did not raise (e.g. `pending` after a demo request)."""
+
+    status: Status
+    latency_s: float | None = None
+    reason: str | None = None
 
 
 @dataclass
@@ -55,7 +97,8 @@ class StepContext:
     failed_requests: list[dict[str, Any]] = field(default_factory=list)
     page_errors: list[dict[str, Any]] = field(default_factory=list)
     submitted_at: float | None = None
-    followup_result: Any = None
+    no_retry: bool = False
+    outcome: StepOutcome | None = None
     started: float = field(default_factory=time.monotonic)
 
     @property

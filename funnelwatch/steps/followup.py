@@ -15,7 +15,7 @@ settling all open probes against the inbox:
 
 Latency runs from the submission to the reply's arrival (`Received:`/`Date:`,
 not the time funnelwatch looked). `every` spares the sales team: the runner
-asks `claim_submission` before a followup check opens a browser, and between
+asks `claim_submission` (the `claim` hook) before a followup check opens a browser, and between
 submissions the check only reports a `pending` "waiting" result (stored with
 kind `waiting`, so the funnel's last real run stays its status).
 
@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -50,6 +49,7 @@ from ..results import Category, CheckResult, Status
 from ..schema import FollowupSection
 from ..store import FollowupStats, Probe, Store, iso, stamp
 from ..units import format_duration
+from .base import StepOutcome
 
 if TYPE_CHECKING:
     from ..inbox.base import ReceivedEmail
@@ -65,17 +65,21 @@ def now_utc() -> datetime:
     return datetime.fromtimestamp(clock(), timezone.utc)
 
 
-@dataclass
-class FollowupOutcome:
-    """What the submitting run reports: pending, no latency yet."""
-
-    status: Status
-    latency_s: float | None = None
-    reason: str | None = None
-
-
 class Step:
+    """The follow-up kind; besides `run` it implements the `RunHooks` (see `steps.base`)."""
+
     name = "followup"
+    submits_once = True
+
+    async def settle(self, runner: "Runner", plan: "Plan") -> list[CheckResult]:
+        return await settle_open_probes(runner, plan)
+
+    def claim(self, store: Store, item: "PlanItem", run_id: int,
+              inbox_problem: MonitorProblem | None) -> CheckResult | None:
+        return claim_submission(store, item, run_id, inbox_problem=inbox_problem)
+
+    def release(self, store: Store, item: "PlanItem", run_id: int, submitted: bool) -> None:
+        release_submission(store, item, run_id, submitted)
 
     async def run(self, ctx: "StepContext", section: FollowupSection) -> None:
         if ctx.store is None:
@@ -83,11 +87,11 @@ class Step:
         submitted = datetime.fromtimestamp(ctx.submitted_at, timezone.utc) if ctx.submitted_at else now_utc()
         values = probe_values(section, submitted, ctx.token, ctx.address, ctx.check.file)
         probe_id = ctx.store.record_probe(ctx.check.spec.name, ctx.viewport, ctx.run_id, values)
-        ctx.no_retry = True  # type: ignore[attr-defined]
+        ctx.no_retry = True
         clock_kind = " business time" if section.hours else ""
         reason = (f"demo request submitted; waiting up to {format_duration(section.within)}{clock_kind} for a human "
                   f"follow-up (until {_show(_parse(values['sla_deadline']))})")
-        ctx.followup_result = FollowupOutcome(Status.PENDING, None, reason)
+        ctx.outcome = StepOutcome(Status.PENDING, None, reason)
         ctx.evidence["followup"] = {
             "probe_id": probe_id, "state": "pending", "token": ctx.token, "address": ctx.address,
             **{k: values[k] for k in ("submitted_at", "sla_deadline", "give_up_at", "within_s")},
