@@ -13,6 +13,7 @@ zip bombs and broken PDFs become a `wrong_asset` reason, never a crash.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
@@ -27,6 +28,7 @@ import requests
 from bs4 import BeautifulSoup
 
 from .errors import StepFailed
+from .hops import meta_refresh_target, repeating_urls
 from .results import Category
 from .units import format_size
 
@@ -41,8 +43,6 @@ MAX_ZIP_RATIO = 200
 HTML_PARSE_BYTES = 5_000_000
 KIND_NAMES = {"pdf": "PDF", "docx": "Word document (DOCX)", "html": "HTML page", "zip": "zip archive",
               "image": "image", "text": "text file", "binary": "file"}
-_META_REFRESH = re.compile(r"""<meta[^>]+http-equiv=["']?refresh["']?[^>]*>""", re.I)
-_REFRESH_URL = re.compile(r"""url\s*=\s*['"]?([^'">\s]+)""", re.I)
 
 
 @dataclass
@@ -93,12 +93,10 @@ def download(url: str, max_bytes: int, timeout_s: float, cookies: list[dict[str,
     for cookie in cookies or []:
         session.cookies.set(cookie["name"], cookie["value"], domain=cookie.get("domain", ""), path=cookie.get("path", "/"))
     chain: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
     current = url
     try:
         while True:
-            seen[current] = seen.get(current, 0) + 1
-            if seen[current] > 2 or len(chain) >= MAX_HOPS:
+            if repeating_urls([hop["url"] for hop in chain] + [current], times=3) or len(chain) >= MAX_HOPS:
                 raise StepFailed(Category.ASSET_UNREACHABLE,
                                  f"{label} redirects in a loop ({len(chain)} hops, back to {current})", chain=chain)
             response = _get(session, current, timeout_s, label, chain)
@@ -185,12 +183,7 @@ def _meta_refresh(got: Download) -> str | None:
     """A tracker page that forwards with `<meta http-equiv=refresh>` instead of a 302."""
     if got.size > META_REFRESH_MAX_BYTES:
         return None
-    head = got.path.read_bytes()[:META_REFRESH_MAX_BYTES].decode("utf-8", "replace")
-    tag = _META_REFRESH.search(head)
-    if not tag:
-        return None
-    target = _REFRESH_URL.search(tag.group(0))
-    return target.group(1) if target else None
+    return meta_refresh_target(got.path.read_bytes()[:META_REFRESH_MAX_BYTES].decode("utf-8", "replace"))
 
 
 def save_bytes(data: bytes) -> Path:
@@ -203,15 +196,20 @@ def save_bytes(data: bytes) -> Path:
 # --- what the bytes are ------------------------------------------------------------
 
 
-def sniff(path: Path) -> str:
-    """The file's real type from its first bytes (pdf, docx, zip, html, image, text, binary)."""
-    with open(path, "rb") as handle:
-        head = handle.read(2048)
+def sniff(source: Path | bytes) -> str:
+    """The real type of a file or of bytes in memory, from its first bytes
+    (pdf, docx, zip, html, image, text, binary)."""
+    if isinstance(source, bytes):
+        head, archive_source = source[:2048], io.BytesIO(source)
+    else:
+        with open(source, "rb") as handle:
+            head = handle.read(2048)
+        archive_source = source
     if b"%PDF-" in head[:1024]:
         return "pdf"
     if head.startswith(b"PK\x03\x04"):
         try:
-            with zipfile.ZipFile(path) as archive:
+            with zipfile.ZipFile(archive_source) as archive:
                 return "docx" if "word/document.xml" in archive.namelist() else "zip"
         except (zipfile.BadZipFile, OSError, ValueError):
             return "zip"
@@ -224,6 +222,16 @@ def sniff(path: Path) -> str:
     if b"\x00" not in head:
         return "text"
     return "binary"
+
+
+#: Which sniffed types count as an `expect.type` when picking among attachments (any zip may be a docx).
+_EXPECTED_KINDS = {"pdf": {"pdf"}, "docx": {"docx", "zip"}, "html": {"html"}}
+
+
+def looks_like(data: bytes, expected: str) -> bool:
+    """Whether bytes plausibly are the `expect.type` asked for ("any" accepts everything)."""
+    kinds = _EXPECTED_KINDS.get(expected)
+    return kinds is None or sniff(data) in kinds
 
 
 def inspect_file(path: Path, size: int | None = None) -> AssetFacts:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from . import redaction
 from .errors import ConfigError, Diagnostic
 from .schema import CheckSpec, Settings
+from .text import slugify
 
 CONFIG_FILE = Path("config") / "funnelwatch.yaml"
 CHECKS_DIR = Path("checks")
@@ -380,7 +381,7 @@ def _shown(file: Path, root: Path) -> str:
 
 def load_check(file: Path, root: Path) -> Check | BrokenCheck:
     shown = _shown(file, root)
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", file.stem).strip("-") or "check"
+    slug = slugify(file.stem)
     doc = _read(file, shown, all_env_secret=False)
     if isinstance(doc, Diagnostic):
         return BrokenCheck(shown, file.stem, slug, [doc])

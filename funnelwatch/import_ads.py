@@ -24,6 +24,7 @@ import yaml
 
 from .errors import FunnelwatchError
 from .steps.message_match import numbers
+from .text import short_hash, slugify
 
 #: Click ids the ad networks add to every click; the landing page must keep them for attribution.
 CLICK_IDS = {"google": "gclid", "meta": "fbclid"}
@@ -259,4 +260,7 @@ def _unique(name: str, used: set[str]) -> str:
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")[:80] or "ad"
+    """The check file's stem; a name with no ASCII letter or digit (Cyrillic, CJK…) becomes `ad-<hash>`,
+    so two such ads never share one `ad.yaml`."""
+    base = slugify(name, keep="", lower=True, max_length=80, fallback="")
+    return base or (f"ad-{short_hash(name)}" if not name.isascii() else "ad")

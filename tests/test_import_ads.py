@@ -92,3 +92,14 @@ def test_an_unrecognised_csv_is_a_clear_error(project, tmp_path):
         read_export(export)
     done = cli(project, "import-ads", str(export))
     assert done.returncode == 2 and "Traceback" not in done.stderr and "other.csv" in done.stderr
+
+
+def test_ads_named_without_latin_letters_get_their_own_files(tmp_path):
+    export = tmp_path / "meta.csv"
+    export.write_text("Headline,Primary text,Website URL\n"
+                      "Весенняя распродажа,Скидки,https://acme.example/lp/ru\n"
+                      "春のセール,今すぐ,https://acme.example/lp/ja\n", encoding="utf-8")
+    written = import_ads(export, tmp_path / "checks")
+    stems = [w.path.stem for w in written]
+    assert [w.action for w in written] == ["wrote", "wrote"]
+    assert len(set(stems)) == 2 and all(s.startswith("ad-") and len(s) == 9 for s in stems), stems

@@ -166,7 +166,7 @@ def test_followup_row_shows_latency_median_p90_and_share_within_sla(built, reade
     page = reader.open(built.index)
     numbers = _row(page, "Demo request").locator("dl.nums").inner_text()
     assert re.search(r"Last follow-up\s+21m 0s", numbers), numbers
-    assert re.search(r"Median / p90\s+45m 30s / 56m 0s", numbers), numbers
+    assert re.search(r"Median / p90\s+45m 30s / 1h 30m", numbers), numbers
     assert re.search(r"Within SLA \(1h 0m\)\s+83\.3% of 6", numbers), numbers
 
 
@@ -420,3 +420,29 @@ def test_a_settled_follow_up_shows_until_the_next_demo_request_is_submitted(tmp_
     assert "The funnel is working" in text
     working = text.index("Working (1)")
     assert text.index("Demo request", working) > working
+
+
+def test_a_follow_up_reported_missing_then_late_counts_once_like_history(tmp_path):
+    from funnelwatch.report.model import build_overview
+    from funnelwatch.results import Category
+
+    project = Project(tmp_path).config()
+    project.check("demo", "name: Demo request\nlanding: {url: 'http://127.0.0.1:9/demo'}\nform: {success: {text: Thanks}}\nfollowup: {within: 1h}\n")
+    config = project.load()
+    store = Store(config.database_path)
+    try:
+        run_id, _ = store.begin_run("all checks")
+        probe = store.record_probe("Demo request", "desktop", run_id, {"token": "t1", "submitted_at": "2026-01-01T02:00:00Z"})
+        store.move_probe(probe, "pending", {"state": "overdue"})
+        store.add_result(run_id, CheckResult("Demo request", "checks/demo.yaml", Status.FAIL, step="followup",
+                                             category=Category.MISSING_FOLLOWUP), kind="followup")
+        store.move_probe(probe, "overdue", {"state": "late", "latency_s": 5400.0})
+        store.add_result(run_id, CheckResult("Demo request", "checks/demo.yaml", Status.FAIL, step="followup",
+                                             category=Category.LATE_FOLLOWUP, latency_s=5400.0), kind="followup")
+        store.finish_run(run_id, 1)
+        stats = build_overview(config, store).rows[0].followup
+        ledger = store.followup_stats("Demo request")
+    finally:
+        store.close()
+    assert stats is not None and stats.settled == ledger.probes == 1
+    assert (stats.p90_s, stats.within_share) == (ledger.p90_latency_s, ledger.within_sla_share) == (5400.0, 0.0)

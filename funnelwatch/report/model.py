@@ -11,16 +11,15 @@ size of the whole history: the newest rows per check through the
 
 from __future__ import annotations
 
-import hashlib
 import re
-import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import Config
 from ..results import CATEGORY_LABELS, Category, CheckResult, Status
-from ..store import Store, iso, parse_iso, utcnow
+from ..store import FollowupStats as LedgerStats, Store, iso, parse_iso, utcnow
+from ..text import short_hash, slugify
 from .schedule_hint import next_run
 
 STRIP_LENGTH = 30
@@ -132,18 +131,22 @@ class Cell:
 
 @dataclass
 class FollowupStats:
-    """Sales follow-up SLA over the settled probes shown."""
+    """Sales follow-up SLA as the report shows it: a view of `Store.followup_stats`,
+    so the report and `funnelwatch history NAME` give the same figures."""
 
     settled: int
-    within: int
+    within_share: float | None
     last_latency_s: float | None
     median_s: float | None
     p90_s: float | None
     sla_s: float | None
 
-    @property
-    def within_share(self) -> float | None:
-        return self.within / self.settled if self.settled else None
+    @classmethod
+    def of(cls, stats: LedgerStats, sla_s: float | None) -> "FollowupStats | None":
+        if not stats.probes:
+            return None
+        return cls(settled=stats.probes, within_share=stats.within_sla_share, last_latency_s=stats.last_latency_s,
+                   median_s=stats.median_latency_s, p90_s=stats.p90_latency_s, sla_s=sla_s)
 
 
 @dataclass
@@ -248,8 +251,7 @@ class Overview:
 
 def slug_for(name: str) -> str:
     """A file-safe page name for a funnel that is in history but not in config."""
-    base = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "check"
-    return f"{base}-{hashlib.sha1(name.encode('utf-8')).hexdigest()[:6]}"
+    return f"{slugify(name, keep='_-', max_length=40)}-{short_hash(name)}"
 
 
 def _configured(config: Config) -> dict[str, dict[str, Any]]:
@@ -289,31 +291,6 @@ def _uptime(store: Store, reference: datetime) -> tuple[dict[tuple[str, str], tu
     return shares, {name for name, _ in tallies}
 
 
-def _percentile(values: list[float], share: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def followup_stats(cells: list[Cell], sla_s: float | None) -> FollowupStats | None:
-    """Median/p90 latency and share within SLA over settled follow-ups (newest first)."""
-    settled = [c for c in cells if c.status in (Status.PASS, Status.FAIL)]
-    if not settled:
-        return None
-    latencies = [c.latency_s for c in settled if c.latency_s is not None]
-    within = sum(1 for c in settled if c.status is Status.PASS)
-    return FollowupStats(
-        settled=len(settled),
-        within=within,
-        last_latency_s=next((c.latency_s for c in settled if c.latency_s is not None), None),
-        median_s=statistics.median(latencies) if latencies else None,
-        p90_s=_percentile(latencies, 0.9),
-        sla_s=sla_s,
-    )
-
-
 def build_overview(config: Config, store: Store, now: datetime | None = None) -> Overview:
     """Everything index.html and the funnel pages show."""
     now = now or utcnow()
@@ -347,7 +324,7 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
     older = len(light) > HISTORY_ROWS
     history = [Cell.of(r) for r in light[:HISTORY_ROWS]]
     followups = [Cell.of(r) for r in store.recent(name, ("followup",), FOLLOWUP_ROWS)]
-    stats = followup_stats(followups, facts.get("sla_s"))
+    stats = FollowupStats.of(store.followup_stats(name), facts.get("sla_s"))
     viewports: list[str] = []
     for cell in history:
         if cell.viewport not in viewports:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..asset_facts import KIND_NAMES, AssetFacts, Download, download, inspect_file, save_bytes, sniff
+from ..asset_facts import KIND_NAMES, AssetFacts, Download, download, inspect_file, looks_like, save_bytes, sniff
 from ..email_facts import Attachment, DeliveryEmail, Link, find_link, find_merge_tag, match_link, summary
 from ..errors import MonitorProblem, StepFailed
 from ..inbox.base import ReceivedEmail, wait_for
@@ -154,7 +154,7 @@ async def _check_attachment(ctx: "StepContext", email: DeliveryEmail, expect: As
     if not candidates:
         extra = " (only inline images)" if email.attachments else ""
         raise StepFailed(Category.WRONG_ASSET, f"the email '{email.subject}' has no attachment{extra}")
-    chosen = next((a for a in candidates if _looks_like(a.data, expect.type)), candidates[0])
+    chosen = next((a for a in candidates if looks_like(a.data, expect.type)), candidates[0])
     label = f"attached as '{chosen.describe()}'"
     if len(chosen.data) > expect.max_size:
         raise StepFailed(Category.WRONG_ASSET, f"the attachment '{chosen.describe()}' is {format_size(len(chosen.data))}, "
@@ -166,14 +166,6 @@ async def _check_attachment(ctx: "StepContext", email: DeliveryEmail, expect: As
         _verify(facts, expect, label, url="")
     finally:
         path.unlink(missing_ok=True)
-
-
-def _looks_like(data: bytes, kind: str) -> bool:
-    if kind == "pdf":
-        return b"%PDF-" in data[:1024]
-    if kind == "docx":
-        return data.startswith(b"PK\x03\x04")
-    return kind != "html" or b"<html" in data[:2048].lower()
 
 
 async def _page_link(ctx: "StepContext", wanted: str) -> Link:

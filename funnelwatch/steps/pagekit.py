@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StepFailed
+from ..hops import repeating_urls
 from ..results import Category
 from .message_match import fold, phrase_in
 from .redirects import ChainRecorder, RedirectHop
@@ -82,10 +83,7 @@ def describe_nav_error(exc: Exception, url: str, hops: list[RedirectHop] | None 
 
 def loop_failure(url: str, hops: list[RedirectHop], chain: list[dict[str, Any]]) -> StepFailed:
     """A redirect loop, naming the URLs that keep coming back."""
-    seen: dict[str, int] = {}
-    for hop in hops:
-        seen[hop.url] = seen.get(hop.url, 0) + 1
-    repeating = [u for u, n in seen.items() if n > 1]
+    repeating = repeating_urls([hop.url for hop in hops])
     if repeating:
         shown = " → ".join(repeating[:4]) + (" → …" if len(repeating) > 4 else "")
         reason = f"{url} redirects in a loop: {shown} repeat ({len(hops)} hops)"

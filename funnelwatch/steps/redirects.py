@@ -24,6 +24,8 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..hops import has_meta_refresh
+
 if TYPE_CHECKING:
     from playwright.async_api import Page, Request, Response
 
@@ -47,7 +49,6 @@ _META_SCRIPT = (
 )
 _RECORDERS: "weakref.WeakKeyDictionary[Any, ChainRecorder]" = weakref.WeakKeyDictionary()
 _WATCHED: "weakref.WeakSet[Any]" = weakref.WeakSet()
-_META_REFRESH = re.compile(r"<meta[^>]+http-equiv\s*=\s*['\"]?refresh", re.I)
 
 
 @dataclass
@@ -229,7 +230,7 @@ class ChainRecorder:
                 body = await asyncio.wait_for(task, timeout=1.0)
             except BaseException:
                 body = ""
-            meta = hint or hop.url in self.meta_refresh_urls or _META_REFRESH.search(body or "")
+            meta = hint or hop.url in self.meta_refresh_urls or has_meta_refresh(body or "")
             hop.kind = "meta_refresh" if meta else "js"
         for hop in self.hops:
             if hop.kind == "client":
