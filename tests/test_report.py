@@ -45,6 +45,7 @@ class Reader:
 
     def __init__(self, browser: Any, width: int = 1280):
         self.context = browser.new_context(viewport={"width": width, "height": 900})
+        self.context.set_default_timeout(15_000)  # a missing element fails the test instead of stalling it
         self.page = self.context.new_page()
         self.requests: list[str] = []
         self.dialogs: list[str] = []
