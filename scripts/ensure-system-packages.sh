@@ -29,8 +29,14 @@ case "$what" in
     "$here/.venv/bin/python" -m funnelwatch.browser
     ;;
   imap)
+    # The tests' real IMAP server (Dovecot) and the openssl CLI for a self-signed TLS fault.
+    need=()
     if [ ! -x /usr/sbin/dovecot ] || [ ! -e /usr/lib/dovecot/lmtp ]; then
-      apt_install dovecot-imapd dovecot-lmtpd
+      need+=(dovecot-imapd dovecot-lmtpd)
+    fi
+    command -v openssl >/dev/null || need+=(openssl)
+    if [ ${#need[@]} -gt 0 ]; then
+      apt_install "${need[@]}"
     fi
     ;;
   *) echo "usage: $0 browser|imap" >&2; exit 2 ;;
