@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import Config
-from ..results import CATEGORY_LABELS, Category, CheckResult, Status
+from ..results import CATEGORY_LABELS, STATUS_MARKS, Category, CheckResult, Status
 from ..store import FollowupStats as LedgerStats, Store, iso, parse_iso, utcnow
 from ..text import short_hash, slugify
 from .schedule_hint import next_run
@@ -28,7 +28,7 @@ FOLLOWUP_ROWS = 100
 
 #: Order of the index page: what needs attention first.
 STATUS_ORDER = {Status.FAIL: 0, Status.FLAKY: 1, Status.PENDING: 2, Status.ERROR: 3, Status.PASS: 4, None: 5}
-STATUS_MARK = {Status.PASS: "✓", Status.FAIL: "✗", Status.FLAKY: "~", Status.PENDING: "…", Status.ERROR: "!", None: "·"}
+STATUS_MARK: dict[Status | None, str] = {**STATUS_MARKS, None: "·"}  # None: not run yet
 STATUS_TEXT = {
     Status.FAIL: "Broken",
     Status.FLAKY: "Flaky",
