@@ -20,6 +20,9 @@ class FunnelwatchError(Exception):
     exit_code = 2
 
 
+_LINE_BREAKS = "\x7f\x85\u2028\u2029"
+
+
 @dataclass
 class Diagnostic:
     """One problem found in a config file, located precisely."""
@@ -30,8 +33,10 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
+        """One line, always: control characters from the user's value are shown escaped (`\\r`)."""
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        return "".join(repr(c)[1:-1] if (c < " " and c != "\t") or c in _LINE_BREAKS else c for c in text)
 
 
 class ConfigError(FunnelwatchError):

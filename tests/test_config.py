@@ -396,3 +396,8 @@ def test_a_check_filling_a_secret_is_marked_so_no_trace_is_kept(project, monkeyp
     project.check("portal", "name: Portal\nsteps:\n  - goto: http://127.0.0.1:9/login\n  - fill: {'#password': '${FW_TEST_PORTAL_PASSWORD}'}\n")
     project.check("plain", "name: Plain\nlanding:\n  url: http://127.0.0.1:9/\n")
     assert {c.name: c.uses_secrets for c in project.load().checks} == {"Portal": True, "Plain": False}
+
+
+def test_a_value_with_control_characters_still_gives_a_one_line_message():
+    found = messages("name: x\nlanding:\n  url: https://example.com/\n  max_load: \"\\r\"\n")
+    assert found == ["checks/hipaa.yaml:4: landing.max_load: '\\r' is not a duration; write it like 30s, 10m, 2h or 1d"]
