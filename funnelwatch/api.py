@@ -17,7 +17,8 @@ from .locking import RunLock
 from .plan import Plan, make_plan
 from .results import RunResult
 from .runner import Progress, Runner
-from .store import Store, iso
+from .clock import SYSTEM_CLOCK, Clock, iso
+from .store import Store
 
 
 def run(
@@ -30,23 +31,26 @@ def run(
     report: bool = True,
     alerts: bool = True,
     settle_only: bool = False,
+    clock: Clock | None = None,
 ) -> RunResult:
     """Run the selected checks, store their results, rebuild the report and send alerts.
 
     One run at a time per database (`on_overlap`: the second waits or exits);
-    `settle_only` runs no check and only settles open follow-up probes.
+    `settle_only` runs no check and only settles open follow-up probes; `clock`
+    is the time every decision is made by (tests move it).
     """
     plan = Plan(selection="follow-ups only") if settle_only else make_plan(config, checks, tags)
     notify = (lambda message: progress("notice", message)) if progress else None
     with RunLock(config.database_path, config.settings.on_overlap, notify):
-        return _run_locked(config, plan, headed, progress, report, alerts)
+        return _run_locked(config, plan, headed, progress, report, alerts, clock or SYSTEM_CLOCK)
 
 
-def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | None, report: bool, alerts: bool) -> RunResult:
-    store = Store(config.database_path)
+def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | None, report: bool, alerts: bool,
+                clock: Clock) -> RunResult:
+    store = Store(config.database_path, clock=clock)
     try:
         run_id, started = store.begin_run(plan.selection)
-        runner = Runner(config, store, run_id, headed=headed, progress=progress)
+        runner = Runner(config, store, run_id, headed=headed, progress=progress, clock=clock)
         try:
             results = asyncio.run(runner.run(plan))
         except BaseException:

@@ -132,7 +132,7 @@ def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
         if name:
             from .steps.followup import describe_stats
 
-            summary = describe_stats(store.followup_stats(rows[0].check))
+            summary = describe_stats(store.ledger.stats(rows[0].check))
             if summary:
                 click.echo(summary)
     finally:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import redaction
 from .errors import ConfigError, Diagnostic
-from .schema import CheckSpec, Settings
+from .schema import CheckBase, Settings, check_model
 from .text import slugify
 
 CONFIG_FILE = Path("config") / "funnelwatch.yaml"
@@ -47,7 +47,7 @@ Path_ = tuple[str | int, ...]
 class Check:
     """A validated funnel with where it came from."""
 
-    spec: CheckSpec
+    spec: CheckBase
     file: str
     slug: str
     #: The file fills a value from a secret ${VAR}: no Playwright trace is kept for it (traces hold typed values).
@@ -385,11 +385,11 @@ def load_check(file: Path, root: Path) -> Check | BrokenCheck:
     doc = _read(file, shown, all_env_secret=False)
     if isinstance(doc, Diagnostic):
         return BrokenCheck(shown, file.stem, slug, [doc])
-    spec = _validate(doc, CheckSpec)
+    spec = _validate(doc, check_model())
     if spec is None:
         name = doc.data.get("name") if isinstance(doc.data, dict) and isinstance(doc.data.get("name"), str) else file.stem
         return BrokenCheck(shown, name, slug, doc.diagnostics)
-    return Check(typing.cast(CheckSpec, spec), shown, slug, uses_secrets=doc.uses_secrets)
+    return Check(typing.cast(CheckBase, spec), shown, slug, uses_secrets=doc.uses_secrets)
 
 
 def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os.PathLike[str] | None = None) -> Config:
@@ -409,18 +409,21 @@ def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os
                 loaded.file, loaded.name, loaded.slug,
                 [Diagnostic(loaded.file, line, "name", f"'{loaded.name}' is already used by {seen[loaded.name]} — give each funnel its own name")],
             )
-        if isinstance(loaded, Check) and loaded.spec.followup is not None and settings.inbox.backend == "smtp":
-            loaded = BrokenCheck(loaded.file, loaded.name, loaded.slug, [Diagnostic(
-                loaded.file, None, "followup",
-                "needs an inbox that keeps mail between runs (imap or maildir): the smtp receiver only listens "
-                "while funnelwatch runs, so replies that come later would be lost",
-            )])
+        if isinstance(loaded, Check):
+            loaded = _fits_settings(loaded, settings)
         if isinstance(loaded, Check):
             seen[loaded.name] = loaded.file
             config.checks.append(loaded)
         else:
             config.broken.append(loaded)
     return config
+
+
+def _fits_settings(check: Check, settings: Settings) -> Check | BrokenCheck:
+    """A check whose sections config/funnelwatch.yaml cannot serve (e.g. follow-ups on the smtp inbox) is broken."""
+    problems = [Diagnostic(check.file, None, kind.name, problem) for kind, section in check.spec.sections()
+                if (problem := kind.settings_problem(section, settings))]
+    return BrokenCheck(check.file, check.name, check.slug, problems) if problems else check
 
 
 def validate_text(text: str, model: type[BaseModel], file: str = "<text>") -> list[Diagnostic]:

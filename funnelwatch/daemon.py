@@ -204,7 +204,7 @@ class Daemon:
         try:
             store = Store(self.config.database_path)
             try:
-                if not store.has_open_probes():
+                if not store.ledger.has_open_probes():
                     return
             finally:
                 store.close()

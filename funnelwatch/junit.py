@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .redaction import redact
 from .results import CATEGORY_LABELS, CheckResult, RunResult, Status
+from .steps import KINDS, title_of
 
 # XML 1.0 cannot carry most control characters, even escaped; a page's text may contain them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -30,18 +31,21 @@ def _clean(text: object) -> str:
     return _NOT_XML.sub("\ufffd", redact(str(text)) if text is not None else "")
 
 
-def _is_settled_followup(result: CheckResult) -> bool:
-    return result.step == "followup" and result.status in (Status.PASS, Status.FAIL)
+def _settled_name(result: CheckResult) -> str:
+    """The kind's name for a result a later run settled (a follow-up), else ''."""
+    kind = KINDS.get(result.step or "")
+    settled = kind is not None and kind.settles and result.status in (Status.PASS, Status.FAIL)
+    return kind.settled_name if kind is not None and settled else ""
 
 
 def _name(result: CheckResult) -> str:
-    suffix = " follow-up" if _is_settled_followup(result) else ""
+    suffix = f" {_settled_name(result)}" if _settled_name(result) else ""
     return f"{result.check} [{result.viewport}]{suffix}"
 
 
 def _summary(result: CheckResult) -> str:
     label = CATEGORY_LABELS.get(result.category, "") if result.category else ""
-    parts = [p for p in (result.step, label) if p]
+    parts = [p for p in (title_of(result.step), label) if p]
     head = ": ".join(parts)
     return f"{head} — {result.reason}" if head and result.reason else (result.reason or head or result.status.value)
 

@@ -25,7 +25,7 @@ class Plan:
 
     @property
     def needs_inbox(self) -> bool:
-        return any(i.check.spec.asset and (i.check.spec.asset.email) or i.check.spec.followup for i in self.items)
+        return any(kind.needs_inbox(section) for item in self.items for kind, section in item.check.spec.sections())
 
 
 def make_plan(config: Config, names: list[str] | None = None, tags: list[str] | None = None) -> Plan:
@@ -47,8 +47,8 @@ def make_plan(config: Config, names: list[str] | None = None, tags: list[str] | 
             continue
         retries = spec.retries if spec.retries is not None else config.settings.defaults.retries
         viewports = spec.viewports or config.settings.browser.viewports
-        if spec.followup is not None:
-            viewports = viewports[:1]  # one demo request per window: the sales team gets no twin from mobile
+        if any(kind.one_viewport for kind, _ in spec.sections()):
+            viewports = viewports[:1]  # e.g. one demo request per window: the sales team gets no twin from mobile
         for viewport in viewports:
             plan.items.append(PlanItem(check, viewport, retries))
     for broken in config.broken:

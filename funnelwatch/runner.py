@@ -7,7 +7,6 @@ Concurrency is asyncio: at most `browser.concurrency` contexts at once.
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -15,15 +14,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .browser import BrowserHolder, new_context
+from .clock import SYSTEM_CLOCK, Clock, iso
 from .config import BrokenCheck, Config
-from .errors import FunnelwatchError, MonitorProblem, StepFailed
+from .errors import FunnelwatchError, MonitorProblem
 from .inbox import Inbox, make_inbox
+from .outcome import Verdict, classify, first_line
+from .page_events import browser_evidence, listen
 from .plan import Plan, PlanItem
 from .redaction import redact
 from .results import Category, CheckResult, Status, StepRecord
-from .steps import claim_for, release_for, settle_all, steps_of, submits_once
+from .steps import KINDS, RunServices, kinds_of, steps_of
 from .steps.base import StepContext
-from .store import Store, iso, utcnow
+from .store import Store
 
 Progress = Callable[[str, Any], None]
 SCREENSHOT_TIMEOUT_MS = 5000
@@ -48,19 +50,37 @@ class Attempt:
     no_retry: bool = False
     latency_s: float | None = None
     submitted_at: float | None = None
+    #: The step running now (the one an exception belongs to).
+    running: str | None = None
+
+    def judge(self, verdict: Verdict) -> None:
+        self.status, self.step, self.category = verdict.status, self.running, verdict.category
+        self.reason = redact(verdict.reason)
+        self.evidence.update(verdict.evidence)
+
+
+@dataclass
+class _Opened:
+    """One attempt's browser, context and step context."""
+
+    browser: Any
+    context: Any
+    ctx: StepContext
+    tracing: bool
 
 
 class Runner:
-    def __init__(self, config: Config, store: Store, run_id: int, headed: bool = False, progress: Progress | None = None):
+    def __init__(self, config: Config, store: Store, run_id: int, headed: bool = False,
+                 progress: Progress | None = None, clock: Clock = SYSTEM_CLOCK):
         self.config = config
         self.store = store
         self.run_id = run_id
         self.headed = headed
+        self.clock = clock
         self.progress = progress or (lambda event, payload: None)
         self.settings = config.settings
         self.artifacts_dir = config.reports_dir / "artifacts" / str(run_id)
-        self.inbox: Inbox | None = None
-        self.inbox_problem: MonitorProblem | None = None
+        self.services = RunServices(run_id=run_id, ledger=store.ledger, clock=clock, checks=config.checks)
 
     # --- the whole run ----------------------------------------------------------
 
@@ -70,36 +90,36 @@ class Runner:
             self._record(result)
         await self._open_inbox(plan)
         try:
-            results += await self._settle(plan)
+            results += await self._settle()
             if plan.items:
                 results += await self._run_items(plan.items)
         finally:
-            if self.inbox is not None:
-                await asyncio.to_thread(self.inbox.close)
+            if self.services.inbox is not None:
+                await asyncio.to_thread(self.services.inbox.close)
         return results
 
     async def _open_inbox(self, plan: Plan) -> None:
-        if not (plan.needs_inbox or self._has_open_probes()):
+        if not (plan.needs_inbox or self.store.ledger.has_open_probes()):
             return
+        inbox: Inbox | None = None
         try:
-            self.inbox = make_inbox(self.config)
-            if self.inbox is None:
+            inbox = make_inbox(self.config)
+            if inbox is None:
                 raise MonitorProblem(Category.CONFIG, "this check needs an inbox, but config/funnelwatch.yaml has no inbox: section")
-            await asyncio.to_thread(self.inbox.open)
+            await asyncio.to_thread(inbox.open)
+            self.services.inbox = inbox
         except MonitorProblem as problem:
-            self.inbox, self.inbox_problem = None, problem
+            self.services.inbox_problem = problem
         except Exception as exc:
-            self.inbox = None
-            self.inbox_problem = MonitorProblem(Category.INBOX, redact(f"the inbox could not be opened: {exc}"))
+            self.services.inbox_problem = MonitorProblem(Category.INBOX, redact(f"the inbox could not be opened: {exc}"))
 
-    def _has_open_probes(self) -> bool:
-        return self.store.has_open_probes()
-
-    async def _settle(self, plan: Plan) -> list[CheckResult]:
-        """Step kinds' work left open by earlier runs (follow-up probes), settled before any check."""
-        settled = await settle_all(self, plan)
-        for result in settled:
-            self._record(result, kind="followup")
+    async def _settle(self) -> list[CheckResult]:
+        """Work that kinds left open in earlier runs (follow-up probes), settled before any check."""
+        settled: list[CheckResult] = []
+        for kind in KINDS.values():
+            for result in await kind.settle(self.services):
+                self._record(result, kind=kind.name)
+                settled.append(result)
         return settled
 
     async def _run_items(self, items: list[PlanItem]) -> list[CheckResult]:
@@ -116,7 +136,7 @@ class Runner:
             async def one(index: int, item: PlanItem) -> tuple[int, CheckResult]:
                 async with semaphore:
                     self.progress("start", item)
-                    waiting = claim_for(self.store, item, self.run_id, inbox_problem=self.inbox_problem)
+                    waiting = self._claim(item)
                     if waiting is not None:  # a step kind vetoed this run (e.g. follow-up `every` not elapsed)
                         self._record(waiting, kind="waiting" if waiting.status is Status.PENDING else "check")
                         return index, waiting
@@ -130,10 +150,18 @@ class Runner:
                 await holder.close()
         return [result for _, result in sorted(done, key=lambda pair: pair[0])]
 
+    def _claim(self, item: PlanItem) -> CheckResult | None:
+        """The first result a kind of this check claims instead of running it; None: run it."""
+        for kind in kinds_of(item.check.spec):
+            result = kind.claim(self.services, item)
+            if result is not None:
+                return result
+        return None
+
     def _no_browser(self, item: PlanItem, reason: str) -> CheckResult:
         result = CheckResult(
             check=item.check.name, file=item.check.file, status=Status.ERROR, category=Category.BROWSER,
-            reason=reason, viewport=item.viewport, started_at=iso(utcnow()), tags=list(item.check.spec.tags),
+            reason=reason, viewport=item.viewport, started_at=iso(self.clock.now()), tags=list(item.check.spec.tags),
         )
         self._record(result)
         return result
@@ -146,7 +174,7 @@ class Runner:
     # --- one check on one viewport --------------------------------------------------
 
     async def _run_item(self, holder: BrowserHolder, item: PlanItem) -> CheckResult:
-        started_at = iso(utcnow())
+        started_at = iso(self.clock.now())
         attempts: list[Attempt] = []
         began = time.monotonic()
         for number in range(1, item.retries + 2):
@@ -154,7 +182,8 @@ class Runner:
             attempts.append(attempt)
             if attempt.status in (Status.PASS, Status.PENDING) or attempt.no_retry:
                 break
-        release_for(self.store, item, self.run_id, submitted=any(a.submitted_at for a in attempts))
+        for kind in kinds_of(item.check.spec):
+            kind.release(self.services, item, submitted=any(a.submitted_at for a in attempts))
         last = attempts[-1]
         status = last.status
         shown = last
@@ -181,82 +210,78 @@ class Runner:
         )
 
     async def _attempt(self, holder: BrowserHolder, item: PlanItem, number: int) -> Attempt:
+        """Open a context → run the steps → classify what went wrong → keep the artifacts."""
         began = time.monotonic()
-        spec = item.check.spec
-        token = new_token()
-        address = self.settings.inbox.address.replace("{token}", token)
+        attempt = Attempt(Status.PASS, token=new_token())
         try:
-            browser = await holder.get()
-            context = await new_context(browser, item.viewport)
-        except FunnelwatchError as exc:
-            return Attempt(Status.ERROR, None, Category.BROWSER, str(exc), time.monotonic() - began, token=token)
+            opened = await self._open(holder, item, number, attempt.token or "")
         except Exception as exc:
-            return Attempt(Status.ERROR, None, Category.BROWSER, f"the browser failed: {_first_line(exc)}", time.monotonic() - began, token=token)
+            reason = str(exc) if isinstance(exc, FunnelwatchError) else f"the browser failed: {first_line(exc)}"
+            return Attempt(Status.ERROR, None, Category.BROWSER, reason, time.monotonic() - began, token=attempt.token)
+        try:
+            await self._run_steps(opened.ctx, item, attempt)
+        except Exception as exc:
+            attempt.judge(classify(exc, attempt.running, browser_alive=_connected(opened.browser), tab_crashed=opened.ctx.crashed))
+        finally:
+            await self._finish(opened, item, number, attempt)
+        attempt.duration_s = time.monotonic() - began
+        return attempt
+
+    async def _open(self, holder: BrowserHolder, item: PlanItem, number: int, token: str) -> _Opened:
+        """A fresh context and page for one attempt, listened to, traced unless the check fills secrets."""
+        browser = await holder.get()
+        context = await new_context(browser, item.viewport)
         timeout_s = self.settings.browser.timeout
         context.set_default_timeout(timeout_s * 1000)
         context.set_default_navigation_timeout(timeout_s * 1000)
         tracing = False if item.check.uses_secrets else await _start_tracing(context)
-        attempt = Attempt(Status.PASS, token=token)
-        ctx: StepContext | None = None
-        label: str | None = None
-        decided_by: str | None = None
         try:
             page = await context.new_page()
-            ctx = StepContext(
-                check=item.check, config=self.config, page=page, context=context, viewport=item.viewport,
-                run_id=self.run_id, token=token, address=address, timeout_s=timeout_s,
-                artifacts_dir=self.artifacts_dir, inbox=self.inbox, store=self.store, attempt=number,
-            )
-            _listen(ctx)
-            for label, step, section in steps_of(spec):
-                if label in ("asset", "followup") and self.inbox_problem and section_needs_inbox(label, section):
-                    raise self.inbox_problem
-                step_began = time.monotonic()
-                try:
-                    await asyncio.wait_for(step.run(ctx, section), timeout=_hard_cap(label, section, timeout_s))
-                finally:
-                    attempt.steps.append(StepRecord(label, False, time.monotonic() - step_began))
-                attempt.steps[-1].ok = True
-                if ctx.outcome is not None and decided_by is None:
-                    decided_by = label
-            label = None
-            if ctx.outcome is not None:
-                attempt.status = ctx.outcome.status
-                attempt.latency_s = ctx.outcome.latency_s
-                attempt.step, attempt.reason = decided_by, ctx.outcome.reason
-        except StepFailed as failure:
-            if _browser_died(browser, failure.reason):  # not the site's fault: never cry wolf
-                _fail(attempt, Status.ERROR, label, Category.BROWSER, f"the browser closed unexpectedly during step '{label}'", {})
-            else:
-                _fail(attempt, Status.FAIL, label, failure.category, failure.reason, failure.evidence)
-        except MonitorProblem as problem:
-            _fail(attempt, Status.ERROR, label, problem.category, problem.reason, problem.evidence)
-        except asyncio.TimeoutError:
-            if _browser_died(browser, ""):
-                _fail(attempt, Status.ERROR, label, Category.BROWSER, f"the browser closed unexpectedly during step '{label}'", {})
-            else:
-                _fail(attempt, Status.FAIL, label, Category.TIMEOUT, f"step '{label}' did not finish in time", {})
-        except Exception as exc:
-            _fail(attempt, *_classify(exc, label))
-        finally:
-            if ctx is not None and ctx.evidence.get("_crashed") and attempt.status is Status.FAIL:
-                attempt.category = Category.CONNECTION
-                attempt.reason = f"the page crashed the browser tab (out of memory or a browser bug) during step '{attempt.step}'"
-            if ctx is not None:
-                attempt.submitted_at = ctx.submitted_at
-                # A demo request that went out is never sent twice to a sales team.
-                attempt.no_retry = ctx.no_retry or (ctx.submitted_at is not None and submits_once(spec))
-                attempt.evidence = {**_public(ctx.evidence), **attempt.evidence, **_browser_evidence(ctx)}
-            if attempt.status in (Status.FAIL, Status.ERROR) and ctx is not None:
-                attempt.artifacts = await self._keep_artifacts(ctx, item, number, tracing)
-            elif tracing:
-                await _stop_tracing(context, None)
+        except Exception:
+            await _close(context)
+            raise
+        ctx = StepContext(
+            check=item.check, config=self.config, page=page, context=context, viewport=item.viewport,
+            run_id=self.run_id, token=token, address=self.settings.inbox.address.replace("{token}", token),
+            timeout_s=timeout_s, artifacts_dir=self.artifacts_dir, services=self.services, attempt=number,
+        )
+        listen(ctx)
+        return _Opened(browser, context, ctx, tracing)
+
+    async def _run_steps(self, ctx: StepContext, item: PlanItem, attempt: Attempt) -> None:
+        """Each step in order on the same page; the first step that sets an outcome decides it."""
+        decided_by: str | None = None
+        for label, kind, section in steps_of(item.check.spec):
+            attempt.running = label
+            if self.services.inbox_problem is not None and kind.needs_inbox(section):
+                raise self.services.inbox_problem
+            step_began = time.monotonic()
+            record = StepRecord(label, False, 0.0)
+            attempt.steps.append(record)
             try:
-                await context.close()
-            except Exception:
-                pass
-        attempt.duration_s = time.monotonic() - began
-        return attempt
+                await asyncio.wait_for(kind.run(ctx, section), timeout=kind.time_cap_s(section, ctx.timeout_s))
+                record.ok = True
+            finally:
+                record.duration_s = time.monotonic() - step_began
+            if ctx.outcome is not None and decided_by is None:
+                decided_by = label
+        attempt.running = None
+        if ctx.outcome is not None:
+            attempt.status, attempt.latency_s = ctx.outcome.status, ctx.outcome.latency_s
+            attempt.step, attempt.reason = decided_by, ctx.outcome.reason
+
+    async def _finish(self, opened: _Opened, item: PlanItem, number: int, attempt: Attempt) -> None:
+        """Copy what the attempt learnt into it, keep artifacts of a failure, close the context."""
+        ctx = opened.ctx
+        attempt.submitted_at = ctx.submitted_at
+        # A demo request that went out is never sent twice to a sales team.
+        attempt.no_retry = ctx.no_retry or (ctx.submitted_at is not None and any(k.submits_once for k in kinds_of(item.check.spec)))
+        attempt.evidence = {**_public(ctx.evidence), **attempt.evidence, **browser_evidence(ctx)}
+        if attempt.status in (Status.FAIL, Status.ERROR):
+            attempt.artifacts = await self._keep_artifacts(ctx, item, number, opened.tracing)
+        elif opened.tracing:
+            await _stop_tracing(opened.context, None)
+        await _close(opened.context)
 
     async def _keep_artifacts(self, ctx: StepContext, item: PlanItem, number: int, tracing: bool) -> dict[str, str]:
         try:
@@ -287,116 +312,28 @@ class Runner:
         reason = str(first) + (f" (and {more} more problem{'s' if more > 1 else ''}; run `funnelwatch validate`)" if more else "")
         return CheckResult(
             check=broken.name, file=broken.file, status=Status.ERROR, category=Category.CONFIG,
-            reason=reason, started_at=iso(utcnow()),
+            reason=reason, started_at=iso(self.clock.now()),
             evidence={"diagnostics": [str(d) for d in broken.diagnostics]},
         )
 
 
-def section_needs_inbox(label: str, section: Any) -> bool:
-    return label == "followup" or bool(getattr(section, "email", None))
-
-
-def _hard_cap(label: str, section: Any, timeout_s: float) -> float:
-    """A step may never hang a run: its own waits plus generous slack."""
-    within = getattr(getattr(section, "email", None), "within", 0) or 0
-    pause = getattr(section, "wait", None) or 0
-    return within + pause + timeout_s * 3 + 10
-
-
-def _fail(attempt: Attempt, status: Status, step: str | None, category: Category, reason: str, evidence: dict[str, Any]) -> None:
-    attempt.status, attempt.step, attempt.category, attempt.reason = status, step, category, redact(reason)
-    attempt.evidence.update(evidence)
-
-
-_CLOSED_MARKERS = ("target closed", "browser has been closed", "browser closed", "target page, context or browser has been closed")
-
-
-def _browser_died(browser: Any, text: str) -> bool:
-    """The browser process went away (killed, crashed) — as opposed to one tab crashing on a hostile page."""
+def _connected(browser: Any) -> bool:
+    """The browser process is still there (killed or crashed browsers are not the site's fault)."""
     try:
-        connected = browser.is_connected()
+        return bool(browser.is_connected())
     except Exception:
-        connected = False
-    return not connected or any(marker in (text or "").lower() for marker in _CLOSED_MARKERS)
+        return False
 
 
-def _classify(exc: Exception, step: str | None) -> tuple[Status, str | None, Category, str, dict[str, Any]]:
-    name = type(exc).__name__
-    text = _first_line(exc)
-    if name == "TimeoutError":
-        return Status.FAIL, step, Category.TIMEOUT, _plain_timeout(text, step), {}
-    lowered = str(exc).lower()
-    if any(m in lowered for m in _CLOSED_MARKERS):
-        return Status.ERROR, step, Category.BROWSER, f"the browser closed unexpectedly during step '{step}'", {}
-    if "page crashed" in lowered:
-        return Status.FAIL, step, Category.CONNECTION, "the page crashed the browser tab (out of memory or a browser bug)", {}
-    return Status.ERROR, step, Category.INTERNAL, f"funnelwatch could not finish step '{step}': {name}: {text}", {}
-
-
-def _plain_timeout(text: str, step: str | None) -> str:
-    """`Locator.click: Timeout 30000ms exceeded.` → `step 'form' timed out after 30s while trying to click`."""
-    match = re.match(r"^\w+\.(\w+): Timeout (\d+)ms exceeded", text)
-    if not match:
-        return f"step '{step}' timed out: {text}"
-    action = re.sub(r"(?<!^)([A-Z])", r" \1", match.group(1)).lower().replace("wait for", "wait for")
-    return f"step '{step}' timed out after {int(match.group(2)) / 1000:g}s while trying to {action}"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+async def _close(context: Any) -> None:
+    try:
+        await context.close()
+    except Exception:
+        pass
 
 
 def _public(evidence: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in evidence.items() if not k.startswith("_")}
-
-
-def _browser_evidence(ctx: StepContext) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    try:
-        found["final_url"] = ctx.page.url
-    except Exception:
-        pass
-    if ctx.console_errors:
-        found["console_errors"] = ctx.console_errors[:50]
-    if ctx.page_errors:
-        found["page_errors"] = ctx.page_errors[:50]
-    if ctx.failed_requests:
-        found["failed_requests"] = ctx.failed_requests[:50]
-    return found
-
-
-def _listen(ctx: StepContext) -> None:
-    """Collect console errors, uncaught page errors and failed requests as evidence."""
-    page = ctx.page
-
-    def on_console(message: Any) -> None:
-        if message.type == "error" and len(ctx.console_errors) < 200:
-            ctx.console_errors.append({"text": message.text[:500], "url": (message.location or {}).get("url", "")})
-
-    def on_page_error(error: Any) -> None:
-        if len(ctx.page_errors) < 200:
-            ctx.page_errors.append({"message": str(error)[:500], "stack": (getattr(error, "stack", "") or "")[:2000], "at": time.time()})
-
-    def on_request_failed(request: Any) -> None:
-        if len(ctx.failed_requests) < 200:
-            ctx.failed_requests.append({"url": request.url[:500], "method": request.method, "error": request.failure or "failed"})
-
-    def on_response(response: Any) -> None:
-        if response.status >= 400 and len(ctx.failed_requests) < 200:
-            request = response.request
-            ctx.failed_requests.append(
-                {"url": response.url[:500], "method": request.method, "status": response.status, "resource": request.resource_type}
-            )
-
-    def on_crash(_: Any) -> None:
-        ctx.evidence["_crashed"] = True
-
-    page.on("crash", on_crash)
-    page.on("console", on_console)
-    page.on("pageerror", on_page_error)
-    page.on("requestfailed", on_request_failed)
-    page.on("response", on_response)
 
 
 async def _start_tracing(context: Any) -> bool:

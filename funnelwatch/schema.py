@@ -3,36 +3,23 @@
 Strict on purpose: an unknown key is an error (a misspelt key that is ignored
 is a check that silently stops checking). `config.py` loads YAML into these
 models and turns validation errors into file:line messages.
+
+`Settings` is config/funnelwatch.yaml. A check file's model is built from the
+step registry (`check_model()`): its top-level keys are here, each section's
+model is declared by its step kind (`steps/<kind>.py`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, create_model, field_validator, model_validator
 
+from .fields import Duration, Strict, StrList, as_list as _as_list
 from .schedules import check_schedule
-from .units import parse_duration, parse_size
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Size = Annotated[int, BeforeValidator(parse_size)]
-
-
-def _as_list(value: Any) -> Any:
-    """Let a single string stand for a one-item list (`on: broken`)."""
-    return [value] if isinstance(value, str) else value
-
-
-StrList = Annotated[list[str], BeforeValidator(_as_list)]
-
-
-def _dates_as_text(value: Any) -> Any:
-    """YAML reads `2026-12-25` as a date; holidays keep it as ISO text."""
-    return [v.isoformat() if hasattr(v, "isoformat") else v for v in _as_list(value)] if value is not None else value
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+if TYPE_CHECKING:
+    from .steps.base import StepKind
 
 
 # --- config/funnelwatch.yaml -------------------------------------------------
@@ -132,133 +119,8 @@ class Settings(Strict):
 # --- checks/*.yaml -----------------------------------------------------------
 
 
-class AdSection(Strict):
-    url: str
-    headline: str | None = None
-    promise: StrList = []
-    landing_url: str | None = None
-    keep_params: StrList = []
-    min_match: float = Field(0.8, ge=0, le=1)
-
-
-class LandingSection(Strict):
-    url: str | None = None
-    must_show: StrList = []
-    must_not_show: StrList = []
-    max_load: Duration | None = None
-    dismiss: str | None = None
-
-
-class FormSuccess(Strict):
-    url_contains: str | None = None
-    text: str | None = None
-
-    @model_validator(mode="after")
-    def _something(self) -> "FormSuccess":
-        if not self.url_contains and not self.text:
-            raise ValueError("give url_contains, text or both, so funnelwatch knows what success looks like")
-        return self
-
-
-class FormSection(Strict):
-    selector: str | None = None
-    fill: dict[str, str | int | bool] = {}
-    submit: str | None = None
-    success: FormSuccess | None = None
-
-
-class AssetEmail(Strict):
-    subject_contains: str | None = None
-    within: Duration = 600.0
-
-
-class AssetExpect(Strict):
-    type: Literal["pdf", "docx", "html", "any"] = "any"
-    title_contains: str | None = None
-    text_contains: StrList = []
-    min_size: Size | None = None
-    max_size: Size = 50_000_000
-
-
-class AssetSection(Strict):
-    email: AssetEmail | None = None
-    link_text: str | None = None
-    attachment: bool = False
-    page_link: str | None = None
-    expect: AssetExpect = AssetExpect()
-
-    @model_validator(mode="after")
-    def _one_source(self) -> "AssetSection":
-        sources = [s for s, on in (("link_text", self.link_text), ("attachment", self.attachment), ("page_link", self.page_link)) if on]
-        if len(sources) > 1:
-            raise ValueError(f"choose one of link_text, attachment or page_link, not {' and '.join(sources)}")
-        if (self.link_text or self.attachment) and self.email is None:
-            raise ValueError("link_text and attachment need an email: section (subject_contains, within)")
-        return self
-
-
-class FollowupSection(Strict):
-    within: Duration
-    every: Duration = 7 * 86400.0
-    subject_contains: str | None = None
-    from_: str | None = Field(None, alias="from")
-    give_up: Duration = 7 * 86400.0
-    hours: str | None = None
-    holidays: Annotated[list[str], BeforeValidator(_dates_as_text)] = []
-
-    @field_validator("hours")
-    @classmethod
-    def _hours_parse(cls, value: str | None) -> str | None:
-        from .business_hours import BusinessHours
-
-        return BusinessHours.parse(value).text if value else value
-
-    @field_validator("holidays")
-    @classmethod
-    def _holidays_parse(cls, value: list[str]) -> list[str]:
-        from .business_hours import BusinessHours
-
-        BusinessHours.parse("Mon 00:00-01:00", value)
-        return value
-
-    @model_validator(mode="after")
-    def _holidays_need_hours(self) -> "FollowupSection":
-        if self.holidays and not self.hours:
-            raise ValueError("holidays only apply with hours: (e.g. hours: Mon-Fri 09:00-17:00 Europe/Berlin)")
-        return self
-
-
-class CustomStep(Strict):
-    """One item of `steps:`; exactly one action key."""
-
-    goto: str | None = None
-    click: str | None = None
-    fill: dict[str, str | int | bool] | None = None
-    submit: str | None = None
-    expect_text: str | None = None
-    expect_url: str | None = None
-    screenshot: str | None = None
-    wait: Duration | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> "CustomStep":
-        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
-        if len(given) != 1:
-            valid = ", ".join(type(self).model_fields)
-            raise ValueError(f"each step takes exactly one action ({valid}); this one has {len(given) or 'none'}")
-        return self
-
-    @property
-    def action(self) -> tuple[str, Any]:
-        for key in type(self).model_fields:
-            value = getattr(self, key)
-            if value is not None:
-                return key, value
-        raise AssertionError("validated step without action")
-
-
-class CheckSpec(Strict):
-    """One funnel: checks/NAME.yaml."""
+class CheckBase(Strict):
+    """One funnel: checks/NAME.yaml — the keys every check has; sections come from the step kinds."""
 
     name: str
     tags: StrList = []
@@ -266,12 +128,6 @@ class CheckSpec(Strict):
     retries: int | None = Field(None, ge=0, le=10)
     viewports: Annotated[list[Literal["desktop", "mobile"]], BeforeValidator(_as_list)] | None = None
     enabled: bool = True
-    ad: AdSection | None = None
-    landing: LandingSection | None = None
-    form: FormSection | None = None
-    asset: AssetSection | None = None
-    followup: FollowupSection | None = None
-    steps: list[CustomStep] = []
 
     @field_validator("schedule")
     @classmethod
@@ -285,17 +141,53 @@ class CheckSpec(Strict):
             raise ValueError("name must not be empty")
         return value.strip()
 
+    def section(self, kind: str) -> Any:
+        """The section a kind reads (None, or [] for a repeated kind, when absent)."""
+        return getattr(self, kind, None)
+
+    def sections(self) -> list[tuple["StepKind", Any]]:
+        """(kind, section) for every section this check has, in the registry's order."""
+        from .steps import KINDS
+
+        return [(kind, value) for kind in KINDS.values() if (value := self.section(kind.name)) not in (None, [])]
+
     @model_validator(mode="after")
-    def _has_a_start(self) -> "CheckSpec":
-        if not any((self.ad, self.landing, self.form, self.asset, self.followup, self.steps)):
-            raise ValueError("nothing to check: add an ad, landing, form, asset, followup or steps section")
-        has_url = bool(self.ad) or bool(self.landing and self.landing.url)
-        needs_page = any((self.landing, self.form)) or (self.asset is not None and self.asset.page_link)
-        if needs_page and not has_url:
+    def _sections_fit(self) -> "CheckBase":
+        from .steps import KINDS
+
+        present = self.sections()
+        if not present:
+            names = [k.name for k in KINDS.values() if not k.repeated] + [k.name for k in KINDS.values() if k.repeated]
+            names = [", ".join(names[:-1]), names[-1]] if len(names) > 1 else names
+            raise ValueError(f"nothing to check: add an {' or '.join(names)} section")
+        has_url = any(kind.starts_page(section) for kind, section in present)
+        if any(kind.needs_page(section) for kind, section in present) and not has_url:
             raise ValueError(
                 "where does the funnel start? give ad.url or landing.url "
                 "(landing and form run before steps:, so a flow that starts with goto keeps its checks in steps:)"
             )
-        if self.followup and not self.form and not self.steps:
-            raise ValueError("followup needs a form (or steps:) that submits the demo request")
+        for kind, section in present:
+            problem = kind.check_rules(section, [(k, s) for k, s in present if k is not kind])
+            if problem:
+                raise ValueError(problem)
         return self
+
+
+_models: dict[tuple[int, ...], type[CheckBase]] = {}
+
+
+def check_model() -> type[CheckBase]:
+    """The model of a check file, with one optional field per registered step kind."""
+    from .steps import KINDS
+
+    key = tuple(id(kind) for kind in KINDS.values())
+    if key not in _models:
+        fields: dict[str, Any] = {}
+        for kind in KINDS.values():
+            fields[kind.name] = (list[kind.model], []) if kind.repeated else (kind.model | None, None)  # type: ignore[name-defined]
+        _models[key] = create_model("CheckSpec", __base__=CheckBase, __doc__=CheckBase.__doc__, **fields)
+    return _models[key]
+
+
+#: The check model as the built-in kinds make it (`check_model()` follows later registrations).
+CheckSpec = check_model()

@@ -184,7 +184,7 @@ def test_channel_on_filter_and_per_channel_state(project, receiver):
     config = project.load()
     store = Store(config.database_path)
     try:
-        assert set(store.alert_states(channel_id(config.settings.alerts[0].url))) == {("hipaa", "desktop"), ("gdpr", "desktop")}
+        assert set(store.alert_state.load(channel_id(config.settings.alerts[0].url))) == {("hipaa", "desktop"), ("gdpr", "desktop")}
     finally:
         store.close()
 

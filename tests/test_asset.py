@@ -23,9 +23,11 @@ from funnelwatch import Category, Status
 from funnelwatch.demo.documents import make_docx, make_pdf
 from funnelwatch.errors import MonitorProblem, StepFailed
 from funnelwatch.inbox.maildir import MaildirInbox, deliver
-from funnelwatch.schema import AssetSection, Settings
-from funnelwatch.steps.asset import Step
-from funnelwatch.steps.base import StepContext
+from funnelwatch.schema import Settings
+from funnelwatch.steps.asset import AssetSection
+from funnelwatch.clock import SYSTEM_CLOCK
+from funnelwatch.steps.asset import Asset
+from funnelwatch.steps.base import RunServices, StepContext
 from tests.fixtures.emails import (
     CMS_ERROR, PORTAL_LOGIN, attachment_email, confirm_email, hubspot_email, mailchimp_email,
     meta_refresh_tracker, newsletter_email, plain_email, tracked,
@@ -74,9 +76,10 @@ class Mail:
         """Run the asset step as the runner does, and type its outcome like the runner."""
         ctx = StepContext(check=None, config=SimpleNamespace(settings=Settings()), page=None, context=None,
                           viewport="desktop", run_id=1, token=self.token, address=self.address, timeout_s=timeout_s,
-                          artifacts_dir=None, inbox=self.inbox)
+                          artifacts_dir=None,
+                          services=RunServices(run_id=1, ledger=None, clock=SYSTEM_CLOCK, inbox=self.inbox))
         try:
-            asyncio.run(Step().run(ctx, AssetSection.model_validate(section)))
+            asyncio.run(Asset().run(ctx, AssetSection.model_validate(section)))
         except StepFailed as failure:
             return Outcome(Status.FAIL, "asset", failure.category, failure.reason, ctx.evidence.get("asset", {}))
         except MonitorProblem as problem:

@@ -369,7 +369,7 @@ def test_imap_down_or_refusing_the_login_leaves_the_probe_pending_as_an_error(pr
     assert len(sales.submissions) == 1
     store = Store(project.load().database_path)
     try:
-        assert [p.state for p in store.open_probes()] == ["pending"]
+        assert [p.state for p in store.ledger.open_probes()] == ["pending"]
     finally:
         store.close()
 

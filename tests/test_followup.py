@@ -1,7 +1,7 @@
 """Demo follow-up timing: the pending ledger, settling, `every`, auto-replies.
 
 Real Chromium submits a real form on a local site whose "sales team" writes
-into a real Maildir; funnelwatch's clock (`followup.clock`) is moved instead
+into a real Maildir; the run's clock (`funnelwatch.run(config, clock=...)`) is moved instead
 of sleeping, and replies carry the `Date:` they would have arrived at.
 """
 
@@ -18,19 +18,20 @@ from email.message import EmailMessage
 import pytest
 
 from funnelwatch import Status
+from funnelwatch.clock import FixedClock
 from funnelwatch.followup_rules import FollowupRules, judge
 from funnelwatch.inbox.base import ReceivedEmail
 from funnelwatch.plan import make_plan
 from funnelwatch.results import Category
-from funnelwatch.schema import FollowupSection
 from funnelwatch.steps import followup
+from funnelwatch.steps.followup import FollowupSection
 from funnelwatch.store import Store
 from tests.fixtures.sales import demo_check
 
 
-def at(monkeypatch, base: float, seconds: float) -> None:
-    """Move funnelwatch's follow-up clock to `seconds` after `base`."""
-    monkeypatch.setattr(followup, "clock", lambda: base + seconds)
+def at(project, base: float, seconds: float) -> None:
+    """Run the project's next runs at `seconds` after `base`."""
+    project.clock = FixedClock(base + seconds)
 
 
 def settle(project):
@@ -40,7 +41,7 @@ def settle(project):
 def open_probes(project) -> list:
     store = Store(project.load().database_path)
     try:
-        return store.open_probes()
+        return store.ledger.open_probes()
     finally:
         store.close()
 
@@ -53,11 +54,11 @@ def test_demo_request_stays_pending_across_runs_until_a_human_replies_in_time(pr
     assert first.evidence["followup"]["state"] == "pending"
     t0 = sales.submissions[-1][0]
 
-    at(monkeypatch, t0, 600)
+    at(project, t0, 600)
     assert settle(project) == []  # inside the SLA, nothing human yet: nothing to report, nothing alerted
 
     sales.send(sales.last_address, "Re: your demo request", t0 + 900, sales.reply_from)
-    at(monkeypatch, t0, 1200)
+    at(project, t0, 1200)
     [result] = settle(project)
     assert (result.status, result.step, result.check) == (Status.PASS, "followup", "Demo request")
     assert result.latency_s == pytest.approx(900, abs=1.01)
@@ -72,7 +73,7 @@ def test_reply_after_the_sla_is_reported_as_late_followup_with_its_latency(proje
     sales.reply_after_s = 2 * 3600
     project.check("demo", demo_check(site))
     assert project.run_one(report=False).status is Status.PENDING
-    at(monkeypatch, sales.submissions[-1][0], 3 * 3600)
+    at(project, sales.submissions[-1][0], 3 * 3600)
     [result] = settle(project)
     assert (result.status, result.step, result.category) == (Status.FAIL, "followup", Category.LATE_FOLLOWUP)
     assert result.latency_s == pytest.approx(7200, abs=1.01)
@@ -84,26 +85,26 @@ def test_no_reply_is_missing_followup_at_the_breach_and_a_later_reply_is_recorde
     project.run_one(report=False)
     t0 = sales.submissions[-1][0]
 
-    at(monkeypatch, t0, 3601)
+    at(project, t0, 3601)
     [missing] = settle(project)
     assert (missing.status, missing.step, missing.category) == (Status.FAIL, "followup", Category.MISSING_FOLLOWUP)
     assert "no human follow-up" in missing.reason and "within 1h 0m" in missing.reason
     assert "ignored 1 message: auto-reply (Auto-Submitted: auto-replied)" in missing.reason
     assert missing.latency_s is None
 
-    at(monkeypatch, t0, 3700)
+    at(project, t0, 3700)
     assert settle(project) == []  # the breach is reported once; the probe is still watched
     assert [p.state for p in open_probes(project)] == ["overdue"]
 
     sales.send(sales.last_address, "Your demo", t0 + 5 * 3600, sales.reply_from)
-    at(monkeypatch, t0, 6 * 3600)
+    at(project, t0, 6 * 3600)
     [late] = settle(project)
     assert (late.status, late.category) == (Status.FAIL, Category.LATE_FOLLOWUP)
     assert late.latency_s == pytest.approx(5 * 3600, abs=1.01)
     assert open_probes(project) == []
 
     store = Store(project.load().database_path)
-    stats = store.followup_stats("Demo request")
+    stats = store.ledger.stats("Demo request")
     store.close()
     assert (stats.probes, stats.replied, stats.within_sla_share) == (1, 1, 0.0)
     assert stats.last_latency_s == pytest.approx(5 * 3600, abs=1.01)
@@ -112,7 +113,7 @@ def test_no_reply_is_missing_followup_at_the_breach_and_a_later_reply_is_recorde
 def test_probe_without_reply_until_give_up_is_closed_as_missing(project, site, sales, monkeypatch):
     project.check("demo", demo_check(site, "within: 1h\ngive_up: 2d\nsubject_contains: demo"))
     project.run_one(report=False)
-    at(monkeypatch, sales.submissions[-1][0], 3 * 86400)
+    at(project, sales.submissions[-1][0], 3 * 86400)
     [result] = settle(project)  # never settled before: reported missing now, and no longer watched
     assert (result.status, result.category) == (Status.FAIL, Category.MISSING_FOLLOWUP)
     assert "gave up watching" in result.reason
@@ -127,7 +128,7 @@ def test_every_spares_the_sales_team_and_subset_runs_still_settle(project, site,
     project.run(checks=["Demo request"], report=False)
     t0 = sales.submissions[-1][0]
 
-    at(monkeypatch, t0, 3 * 86400)
+    at(project, t0, 3 * 86400)
     outcome = project.run(report=False)
     assert len(sales.submissions) == 1  # no second demo request inside `every`
     settled = [r for r in outcome.results if r.status is Status.PASS and r.step == "followup"]
@@ -136,7 +137,7 @@ def test_every_spares_the_sales_team_and_subset_runs_still_settle(project, site,
     assert len(waiting) == 1 and waiting[0].evidence["followup"]["state"] == "waiting"
     assert "no demo request this run" in waiting[0].reason and "every: 7d 0h allows the next" in waiting[0].reason
 
-    at(monkeypatch, t0, 8 * 86400)
+    at(project, t0, 8 * 86400)
     project.run(report=False)
     assert len(sales.submissions) == 2  # the window reopened
 
@@ -183,7 +184,7 @@ def test_overlapping_runs_submit_once_and_settle_once(project, site, sales):
     def claim(run_id: int) -> None:
         store = Store(config.database_path)
         barrier.wait()
-        claims.append(followup.claim_submission(store, item, run_id, now))
+        claims.append(followup.claim_submission(store.ledger, item, run_id, now))
         store.close()
 
     threads = [threading.Thread(target=claim, args=(n,)) for n in range(1, 7)]
@@ -195,8 +196,8 @@ def test_overlapping_runs_submit_once_and_settle_once(project, site, sales):
     assert all("another run is submitting" in c.reason for c in claims if c is not None)
 
     store = Store(config.database_path)
-    granted = next(r["run_id"] for r in store.probes("state = 'reserved'"))
-    store.record_probe("Demo request", "desktop", granted, followup.probe_values(
+    granted = next(r["run_id"] for r in store.ledger.rows("state = 'reserved'"))
+    store.ledger.record("Demo request", "desktop", granted, followup.probe_values(
         item.check.spec.followup, now, "fwoverlap01", "qa+fwoverlap01@example.com", "checks/demo.yaml"))
     store.close()
     sales.send("qa+fwoverlap01@example.com", "Your demo", now.timestamp() + 30, sales.reply_from)
@@ -205,9 +206,9 @@ def test_overlapping_runs_submit_once_and_settle_once(project, site, sales):
 
     def settle_one(run_id: int) -> None:
         store = Store(config.database_path)
-        [probe] = store.open_probes()
+        [probe] = store.ledger.open_probes()
         barrier.wait()
-        settled.append(followup.settle_probe(store, probe, inbox_messages, now + timedelta(minutes=5), run_id))
+        settled.append(followup.settle_probe(store.ledger, probe, inbox_messages, now + timedelta(minutes=5), run_id))
         store.close()
 
     threads = [threading.Thread(target=settle_one, args=(n,)) for n in range(10, 16)]
@@ -258,7 +259,7 @@ def test_evidence_lists_every_ignored_message_with_its_reason(project, site, sal
     sales.send(to, "Our newsletter: demo days", t0 + 5, "News <news@acme.test>", {"Precedence": "bulk", "List-Unsubscribe": "<https://x>"})
     sales.send(to, "Your demo", t0 + 10, "Partner <bob@reseller.test>")
     sales.send(to, "Your demo", t0 + 20, "Sam <sam@acme.test>")
-    at(monkeypatch, t0, 60)
+    at(project, t0, 60)
     [result] = settle(project)
     assert result.status is Status.PASS and result.latency_s == pytest.approx(20, abs=1.01)
     assert [i["why"] for i in result.evidence["followup"]["ignored"]] == [
@@ -275,15 +276,15 @@ def test_business_hours_sla_counts_only_open_hours_across_a_weekend(project, sit
     friday_4pm = datetime(2026, 3, 27, 15, 0, tzinfo=timezone.utc)  # 16:00 CET, the Friday before the DST change
     values = followup.probe_values(section, friday_4pm, "fwhours001", "qa+fwhours001@example.com", "checks/demo.yaml")
     assert values["sla_deadline"] == "2026-03-30T10:00:00.000Z"  # Mon 12:00 CEST: 1h Friday + 3h Monday
-    store.record_probe("Demo request", "desktop", 1, values)
+    store.ledger.record("Demo request", "desktop", 1, values)
     monday_11am = datetime(2026, 3, 30, 9, 0, tzinfo=timezone.utc)  # 11:00 CEST
     sales.send("qa+fwhours001@example.com", "Your demo", monday_11am.timestamp(), sales.reply_from)
-    [probe] = store.open_probes()
-    result = followup.settle_probe(store, probe, _messages(project, "fwhours001"), monday_11am + timedelta(hours=1), 2)
+    [probe] = store.ledger.open_probes()
+    result = followup.settle_probe(store.ledger, probe, _messages(project, "fwhours001"), monday_11am + timedelta(hours=1), 2)
     assert result.status is Status.PASS
     assert result.latency_s == 66 * 3600  # elapsed time (67h on Berlin wall clocks: they sprang forward)
     assert result.evidence["followup"]["reply"]["business_latency_s"] == 3 * 3600
-    assert store.followup_stats("Demo request").business_median_latency_s == 3 * 3600
+    assert store.ledger.stats("Demo request").business_median_latency_s == 3 * 3600
     store.close()
 
 
@@ -295,12 +296,12 @@ def test_followup_stats_give_last_median_p90_and_share_within_sla(project, site,
     for n, latency in enumerate([60, 120, 300, 900, None, 240, 30, 1200, 180, 90]):
         submitted = start + timedelta(days=n)
         token = f"fwstats{n:03d}"
-        store.record_probe("Demo request", "desktop", n + 1, followup.probe_values(section, submitted, token, f"qa+{token}@x.test", "c"))
-        probe = next(p for p in store.open_probes() if p.token == token)
+        store.ledger.record("Demo request", "desktop", n + 1, followup.probe_values(section, submitted, token, f"qa+{token}@x.test", "c"))
+        probe = next(p for p in store.ledger.open_probes() if p.token == token)
         if latency is not None:
             sales.send(f"qa+{token}@x.test", "demo", submitted.timestamp() + latency, sales.reply_from)
-        assert followup.settle_probe(store, probe, _messages(project, token), submitted + timedelta(hours=1), n + 1)
-    stats = store.followup_stats("Demo request")
+        assert followup.settle_probe(store.ledger, probe, _messages(project, token), submitted + timedelta(hours=1), n + 1)
+    stats = store.ledger.stats("Demo request")
     store.close()
     assert (stats.probes, stats.replied, stats.missing) == (10, 9, 1)
     assert stats.last_latency_s == 90 and stats.last_state == "passed"

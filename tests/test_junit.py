@@ -59,7 +59,7 @@ def test_broken_funnel_is_a_failure_naming_step_category_and_reason(tmp_path):
     (failure,) = case.result
     assert isinstance(failure, Failure)
     assert failure.type == "wrong_asset"
-    assert failure.message == "asset: wrong asset delivered — the PDF behind 'Download' is titled 'GDPR Readiness Guide'"
+    assert failure.message == "Delivery email and asset: wrong asset delivered — the PDF behind 'Download' is titled 'GDPR Readiness Guide'"
     assert "step: asset" in failure.text and "category: wrong_asset" in failure.text
     assert "screenshot: artifacts/3/hipaa-desktop-attempt2.png" in failure.text
 

@@ -433,16 +433,16 @@ def test_a_follow_up_reported_missing_then_late_counts_once_like_history(tmp_pat
     store = Store(config.database_path)
     try:
         run_id, _ = store.begin_run("all checks")
-        probe = store.record_probe("Demo request", "desktop", run_id, {"token": "t1", "submitted_at": "2026-01-01T02:00:00Z"})
-        store.move_probe(probe, "pending", {"state": "overdue"})
+        probe = store.ledger.record("Demo request", "desktop", run_id, {"token": "t1", "submitted_at": "2026-01-01T02:00:00Z"})
+        store.ledger.move(probe, "pending", {"state": "overdue"})
         store.add_result(run_id, CheckResult("Demo request", "checks/demo.yaml", Status.FAIL, step="followup",
                                              category=Category.MISSING_FOLLOWUP), kind="followup")
-        store.move_probe(probe, "overdue", {"state": "late", "latency_s": 5400.0})
+        store.ledger.move(probe, "overdue", {"state": "late", "latency_s": 5400.0})
         store.add_result(run_id, CheckResult("Demo request", "checks/demo.yaml", Status.FAIL, step="followup",
                                              category=Category.LATE_FOLLOWUP, latency_s=5400.0), kind="followup")
         store.finish_run(run_id, 1)
         stats = build_overview(config, store).rows[0].followup
-        ledger = store.followup_stats("Demo request")
+        ledger = store.ledger.stats("Demo request")
     finally:
         store.close()
     assert stats is not None and stats.settled == ledger.probes == 1

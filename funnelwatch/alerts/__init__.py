@@ -23,7 +23,8 @@ from ..config import Config
 from ..redaction import mask_url, redact, register
 from ..results import RunResult
 from ..schema import AlertChannel
-from ..store import Store, utcnow
+from ..clock import utcnow
+from ..store import Store
 from .message import compose
 from .state import Event, advance, blank, heard, unsaid
 
@@ -58,7 +59,7 @@ def channel_id(url: str) -> str:
 def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertChannel) -> str | None:
     ident = channel_id(channel.url)
     now = utcnow()
-    before = store.alert_states(ident)
+    before = store.alert_state.load(ident)
     after: dict[tuple[str, str], dict] = {}
     events: list[Event] = []
     for result in outcome.results:
@@ -67,15 +68,15 @@ def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertCha
         after[key], found = advance(current, result, channel, now)
         events += [e for e in found if heard(e, channel)]
     if not events:
-        store.save_alert_states(list(after.values()))
+        store.alert_state.save(list(after.values()))
         return None
     title, body, kind = compose(events, outcome, config)
     problem = send(channel.url, title, body, kind)
     if problem:
         rows = [unsaid(before.get(key) or blank(ident, *key), row) for key, row in after.items()]
-        store.save_alert_states(rows)
+        store.alert_state.save(rows)
         return f"alert channel {mask_url(channel.url)}: {problem}; will retry next run"
-    store.save_alert_states(list(after.values()))
+    store.alert_state.save(list(after.values()))
     return None
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..results import CheckResult, Status
 from ..schema import AlertChannel
-from ..store import iso, parse_iso
+from ..clock import iso, parse_iso
 
 #: Event kind → the `on:` values that let a channel hear it.
 HEARD_BY = {

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..results import CheckResult
+from ..steps import KINDS
 from ..units import format_duration, format_size
 
 MAX_DEPTH = 5
@@ -216,54 +217,46 @@ _BROWSER_KEYS = {
     "page_errors": ("Uncaught page errors", ["message", "stack"]),
     "failed_requests": ("Failed requests", ["status", "method", "url", "error", "resource"]),
 }
-_STEP_TITLES = {
-    "ad": "Ad click-through",
-    "landing": "Landing page",
-    "form": "Form outcome",
-    "asset": "Asset delivered",
-    "followup": "Follow-up",
-}
+class Kit:
+    """The building blocks a step kind's `evidence()` composes its view from (`steps.base.EvidenceKit`)."""
+
+    def facts(self, title: str, value: Any, skip: set[str] | None = None) -> list[Section]:
+        if not isinstance(value, dict):
+            return [_generic(title, value)]
+        found = _facts(title, value, skip or set())
+        return [found] if found else []
+
+    def email(self, title: str, value: Any) -> list[Section]:
+        found = _email(title, value)
+        return [found] if found else []
+
+    def table(self, title: str, rows: Any, columns: list[str]) -> list[Section]:
+        return [_table(title, rows, columns)]
+
+    def chain(self, value: Any) -> list[Section]:
+        found = _chain(value)
+        return [found] if found else []
+
+    def match(self, value: Any) -> list[Section]:
+        found = _match(value)
+        return [found] if found else []
+
+
+KIT = Kit()
 
 
 def evidence_sections(result: CheckResult, reports_dir: Path) -> list[Section]:
-    """Every piece of evidence of one result, in funnel order, known keys first."""
+    """Every piece of evidence of one result: each step kind's own view in funnel order, then the page's events, then the rest."""
     evidence = result.evidence if isinstance(result.evidence, dict) else {"evidence": result.evidence}
     sections: list[Section] = []
-    for key in ("ad", "landing", "form"):
-        value = evidence.get(key)
+    for kind in KINDS.values():
+        value = evidence.get(kind.name)
         if value is None:
             continue
-        if key == "ad" and isinstance(value, dict):
-            chain, match = _chain(value.get("chain")), _match(value.get("match"))
-            sections += [s for s in (chain, match) if s]
-            skip = {k for k, shown in (("chain", chain), ("match", match)) if shown}
-            fact = _facts(_STEP_TITLES[key], value, skip)
-        else:
-            fact = _facts(_STEP_TITLES[key], value) if isinstance(value, dict) else _generic(_STEP_TITLES[key], value)
-        if fact:
-            sections.append(fact)
+        sections += kind.evidence(value, KIT)
     for key, (title, columns) in _BROWSER_KEYS.items():
         if evidence.get(key):
             sections.append(_table(title, evidence[key], columns))
-    for key in ("asset", "followup"):
-        value = evidence.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, dict):
-            sections.append(_generic(_STEP_TITLES[key], value))
-            continue
-        email = _email("The email as received" if key == "asset" else "The follow-up email as received", value.get("email"))
-        if email:
-            sections.append(email)
-        probes = value.get("probes")
-        if isinstance(probes, list) and probes:
-            sections.append(_table("Follow-up probes", probes, ["submitted_at", "state", "reply_at", "latency_s"]))
-        skip = {"email"} if email else set()
-        if isinstance(probes, list) and probes:
-            skip.add("probes")
-        fact = _facts(_STEP_TITLES[key], value, skip)
-        if fact:
-            sections.append(fact)
     email = _email("Email", evidence.get("email"))
     if email:
         sections.append(email)
@@ -272,7 +265,7 @@ def evidence_sections(result: CheckResult, reports_dir: Path) -> list[Section]:
         images = [a for a in (artifact(p, reports_dir) for p in shots[:MAX_ITEMS]) if a]
         if images:
             sections.append(Section("images", "Screenshots taken by custom steps", images=images))
-    known = {"ad", "landing", "form", "asset", "followup", "screenshots", *_BROWSER_KEYS}
+    known = {*KINDS, "screenshots", *_BROWSER_KEYS}
     if email:
         known.add("email")
     if isinstance(evidence.get("diagnostics"), list):

@@ -16,7 +16,7 @@ from typing import Iterable
 
 from markupsafe import Markup
 
-from ..store import parse_iso
+from ..clock import parse_iso
 from ..units import format_duration
 from .model import Cell
 

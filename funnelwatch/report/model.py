@@ -11,14 +11,16 @@ size of the whole history: the newest rows per check through the
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import Config
 from ..results import CATEGORY_LABELS, STATUS_MARKS, Category, CheckResult, Status
-from ..store import FollowupStats as LedgerStats, Store, iso, parse_iso, utcnow
+from ..clock import iso, parse_iso, utcnow
+from ..ledger import FollowupStats as LedgerStats
+from ..store import Store
+from ..steps import KINDS, title_of
 from ..text import short_hash, slugify
 from .schedule_hint import next_run
 
@@ -46,24 +48,11 @@ GROUP_TITLE = {
     Status.PASS: "Working",
     None: "Not run yet",
 }
-STEP_TEXT = {
-    "ad": "Ad click-through",
-    "landing": "Landing page",
-    "form": "Lead form",
-    "asset": "Delivery email and asset",
-    "followup": "Sales follow-up",
-}
-_CUSTOM_STEP = re.compile(r"^steps\[(\d+)\]$")
 
 
 def step_text(step: str | None) -> str:
     """A step name for people: `form` → "Lead form", `steps[2]` → "Custom step 3"."""
-    if not step:
-        return ""
-    match = _CUSTOM_STEP.match(step)
-    if match:
-        return f"Custom step {int(match.group(1)) + 1}"
-    return STEP_TEXT.get(step, step)
+    return title_of(step)
 
 
 def category_text(category: Category | str | None) -> str:
@@ -131,7 +120,7 @@ class Cell:
 
 @dataclass
 class FollowupStats:
-    """Sales follow-up SLA as the report shows it: a view of `Store.followup_stats`,
+    """Sales follow-up SLA as the report shows it: a view of `store.ledger.stats`,
     so the report and `funnelwatch history NAME` give the same figures."""
 
     settled: int
@@ -264,7 +253,7 @@ def _configured(config: Config) -> dict[str, dict[str, Any]]:
             "slug": check.slug,
             "file": check.file,
             "tags": list(spec.tags),
-            "sla_s": spec.followup.within if spec.followup else None,
+            "sla_s": next((sla for kind, section in spec.sections() if (sla := kind.sla_s(section)) is not None), None),
             "schedule": (spec.schedule or config.settings.defaults.schedule) if spec.enabled else None,
         }
     return known
@@ -323,8 +312,9 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
     light = store.recent(name, ("check", "waiting"), HISTORY_ROWS + 1)
     older = len(light) > HISTORY_ROWS
     history = [Cell.of(r) for r in light[:HISTORY_ROWS]]
-    followups = [Cell.of(r) for r in store.recent(name, ("followup",), FOLLOWUP_ROWS)]
-    stats = FollowupStats.of(store.followup_stats(name), facts.get("sla_s"))
+    settled_kinds = tuple(kind.name for kind in KINDS.values() if kind.settles)
+    followups = [Cell.of(r) for r in store.recent(name, settled_kinds, FOLLOWUP_ROWS)] if settled_kinds else []
+    stats = FollowupStats.of(store.ledger.stats(name), facts.get("sla_s"))
     viewports: list[str] = []
     for cell in history:
         if cell.viewport not in viewports:

@@ -14,7 +14,8 @@ import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..store import Store, parse_iso, utcnow
+from ..clock import parse_iso, utcnow
+from ..store import Store
 
 
 def prune_artifacts(reports_dir: Path, store: Store, keep_s: float, shown: set[str], now: datetime | None = None) -> int:

@@ -27,8 +27,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..errors import StepFailed
 from ..results import Category
-from ..schema import AdSection
+from pydantic import Field
+
+from ..fields import Strict, StrList
 from .message_match import MatchResult, match_message
+from .base import EvidenceKit, StepKind
 from .pagekit import Navigation, navigate, visible_text
 
 if TYPE_CHECKING:
@@ -39,8 +42,31 @@ COPY_WAIT_CAP_S = 4.0
 _REREAD_S = 0.25
 
 
-class Step:
+class AdSection(Strict):
+    url: str
+    headline: str | None = None
+    promise: StrList = []
+    landing_url: str | None = None
+    keep_params: StrList = []
+    min_match: float = Field(0.8, ge=0, le=1)
+
+
+class Ad(StepKind):
+    """The ad click-through."""
+
     name = "ad"
+    title = "Ad click-through"
+    model = AdSection
+
+    def starts_page(self, section: AdSection) -> bool:
+        return True
+
+    def evidence(self, value: Any, kit: EvidenceKit) -> list[Any]:
+        if not isinstance(value, dict):
+            return kit.facts(self.title, value)
+        chain, match = kit.chain(value.get("chain")), kit.match(value.get("match"))
+        skip = {k for k, shown in (("chain", chain), ("match", match)) if shown}
+        return chain + match + kit.facts(self.title, value, skip)
 
     async def run(self, ctx: "StepContext", section: AdSection) -> None:
         url = ctx.fill_placeholders(section.url)

@@ -26,15 +26,18 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..asset_facts import KIND_NAMES, AssetFacts, Download, download, inspect_file, looks_like, save_bytes, sniff
 from ..email_facts import Attachment, DeliveryEmail, Link, find_link, find_merge_tag, match_link, summary
 from ..errors import MonitorProblem, StepFailed
 from ..inbox.base import ReceivedEmail, wait_for
 from ..results import Category
-from ..schema import AssetExpect, AssetSection
+from pydantic import model_validator
+
+from ..fields import Duration, Size, Strict, StrList
 from ..units import format_duration, format_size
+from .base import StepKind
 from .pagekit import contains
 
 if TYPE_CHECKING:
@@ -58,8 +61,51 @@ _PAGE_LINKS_JS = """(wanted) => {
 }"""
 
 
-class Step:
+class AssetEmail(Strict):
+    subject_contains: str | None = None
+    within: Duration = 600.0
+
+
+class AssetExpect(Strict):
+    type: Literal["pdf", "docx", "html", "any"] = "any"
+    title_contains: str | None = None
+    text_contains: StrList = []
+    min_size: Size | None = None
+    max_size: Size = 50_000_000
+
+
+class AssetSection(Strict):
+    email: AssetEmail | None = None
+    link_text: str | None = None
+    attachment: bool = False
+    page_link: str | None = None
+    expect: AssetExpect = AssetExpect()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "AssetSection":
+        sources = [s for s, on in (("link_text", self.link_text), ("attachment", self.attachment), ("page_link", self.page_link)) if on]
+        if len(sources) > 1:
+            raise ValueError(f"choose one of link_text, attachment or page_link, not {' and '.join(sources)}")
+        if (self.link_text or self.attachment) and self.email is None:
+            raise ValueError("link_text and attachment need an email: section (subject_contains, within)")
+        return self
+
+
+class Asset(StepKind):
+    """The delivery email and the asset behind it."""
+
     name = "asset"
+    title = "Delivery email and asset"
+    model = AssetSection
+
+    def needs_inbox(self, section: AssetSection) -> bool:
+        return section.email is not None
+
+    def needs_page(self, section: AssetSection) -> bool:
+        return bool(section.page_link)
+
+    def time_cap_s(self, section: AssetSection, timeout_s: float) -> float:
+        return (section.email.within if section.email else 0) + timeout_s * 3 + 10
 
     async def run(self, ctx: "StepContext", section: AssetSection) -> None:
         evidence: dict[str, Any] = ctx.evidence.setdefault("asset", {})

@@ -1,65 +1,158 @@
-"""What every step kind implements, and the context steps share within one attempt.
+"""What a step kind is: one class that declares everything the rest of funnelwatch needs.
 
-A step kind is a module with a `Step` class: `name`, `section` (the key in the
-check file it reads, or None for custom steps) and `async run(ctx, section)`.
-A step signals "the funnel is broken here" by raising `StepFailed`, and
-"funnelwatch could not check" by raising `MonitorProblem`; anything it learns
-goes into `ctx.evidence[step_name]` for the report.
+A kind is a module with a `StepKind` subclass and one line in `steps/__init__.py`'s
+`KINDS`. The class declares
 
-A kind whose work outlives one attempt (the follow-up step: a demo request
-settled in later runs) also implements some of the optional `RunHooks`; the
-runner calls them through `steps.settle_all`, `claim_for` and `release_for`
-without knowing which kind they belong to.
+- `name` — the key in the check file and the step label in results (`form`);
+- `title` — how people read it, everywhere (report, JUnit, alerts, terminal);
+- `model` — the pydantic model of its section (the check schema is built from
+  the registry: `schema.check_model()`); `repeated` kinds take a list of items,
+  labelled `name[i]` (custom `steps:`);
+- its rules: `needs_inbox`, `one_viewport`, `submits_once`, `starts_page`,
+  `needs_page`, `submits`, `check_rules`, `settings_problem`, `time_cap_s`;
+- `run(ctx, section)` — the work on the page, once per attempt. A step signals
+  "the funnel is broken here" by raising `StepFailed`, "funnelwatch could not
+  check" by raising `MonitorProblem`; what it learns goes into
+  `ctx.evidence[name]`;
+- `evidence(value, kit)` — its sections on the funnel page;
+- run hooks for work that outlives an attempt (`settle`, `claim`, `release`),
+  which get the narrow `RunServices`, never the runner or the store.
+
+Every hook has a no-op default here, so a kind writes only what it needs.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..results import Status
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
 
+    from ..clock import Clock
     from ..config import Check, Config
     from ..errors import MonitorProblem
+    from ..fields import Strict
     from ..inbox.base import Inbox
-    from ..plan import Plan, PlanItem
+    from ..ledger import Ledger
+    from ..plan import PlanItem
     from ..results import CheckResult
-    from ..runner import Runner
-    from ..store import Store
+    from ..schema import Settings
 
 
-class Step(Protocol):
-    """One kind of step (ad, landing, form, asset, followup, custom)."""
+class EvidenceKit(Protocol):
+    """The report's building blocks a kind composes its evidence view from (`report/evidence.py`)."""
 
-    name: str
+    def facts(self, title: str, value: Any, skip: set[str] | None = None) -> list[Any]: ...
 
-    async def run(self, ctx: "StepContext", section: Any) -> None: ...
+    def email(self, title: str, value: Any) -> list[Any]: ...
+
+    def table(self, title: str, rows: Any, columns: list[str]) -> list[Any]: ...
+
+    def chain(self, value: Any) -> list[Any]: ...
+
+    def match(self, value: Any) -> list[Any]: ...
 
 
-class RunHooks(Protocol):
-    """Optional hooks a step kind may implement; each is called only if the kind has it.
+@dataclass
+class RunServices:
+    """What a kind's run hooks may use: the ledger, the inbox reader, the clock, the run id.
 
-    - `settle`: once at the start of every run, before any check (results are
-      recorded with kind `followup`);
-    - `claim`: before a check that uses the kind opens a browser; a result
-      means "do not run it, record this instead";
-    - `release`: after that check's attempts, whatever their outcome;
-    - `submits_once`: once the check submitted its form, a failed attempt is
-      not retried (a demo request is never sent twice to a sales team).
+    `checks` are the checks as configured now (a probe may outlive a renamed
+    file); `inbox_problem` says why there is no inbox, when there is none.
     """
 
-    submits_once: bool
+    run_id: int
+    ledger: "Ledger"
+    clock: "Clock"
+    checks: list["Check"] = field(default_factory=list)
+    inbox: "Inbox | None" = None
+    inbox_problem: "MonitorProblem | None" = None
 
-    async def settle(self, runner: "Runner", plan: "Plan") -> list["CheckResult"]: ...
+    def attach_check(self, result: "CheckResult") -> "CheckResult":
+        """Tags and file from the check as configured now."""
+        for check in self.checks:
+            if check.spec.name == result.check:
+                result.file, result.tags = check.file, list(check.spec.tags)
+        return result
 
-    def claim(self, store: "Store", item: "PlanItem", run_id: int,
-              inbox_problem: "MonitorProblem | None") -> "CheckResult | None": ...
 
-    def release(self, store: "Store", item: "PlanItem", run_id: int, submitted: bool) -> None: ...
+class StepKind:
+    """One kind of step; subclass it, set the class attributes, implement `run`."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    model: ClassVar[type["Strict"]]
+    #: The section is a list of items (`steps:`), each run as its own step `name[i]`.
+    repeated: ClassVar[bool] = False
+    #: Once the check submitted its form, a failed attempt is not retried (a demo request is never sent twice).
+    submits_once: ClassVar[bool] = False
+    #: Run the check on its first viewport only (one demo request per window: no twin from mobile).
+    one_viewport: ClassVar[bool] = False
+    #: The kind settles later runs' work: its results are kept under its own history kind.
+    settles: ClassVar[bool] = False
+    #: How a result settled by a later run is named after its check (JUnit: "Demo [desktop] follow-up").
+    settled_name: ClassVar[str] = ""
+
+    # --- what the rest needs to know about a section ---------------------------
+
+    def needs_inbox(self, section: Any) -> bool:
+        """This section reads email (the run opens the inbox, and an inbox problem stops it here)."""
+        return False
+
+    def starts_page(self, section: Any) -> bool:
+        """This section opens the funnel's first page (an ad click, a landing URL)."""
+        return False
+
+    def needs_page(self, section: Any) -> bool:
+        """This section works on a page an earlier section opened."""
+        return False
+
+    def submits(self, section: Any) -> bool:
+        """This section can submit a form."""
+        return False
+
+    def check_rules(self, section: Any, others: list[tuple["StepKind", Any]]) -> str | None:
+        """A rule across sections of one check (None: fine); `others` are the check's other sections."""
+        return None
+
+    def settings_problem(self, section: Any, settings: "Settings") -> str | None:
+        """Why config/funnelwatch.yaml cannot serve this section (None: it can)."""
+        return None
+
+    def time_cap_s(self, section: Any, timeout_s: float) -> float:
+        """A step may never hang a run: its own waits plus generous slack."""
+        return timeout_s * 3 + 10
+
+    def sla_s(self, section: Any) -> float | None:
+        """The answer time this section promises (follow-ups), for the report."""
+        return None
+
+    # --- work --------------------------------------------------------------------
+
+    async def run(self, ctx: "StepContext", section: Any) -> None:
+        raise NotImplementedError
+
+    def evidence(self, value: Any, kit: EvidenceKit) -> list[Any]:
+        """The funnel page's sections for `evidence[name]`: by default its email, then its facts."""
+        email = kit.email("The email as received", value.get("email")) if isinstance(value, dict) else []
+        return email + kit.facts(self.title, value, {"email"} if email else None)
+
+    # --- run hooks (work that outlives one attempt) -------------------------------
+
+    async def settle(self, services: RunServices) -> list["CheckResult"]:
+        """Once at the start of every run, before any check: settle what earlier runs left open."""
+        return []
+
+    def claim(self, services: RunServices, item: "PlanItem") -> "CheckResult | None":
+        """Before a check using this kind opens a browser: a result means "record this instead of running"."""
+        return None
+
+    def release(self, services: RunServices, item: "PlanItem", submitted: bool) -> None:
+        """After that check's attempts, whatever their outcome: free what `claim` held."""
 
 
 @dataclass
@@ -89,8 +182,7 @@ class StepContext:
     address: str
     timeout_s: float
     artifacts_dir: Any
-    inbox: "Inbox | None" = None
-    store: "Store | None" = None
+    services: RunServices | None = None
     attempt: int = 1
     evidence: dict[str, Any] = field(default_factory=dict)
     console_errors: list[dict[str, Any]] = field(default_factory=list)
@@ -99,7 +191,12 @@ class StepContext:
     submitted_at: float | None = None
     no_retry: bool = False
     outcome: StepOutcome | None = None
+    crashed: bool = False
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def inbox(self) -> "Inbox | None":
+        return self.services.inbox if self.services else None
 
     @property
     def timeout_ms(self) -> float:

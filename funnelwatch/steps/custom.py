@@ -12,15 +12,61 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StepFailed
 from ..results import Category
-from ..schema import CustomStep
+from pydantic import model_validator
+
+from ..fields import Duration, Strict
+from .base import EvidenceKit, StepKind
 from .pagekit import contains, navigate, visible_text, wait_ready
 
 if TYPE_CHECKING:
     from .base import StepContext
 
 
-class Step:
+class CustomStep(Strict):
+    """One item of `steps:`; exactly one action key."""
+
+    goto: str | None = None
+    click: str | None = None
+    fill: dict[str, str | int | bool] | None = None
+    submit: str | None = None
+    expect_text: str | None = None
+    expect_url: str | None = None
+    screenshot: str | None = None
+    wait: Duration | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "CustomStep":
+        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
+        if len(given) != 1:
+            valid = ", ".join(type(self).model_fields)
+            raise ValueError(f"each step takes exactly one action ({valid}); this one has {len(given) or 'none'}")
+        return self
+
+    @property
+    def action(self) -> tuple[str, Any]:
+        for key in type(self).model_fields:
+            value = getattr(self, key)
+            if value is not None:
+                return key, value
+        raise AssertionError("validated step without action")
+
+
+class Custom(StepKind):
+    """Custom `steps:` — goto, click, fill, submit, expect, screenshot, wait — each its own step `steps[i]`."""
+
     name = "steps"
+    title = "Custom step"
+    model = CustomStep
+    repeated = True
+
+    def submits(self, section: CustomStep) -> bool:
+        return True
+
+    def time_cap_s(self, section: CustomStep, timeout_s: float) -> float:
+        return (section.wait or 0) + timeout_s * 3 + 10
+
+    def evidence(self, value: Any, kit: EvidenceKit) -> list[Any]:
+        return []  # custom steps leave screenshots (shown by the report) and browser evidence only
 
     async def run(self, ctx: "StepContext", section: CustomStep) -> None:
         action, value = section.action

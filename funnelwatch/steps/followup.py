@@ -30,67 +30,126 @@ Evidence, under `evidence["followup"]`:
      # waiting results only:
      "last_submitted_at": ISO, "next_submission_at": ISO, "every_s": 604800.0}
 
-Clock: `clock` (seconds since the epoch) is read through this module so tests
-can move time; nothing here sleeps.
+Time comes from the run's clock (`RunServices.clock`), so tests move time by
+handing `funnelwatch.run` a clock; nothing here sleeps. The ledger itself
+(states, exactly-once moves, statistics) is `funnelwatch/ledger.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ..business_hours import BusinessHours
+from ..clock import iso, parse_iso, show, stamp
 from ..errors import MonitorProblem
+from ..fields import Duration, Strict, dates_as_text
 from ..followup_rules import FollowupRules, judge
+from ..ledger import Ledger, Probe, ProbeStats, when
 from ..redaction import redact
 from ..results import Category, CheckResult, Status
-from ..schema import FollowupSection
-from ..store import FollowupStats, Probe, Store, iso, stamp
 from ..units import format_duration
-from .base import StepOutcome
+from .base import EvidenceKit, RunServices, StepKind, StepOutcome
 
 if TYPE_CHECKING:
     from ..inbox.base import ReceivedEmail
-    from ..plan import Plan, PlanItem
-    from ..runner import Runner
+    from ..plan import PlanItem
+    from ..schema import Settings
     from .base import StepContext
 
-#: The clock every follow-up decision reads; tests replace it.
-clock: Callable[[], float] = time.time
+
+class FollowupSection(Strict):
+    within: Duration
+    every: Duration = 7 * 86400.0
+    subject_contains: str | None = None
+    from_: str | None = Field(None, alias="from")
+    give_up: Duration = 7 * 86400.0
+    hours: str | None = None
+    holidays: Annotated[list[str], BeforeValidator(dates_as_text)] = []
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_parse(cls, value: str | None) -> str | None:
+        from ..business_hours import BusinessHours
+
+        return BusinessHours.parse(value).text if value else value
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays_parse(cls, value: list[str]) -> list[str]:
+        from ..business_hours import BusinessHours
+
+        BusinessHours.parse("Mon 00:00-01:00", value)
+        return value
+
+    @model_validator(mode="after")
+    def _holidays_need_hours(self) -> "FollowupSection":
+        if self.holidays and not self.hours:
+            raise ValueError("holidays only apply with hours: (e.g. hours: Mon-Fri 09:00-17:00 Europe/Berlin)")
+        return self
 
 
-def now_utc() -> datetime:
-    return datetime.fromtimestamp(clock(), timezone.utc)
-
-
-class Step:
-    """The follow-up kind; besides `run` it implements the `RunHooks` (see `steps.base`)."""
+class Followup(StepKind):
+    """The demo request's follow-up: submitted now, settled by later runs through the ledger."""
 
     name = "followup"
+    title = "Sales follow-up"
+    model = FollowupSection
     submits_once = True
+    one_viewport = True
+    settles = True
+    settled_name = "follow-up"
 
-    async def settle(self, runner: "Runner", plan: "Plan") -> list[CheckResult]:
-        return await settle_open_probes(runner, plan)
+    def needs_inbox(self, section: FollowupSection) -> bool:
+        return True
 
-    def claim(self, store: Store, item: "PlanItem", run_id: int,
-              inbox_problem: MonitorProblem | None) -> CheckResult | None:
-        return claim_submission(store, item, run_id, inbox_problem=inbox_problem)
+    def check_rules(self, section: FollowupSection, others: list[tuple[StepKind, Any]]) -> str | None:
+        if not any(kind.submits(other) for kind, other in others):
+            return "followup needs a form (or steps:) that submits the demo request"
+        return None
 
-    def release(self, store: Store, item: "PlanItem", run_id: int, submitted: bool) -> None:
-        release_submission(store, item, run_id, submitted)
+    def settings_problem(self, section: FollowupSection, settings: "Settings") -> str | None:
+        if settings.inbox.backend == "smtp":
+            return ("needs an inbox that keeps mail between runs (imap or maildir): the smtp receiver only listens "
+                    "while funnelwatch runs, so replies that come later would be lost")
+        return None
+
+    def sla_s(self, section: FollowupSection) -> float | None:
+        return section.within
+
+    def evidence(self, value: Any, kit: EvidenceKit) -> list[Any]:
+        if not isinstance(value, dict):
+            return kit.facts(self.title, value)
+        email = kit.email("The follow-up email as received", value.get("email"))
+        probes = value.get("probes")
+        table = kit.table("Follow-up probes", probes, ["submitted_at", "state", "reply_at", "latency_s"]) \
+            if isinstance(probes, list) and probes else []
+        skip = ({"email"} if email else set()) | ({"probes"} if table else set())
+        return email + table + kit.facts(self.title, value, skip)
+
+    async def settle(self, services: RunServices) -> list[CheckResult]:
+        return await settle_open_probes(services)
+
+    def claim(self, services: RunServices, item: "PlanItem") -> CheckResult | None:
+        return claim_submission(services.ledger, item, services.run_id, services.clock.now(), services.inbox_problem)
+
+    def release(self, services: RunServices, item: "PlanItem", submitted: bool) -> None:
+        services.ledger.release(item.check.spec.name, item.viewport, services.run_id, submitted)
 
     async def run(self, ctx: "StepContext", section: FollowupSection) -> None:
-        if ctx.store is None:
+        if ctx.services is None:
             raise MonitorProblem(Category.INTERNAL, "follow-up probes need the history database")
-        submitted = datetime.fromtimestamp(ctx.submitted_at, timezone.utc) if ctx.submitted_at else now_utc()
+        now = ctx.services.clock.now()
+        submitted = datetime.fromtimestamp(ctx.submitted_at, timezone.utc) if ctx.submitted_at else now
         values = probe_values(section, submitted, ctx.token, ctx.address, ctx.check.file)
-        probe_id = ctx.store.record_probe(ctx.check.spec.name, ctx.viewport, ctx.run_id, values)
+        probe_id = ctx.services.ledger.record(ctx.check.spec.name, ctx.viewport, ctx.run_id, values)
         ctx.no_retry = True
         clock_kind = " business time" if section.hours else ""
         reason = (f"demo request submitted; waiting up to {format_duration(section.within)}{clock_kind} for a human "
-                  f"follow-up (until {_show(_parse(values['sla_deadline']))})")
+                  f"follow-up (until {show(when(values['sla_deadline']))})")
         ctx.outcome = StepOutcome(Status.PENDING, None, reason)
         ctx.evidence["followup"] = {
             "probe_id": probe_id, "state": "pending", "token": ctx.token, "address": ctx.address,
@@ -127,87 +186,80 @@ def business_hours(section: FollowupSection | dict[str, Any]) -> BusinessHours |
 # --- sparing the sales team: one submission per `every` ------------------------
 
 
-def claim_submission(store: Store, item: "PlanItem", run_id: int, now: datetime | None = None,
+def claim_submission(ledger: Ledger, item: "PlanItem", run_id: int, now: datetime,
                      inbox_problem: MonitorProblem | None = None) -> CheckResult | None:
     """Reserve this check's submission window before any browser opens.
 
     None: go ahead (a `reserved` row now holds the window; the followup step
-    turns it into a probe, `release_submission` frees it if nothing was sent).
+    turns it into a probe, `release` frees it if nothing was sent).
     A CheckResult: report it instead of submitting — `pending` "waiting" when
     a probe went out less than `every` ago, `error` when the inbox cannot be
     read (a demo request nobody can watch would only bother the sales team).
     """
-    section = item.check.spec.followup
+    spec = item.check.spec
+    section: FollowupSection | None = spec.section("followup")
     if section is None:
         return None
-    now = now or now_utc()
-    spec = item.check.spec
     if inbox_problem is not None:
         return CheckResult(
             check=spec.name, file=item.check.file, status=Status.ERROR, step="followup", category=inbox_problem.category,
             reason=redact(f"no demo request sent: its follow-up could not be watched — {inbox_problem.reason}"),
             viewport=item.viewport, started_at=iso(now), tags=list(spec.tags),
         )
-    holder = store.reserve_probe(item.check.spec.name, item.viewport, run_id, now, section.every)
+    holder = ledger.reserve(spec.name, item.viewport, run_id, now, section.every)
     if holder is None:
         return None
-    last = datetime.fromisoformat(holder["reserved_at"].replace("Z", "+00:00"))
+    last = holder.reserved_at
     next_at = last + timedelta(seconds=section.every)
-    if holder["state"] == "reserved":
+    if holder.state == "reserved":
         why = "another run is submitting this demo request right now"
     else:
         why = f"the last demo request went out {format_duration((now - last).total_seconds())} ago"
     reason = (f"no demo request this run: {why}; every: {format_duration(section.every)} allows the next "
-              f"from {_show(next_at)}")
-    if holder["state"] == "pending":
-        reason += f"; its follow-up is still awaited (SLA until {_show(_parse(holder['sla_deadline']))})"
+              f"from {show(next_at)}")
+    if holder.state == "pending" and holder.sla_deadline is not None:
+        reason += f"; its follow-up is still awaited (SLA until {show(holder.sla_deadline)})"
     return CheckResult(
         check=spec.name, file=item.check.file, status=Status.PENDING, step="followup", reason=reason,
         viewport=item.viewport, started_at=iso(now), tags=list(spec.tags),
-        evidence={"followup": {"state": "waiting", "probe_id": holder["id"], "last_state": holder["state"],
-                               "last_submitted_at": holder["submitted_at"] or holder["reserved_at"],
+        evidence={"followup": {"state": "waiting", "probe_id": holder.id, "last_state": holder.state,
+                               "last_submitted_at": stamp(holder.submitted_at or holder.reserved_at),
                                "next_submission_at": stamp(next_at), "every_s": section.every}},
     )
-
-
-def release_submission(store: Store, item: "PlanItem", run_id: int, submitted: bool) -> None:
-    """Close a reservation that did not become a probe (the funnel failed before the followup step)."""
-    store.release_probe(item.check.spec.name, item.viewport, run_id, submitted)
 
 
 # --- settling -----------------------------------------------------------------------
 
 
-async def settle_open_probes(runner: "Runner", plan: "Plan") -> list[CheckResult]:
+async def settle_open_probes(services: RunServices) -> list[CheckResult]:
     """Settle every open probe (whatever the run's selection); the runner records the results."""
-    probes = runner.store.open_probes()
+    probes = services.ledger.open_probes()
     if not probes:
         return []
-    now = now_utc()
+    now = services.clock.now()
     results: list[CheckResult] = []
     for probe in probes:
-        problem = runner.inbox_problem
+        problem = services.inbox_problem
         messages: list[ReceivedEmail] = []
-        if runner.inbox is None:
+        if services.inbox is None:
             problem = problem or MonitorProblem(Category.INBOX, "no inbox is open")
         else:
             try:
-                messages = await asyncio.to_thread(runner.inbox.messages_for, probe.token)
+                messages = await asyncio.to_thread(services.inbox.messages_for, probe.token)
             except MonitorProblem as exc:
                 problem = exc
             except Exception as exc:
                 problem = MonitorProblem(Category.INBOX, f"reading the inbox failed: {exc}")
         if problem is not None:
-            results.append(_unchecked(probe, problem, now, runner))
+            results.append(services.attach_check(_unchecked(probe, problem, now)))
             continue
-        settled = settle_probe(runner.store, probe, messages, now, runner.run_id)
+        settled = settle_probe(services.ledger, probe, messages, now, services.run_id)
         if settled is not None:
-            _attach_check(settled, runner)
-            results.append(settled)
+            results.append(services.attach_check(settled))
     return results
 
 
-def settle_probe(store: Store, probe: Probe, messages: list["ReceivedEmail"], now: datetime, run_id: int) -> CheckResult | None:
+def settle_probe(ledger: Ledger, probe: Probe, messages: list["ReceivedEmail"], now: datetime, run_id: int) -> CheckResult | None:
     """Decide one probe from the messages its address received; None when nothing changes.
 
     Every state change is a guarded update (`where state = <what we read>`),
@@ -238,7 +290,7 @@ def settle_probe(store: Store, probe: Probe, messages: list["ReceivedEmail"], no
         evidence["reply"] = {**_describe(reply), "latency_s": round(latency, 3), "business_latency_s": business}
         values.update(state=state, reply_at=stamp(reply.received_at), latency_s=latency, business_latency_s=business,
                       evidence=_json({"reply": evidence["reply"], "ignored": ignored}))
-        if not store.move_probe(probe.id, probe.state, values):
+        if not ledger.move(probe.id, probe.state, values):
             return None
         evidence["state"] = state
         if on_time:
@@ -249,7 +301,7 @@ def settle_probe(store: Store, probe: Probe, messages: list["ReceivedEmail"], no
         return _result(probe, Status.FAIL, Category.LATE_FOLLOWUP, reason, latency, evidence, now)
     if now >= probe.give_up_at:
         values.update(state="missing", evidence=_json({"ignored": ignored}))
-        if not store.move_probe(probe.id, probe.state, values):
+        if not ledger.move(probe.id, probe.state, values):
             return None
         if probe.state == "overdue":
             return None  # missing_followup was reported at the breach; giving up changes nothing for people
@@ -257,7 +309,7 @@ def settle_probe(store: Store, probe: Probe, messages: list["ReceivedEmail"], no
         return _result(probe, Status.FAIL, Category.MISSING_FOLLOWUP, _missing_reason(probe, ignored, gave_up=True), None, evidence, now)
     if now >= probe.sla_deadline and probe.state == "pending":
         values = {"state": "overdue", "overdue_at": stamp(now), "settled_run_id": run_id, "evidence": _json({"ignored": ignored})}
-        if not store.move_probe(probe.id, "pending", values):
+        if not ledger.move(probe.id, "pending", values):
             return None
         evidence["state"] = "overdue"
         return _result(probe, Status.FAIL, Category.MISSING_FOLLOWUP, _missing_reason(probe, ignored), None, evidence, now)
@@ -272,12 +324,12 @@ def _latency(submitted: datetime, reply_at: datetime) -> float:
 
 
 def _missing_reason(probe: Probe, ignored: list[dict[str, Any]], gave_up: bool = False) -> str:
-    reason = (f"no human follow-up to the demo request of {_show(probe.submitted_at)} within "
+    reason = (f"no human follow-up to the demo request of {show(probe.submitted_at)} within "
               f"{format_duration(probe.within_s)}{' business time' if probe.rules.get('hours') else ''}")
     if ignored:
         kinds = sorted({i["why"] for i in ignored})
         reason += f"; ignored {len(ignored)} message{'s' if len(ignored) > 1 else ''}: {', '.join(kinds)}"
-    reason += "; gave up watching" if gave_up else f"; still watching for a late reply until {_show(probe.give_up_at)}"
+    reason += "; gave up watching" if gave_up else f"; still watching for a late reply until {show(probe.give_up_at)}"
     return reason
 
 
@@ -286,12 +338,10 @@ def _spent(probe: Probe, hours: BusinessHours | None, latency: float, business: 
     return f"{text} ({format_duration(business)} in business hours)" if hours and business is not None else text
 
 
-def _unchecked(probe: Probe, problem: MonitorProblem, now: datetime, runner: "Runner") -> CheckResult:
-    reason = f"could not check the follow-up to the demo request of {_show(probe.submitted_at)}: {problem.reason}"
-    result = _result(probe, Status.ERROR, problem.category, reason, None,
-                     {"probe_id": probe.id, "state": probe.state, "token": probe.token}, now)
-    _attach_check(result, runner)
-    return result
+def _unchecked(probe: Probe, problem: MonitorProblem, now: datetime) -> CheckResult:
+    reason = f"could not check the follow-up to the demo request of {show(probe.submitted_at)}: {problem.reason}"
+    return _result(probe, Status.ERROR, problem.category, reason, None,
+                   {"probe_id": probe.id, "state": probe.state, "token": probe.token}, now)
 
 
 def _result(probe: Probe, status: Status, category: Category | None, reason: str | None, latency: float | None,
@@ -303,23 +353,8 @@ def _result(probe: Probe, status: Status, category: Category | None, reason: str
     )
 
 
-def _attach_check(result: CheckResult, runner: "Runner") -> None:
-    """Tags and file from the check as configured now (the probe may outlive a renamed file)."""
-    for check in runner.config.checks:
-        if check.spec.name == result.check:
-            result.file, result.tags = check.file, list(check.spec.tags)
-
-
 def _describe(message: "ReceivedEmail") -> dict[str, Any]:
     return {"from": message.sender[:200], "subject": message.subject[:200], "received_at": stamp(message.received_at)}
-
-
-def _show(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _json(value: Any) -> str:
@@ -328,12 +363,7 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def followup_stats(store: Store, check_name: str, limit: int = 30) -> FollowupStats:
-    """Last latency, median/p90 over the last `limit` probes, share within SLA (see `Store.followup_stats`)."""
-    return store.followup_stats(check_name, limit)
-
-
-def describe_stats(stats: FollowupStats) -> str | None:
+def describe_stats(stats: ProbeStats) -> str | None:
     """One line for `funnelwatch history NAME`; None for a check without follow-up probes."""
     if not stats.probes and not stats.open_probes:
         return None

@@ -37,11 +37,14 @@ from typing import TYPE_CHECKING, Any
 from ..errors import StepFailed
 from ..redaction import redact, redact_deep
 from ..results import Category
-from ..schema import FormSection
+from pydantic import model_validator
+
+from ..fields import Strict
 from .form_find import FoundForm, fill_form, find_form
 from .form_judge import Judge, error_text, is_third_party, script_of
 from .form_look import look
 from .form_traffic import Traffic, lead_markers
+from .base import StepKind
 
 if TYPE_CHECKING:
     from .base import StepContext
@@ -49,8 +52,36 @@ if TYPE_CHECKING:
 CLICK_TIMEOUT_S = 5.0
 
 
-class Step:
+class FormSuccess(Strict):
+    url_contains: str | None = None
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "FormSuccess":
+        if not self.url_contains and not self.text:
+            raise ValueError("give url_contains, text or both, so funnelwatch knows what success looks like")
+        return self
+
+
+class FormSection(Strict):
+    selector: str | None = None
+    fill: dict[str, str | int | bool] = {}
+    submit: str | None = None
+    success: FormSuccess | None = None
+
+
+class Form(StepKind):
+    """The lead form: find, fill, submit, judge."""
+
     name = "form"
+    title = "Lead form"
+    model = FormSection
+
+    def needs_page(self, section: FormSection) -> bool:
+        return True
+
+    def submits(self, section: FormSection) -> bool:
+        return True
 
     async def run(self, ctx: "StepContext", section: FormSection) -> None:
         facts: dict[str, Any] = ctx.evidence.setdefault("form", {})

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..results import Category
-from ..schema import FormSuccess
 from .form_look import Seen, look
 from .form_traffic import TRACKERS, Sent, Traffic
 from .pagekit import contains
 
 if TYPE_CHECKING:
+    from .form import FormSuccess
     from .base import StepContext
     from .form_find import FoundForm
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import StepFailed
 from ..results import Category
-from ..schema import LandingSection
+from ..fields import Duration, Strict, StrList
+from .base import StepKind
 from .pagekit import Navigation, contains, navigate, visible_text
 
 if TYPE_CHECKING:
@@ -22,12 +23,30 @@ DISMISS_WAIT_S = 2.5
 COPY_WAIT_CAP_S = 3.0
 
 
-class Step:
+class LandingSection(Strict):
+    url: str | None = None
+    must_show: StrList = []
+    must_not_show: StrList = []
+    max_load: Duration | None = None
+    dismiss: str | None = None
+
+
+class Landing(StepKind):
+    """The landing page: status, copy, load time, consent banner."""
+
     name = "landing"
+    title = "Landing page"
+    model = LandingSection
+
+    def starts_page(self, section: LandingSection) -> bool:
+        return bool(section.url)
+
+    def needs_page(self, section: LandingSection) -> bool:
+        return True
 
     async def run(self, ctx: "StepContext", section: LandingSection) -> None:
         nav: Navigation | None = ctx.evidence.get("_navigation")
-        if section.url and (nav is None or ctx.check.spec.ad is None):
+        if section.url and nav is None:  # an ad step that ran already brought the browser here
             nav = await navigate(ctx, ctx.fill_placeholders(section.url))
             ctx.evidence["_navigation"] = nav
         facts = ctx.evidence.setdefault("landing", {})

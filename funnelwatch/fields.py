@@ -1,0 +1,36 @@
+"""The building blocks of every config model: strictness, durations, sizes, lists.
+
+Shared by `schema.py` (config/funnelwatch.yaml and the check file's top level)
+and by each step kind's own section model (`steps/<kind>.py`), so a kind can
+declare its section without importing the schema that is built from it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from .units import parse_duration, parse_size
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+def as_list(value: Any) -> Any:
+    """Let a single string stand for a one-item list (`on: broken`)."""
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(as_list)]
+
+
+def dates_as_text(value: Any) -> Any:
+    """YAML reads `2026-12-25` as a date; holidays keep it as ISO text."""
+    return [v.isoformat() if hasattr(v, "isoformat") else v for v in as_list(value)] if value is not None else value
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a misspelt key that is ignored is a check that silently stops checking."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)

@@ -1,0 +1,124 @@
+"""The history database: the only package that speaks SQL.
+
+One SQLite connection (WAL, `busy_timeout`, schema version in `PRAGMA
+user_version`), split by concern:
+
+- `history.py`: runs and results (mixed into `Store`: `store.add_result(...)`);
+- `ledger.py`: the pending ledger (`store.ledger`, see `funnelwatch/ledger.py`);
+- `alert_state.py`: what each alert channel was told (`store.alert_state`);
+- `migrations.py`: the append-only schema migrations.
+
+A run still marked `running` whose process is gone is marked `incomplete` on open.
+
+    store = Store("reports/history.db")
+    run_id, started = store.begin_run("all checks")
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from ..clock import SYSTEM_CLOCK, Clock, iso, parse_iso, stamp, utcnow
+from ..errors import FunnelwatchError
+from ..ledger import FollowupStats, Probe
+from .alert_state import AlertStateTable
+from .history import RunsAndResults, row_to_result
+from .ledger import SqlLedger
+from .migrations import MIGRATIONS, table
+
+
+class Store(RunsAndResults):
+    """The history database behind one connection."""
+
+    def __init__(self, path: str | os.PathLike[str], readonly_ok: bool = False, clock: Clock = SYSTEM_CLOCK):
+        self.path = Path(path)
+        self.clock = clock
+        self.ledger = SqlLedger(self)
+        self.alert_state = AlertStateTable(self)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self._refuse_newer_schema()
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+            self._mark_abandoned_runs()
+        except sqlite3.DatabaseError as exc:
+            raise FunnelwatchError(
+                f"{self.path}: cannot use the history database ({exc}) — "
+                "it was left untouched; check its permissions, or move it aside to start a new history"
+            ) from None
+        except OSError as exc:
+            raise FunnelwatchError(f"{self.path}: cannot open the history database ({exc.strerror})") from None
+
+    # --- schema ---------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _refuse_newer_schema(self) -> None:
+        if self.version > len(MIGRATIONS):
+            raise FunnelwatchError(
+                f"{self.path}: history was written by a newer funnelwatch (schema {self.version}) — "
+                "it was left untouched; upgrade funnelwatch"
+            )
+
+    def _migrate(self) -> None:
+        """Bring the schema up to date in one transaction (version read inside it, so racing processes migrate once)."""
+        if self.version == len(MIGRATIONS):
+            return
+        with self.transaction():
+            current = self.version
+            for migration in MIGRATIONS[current:]:
+                migration(self.db)
+            self.db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+    def transaction(self) -> Any:
+        return _Transaction(self.db.conn)
+
+    def _mark_abandoned_runs(self) -> None:
+        for row in self.db.query("select id, pid from runs where state = 'running'"):
+            if not _alive(row["pid"]):
+                with self.transaction():
+                    table(self.db, "runs").update(row["id"], {"state": "incomplete"})
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT/ROLLBACK on an autocommit connection."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+__all__ = ["MIGRATIONS", "FollowupStats", "Probe", "Store", "iso", "parse_iso", "row_to_result", "stamp", "utcnow"]

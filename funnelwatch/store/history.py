@@ -1,0 +1,182 @@
+"""Runs and results: the `runs` and `results` tables.
+
+One row per check per viewport per run (plus settled follow-ups and
+"waiting" rows, told apart by `kind`), each written in its own transaction so
+a killed run loses nothing already finished. The report's queries are
+indexed: their cost follows what is shown, not the size of the history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..clock import iso
+from ..errors import FunnelwatchError
+from ..redaction import redact, redact_deep
+from ..results import Category, CheckResult, Status
+from .migrations import table
+
+if TYPE_CHECKING:
+    import sqlite_utils
+    from pathlib import Path
+
+    from ..clock import Clock
+
+_LIGHT = "id, run_id, check_name, file, viewport, kind, status, step, category, reason, duration_s, attempts, latency_s, started_at, tags"
+
+
+class RunsAndResults:
+    """The `runs` and `results` queries; mixed into `Store`, which owns the connection."""
+
+    db: "sqlite_utils.Database"
+    path: "Path"
+    clock: "Clock"
+
+    def transaction(self) -> Any:
+        raise NotImplementedError
+
+    # --- runs -----------------------------------------------------------------
+
+    def begin_run(self, selection: str) -> tuple[int, datetime]:
+        if not os.access(self.path, os.W_OK):
+            raise FunnelwatchError(
+                f"{self.path}: the history database is readonly — it was left untouched; "
+                "make it writable (chmod u+w, or chattr -i) or set `database:` to another file"
+            )
+        started = self.clock.now()
+        with self.transaction():
+            run_id = table(self.db, "runs").insert(
+                {"started_at": iso(started), "state": "running", "pid": os.getpid(), "selection": selection}
+            ).last_pk
+        return int(run_id or 0), started
+
+    def finish_run(self, run_id: int, exit_code: int) -> datetime:
+        finished = self.clock.now()
+        with self.transaction():
+            table(self.db, "runs").update(run_id, {"finished_at": iso(finished), "state": "complete", "exit_code": exit_code})
+        return finished
+
+    def abandon_run(self, run_id: int) -> None:
+        """Mark a run stopped mid-way (SIGTERM): its finished results stay, the run is `incomplete`."""
+        with self.transaction():
+            table(self.db, "runs").update(run_id, {"finished_at": iso(self.clock.now()), "state": "incomplete"})
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        return dict(table(self.db, "runs").get(run_id))
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from runs order by id desc limit ?", [limit]))
+
+    def run_started(self, run_ids: list[int]) -> dict[int, str]:
+        """started_at of the given runs (for pruning their artifacts)."""
+        if not run_ids:
+            return {}
+        marks = ",".join("?" * len(run_ids))
+        return {r["id"]: r["started_at"] for r in self.db.query(f"select id, started_at from runs where id in ({marks})", run_ids)}
+
+    # --- results --------------------------------------------------------------
+
+    def add_result(self, run_id: int, result: CheckResult, kind: str = "check") -> int:
+        row = {
+            "run_id": run_id,
+            "check_name": result.check,
+            "file": result.file,
+            "viewport": result.viewport,
+            "status": result.status.value,
+            "step": result.step,
+            "category": result.category.value if result.category else None,
+            "reason": redact(result.reason),
+            "duration_s": result.duration_s,
+            "attempts": result.attempts,
+            "latency_s": result.latency_s,
+            "token": result.token,
+            "started_at": result.started_at or iso(self.clock.now()),
+            "kind": kind,
+            "tags": json.dumps(result.tags),
+            "evidence": json.dumps(redact_deep(result.evidence), default=str),
+            "artifacts": json.dumps(result.artifacts),
+        }
+        with self.transaction():
+            return int(table(self.db, "results").insert(row).last_pk or 0)
+
+    def results_for_run(self, run_id: int) -> list[CheckResult]:
+        return [row_to_result(r) for r in self.db.query("select * from results where run_id = ? order by id", [run_id])]
+
+    def check_names(self) -> list[str]:
+        return [r["check_name"] for r in self.db.query("select distinct check_name from results order by check_name")]
+
+    def history(self, check: str | None = None, limit: int = 30) -> list[CheckResult]:
+        """Most recent results first, for one check or all."""
+        if check is None:
+            rows = self.db.query("select * from results order by id desc limit ?", [limit])
+        else:
+            rows = self.db.query("select * from results where check_name = ? order by id desc limit ?", [check, limit])
+        return [row_to_result(r) for r in rows]
+
+    def latest(self) -> list[CheckResult]:
+        """The newest result of every (check, viewport, kind)."""
+        rows = self.db.query(
+            """select r.* from results r
+               join (select max(id) as id from results group by check_name, viewport, kind) m on m.id = r.id
+               order by r.check_name"""
+        )
+        return [row_to_result(r) for r in rows]
+
+    def result(self, result_id: int) -> CheckResult | None:
+        """One full result (evidence, artifacts) by id."""
+        rows = list(self.db.query("select * from results where id = ?", [result_id]))
+        return row_to_result(rows[0]) if rows else None
+
+    def recent(self, check: str, kinds: tuple[str, ...] = ("check",), limit: int = 30) -> list[dict[str, Any]]:
+        """The newest `limit` results of one check and kinds, all viewports, without evidence; newest first."""
+        marks = ",".join("?" * len(kinds))
+        return list(self.db.query(
+            f"select {_LIGHT} from results where check_name = ? and kind in ({marks}) order by id desc limit ?",
+            [check, *kinds, limit],
+        ))
+
+    def window_counts(self, since: str) -> list[dict[str, Any]]:
+        """Per check/viewport/status: how many results after `since` (ISO), kind 'check' only."""
+        return list(self.db.query(
+            """select check_name, viewport, status, count(*) as n from results
+               where started_at > ? and kind = 'check' group by check_name, viewport, status""",
+            [since],
+        ))
+
+    def streak_start(self, check: str, viewport: str) -> str | None:
+        """When the current run of failures began: the first `fail` after the last pass/flaky."""
+        last_ok = self.db.execute(
+            """select id from results where check_name = ? and kind = 'check' and viewport = ?
+               and status in ('pass', 'flaky') order by id desc limit 1""",
+            [check, viewport],
+        ).fetchone()
+        ok = last_ok[0] if last_ok else 0
+        row = self.db.execute(
+            """select started_at from results where check_name = ? and kind = 'check' and viewport = ?
+               and id > ? and status = 'fail' order by id limit 1""",
+            [check, viewport, ok],
+        ).fetchone()
+        return row[0] if row else None
+
+
+def row_to_result(row: dict[str, Any]) -> CheckResult:
+    return CheckResult(
+        check=row["check_name"],
+        file=row["file"],
+        status=Status(row["status"]),
+        step=row["step"],
+        category=Category(row["category"]) if row["category"] else None,
+        reason=row["reason"],
+        duration_s=row["duration_s"] or 0.0,
+        attempts=row["attempts"] or 1,
+        viewport=row["viewport"] or "desktop",
+        latency_s=row["latency_s"],
+        token=row["token"],
+        evidence=json.loads(row["evidence"] or "{}"),
+        artifacts=json.loads(row["artifacts"] or "{}"),
+        started_at=row["started_at"],
+        tags=json.loads(row["tags"] or "[]"),
+    )

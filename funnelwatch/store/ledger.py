@@ -1,0 +1,105 @@
+"""The pending ledger's SQL (`probes` table); what it means is in `funnelwatch/ledger.py`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Iterator
+
+from ..clock import parse_iso, stamp
+from ..ledger import OPEN_PROBE_STATES, SETTLED_PROBE_STATES, Probe, ProbeStats, Reservation, when
+from .migrations import table
+
+if TYPE_CHECKING:
+    from . import Store
+
+
+class SqlLedger:
+    """`funnelwatch.ledger.Ledger` on the history database's `probes` table."""
+
+    def __init__(self, store: "Store"):
+        self._store = store
+
+    @property
+    def _db(self) -> Any:
+        return self._store.db
+
+    def reserve(self, check_name: str, viewport: str, run_id: int, now: datetime, every_s: float) -> Reservation | None:
+        """Check and insert in one BEGIN IMMEDIATE transaction: of two overlapping runs exactly one gets to submit."""
+        with self._store.transaction():
+            last = next(iter(self._db.query(
+                "select * from probes where check_name = ? and state != 'released' order by reserved_at desc, id desc limit 1",
+                [check_name],
+            )), None)
+            if last is not None and when(last["reserved_at"]) + timedelta(seconds=every_s) > now:
+                return Reservation(
+                    id=last["id"], state=last["state"], reserved_at=when(last["reserved_at"]),
+                    submitted_at=parse_iso(last["submitted_at"]), sla_deadline=parse_iso(last["sla_deadline"]),
+                )
+            table(self._db, "probes").insert(
+                {"check_name": check_name, "viewport": viewport, "run_id": run_id, "state": "reserved", "reserved_at": stamp(now)}
+            )
+        return None
+
+    def record(self, check_name: str, viewport: str, run_id: int, values: dict[str, Any]) -> int:
+        values = {**values, "state": "pending"}
+        probes = table(self._db, "probes")
+        with self._store.transaction():
+            row = self._db.execute(
+                "select id from probes where check_name = ? and viewport = ? and run_id = ? and state = 'reserved' order by id desc limit 1",
+                [check_name, viewport, run_id],
+            ).fetchone()
+            if row is not None:
+                probes.update(row[0], values)
+                return int(row[0])
+            values.setdefault("reserved_at", values.get("submitted_at"))
+            return int(probes.insert({"check_name": check_name, "viewport": viewport, "run_id": run_id, **values}).last_pk or 0)
+
+    def release(self, check_name: str, viewport: str, run_id: int, submitted: bool) -> None:
+        with self._store.transaction():
+            self._db.execute(
+                "update probes set state = ? where check_name = ? and viewport = ? and run_id = ? and state = 'reserved'",
+                ["aborted" if submitted else "released", check_name, viewport, run_id],
+            )
+
+    def open_probes(self) -> list[Probe]:
+        marks = ", ".join("?" for _ in OPEN_PROBE_STATES)
+        rows = self._db.query(f"select * from probes where state in ({marks}) order by id", list(OPEN_PROBE_STATES))
+        return [_probe(r) for r in rows]
+
+    def move(self, probe_id: int, from_state: str, values: dict[str, Any]) -> bool:
+        assignments = ", ".join(f"[{k}] = ?" for k in values)
+        with self._store.transaction():
+            cursor = self._db.execute(
+                f"update probes set {assignments} where id = ? and state = ?", [*values.values(), probe_id, from_state]
+            )
+            return bool(cursor.rowcount == 1)
+
+    def rows(self, where: str = "1", params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Raw probe rows (for tests and tooling)."""
+        return iter(self._db.query(f"select * from probes where {where} order by id", params or []))
+
+    def has_open_probes(self) -> bool:
+        marks = ", ".join("?" for _ in OPEN_PROBE_STATES)
+        found = self._db.execute(f"select 1 from probes where state in ({marks}) limit 1", list(OPEN_PROBE_STATES)).fetchone()
+        return found is not None
+
+    def stats(self, check_name: str, limit: int = 30) -> ProbeStats:
+        """Last latency, median and p90 over the last `limit` settled probes, share within SLA."""
+        marks = ", ".join("?" for _ in SETTLED_PROBE_STATES)
+        rows = list(self._db.query(
+            f"select * from probes where check_name = ? and state in ({marks}) order by submitted_at desc, id desc limit ?",
+            [check_name, *SETTLED_PROBE_STATES, limit],
+        ))
+        pending = self._db.execute("select count(*) from probes where check_name = ? and state = 'pending'", [check_name]).fetchone()[0]
+        return ProbeStats.of(check_name, rows, pending)
+
+
+def _probe(row: dict[str, Any]) -> Probe:
+    return Probe(
+        id=row["id"], check_name=row["check_name"], file=row["file"] or "", viewport=row["viewport"] or "desktop",
+        token=row["token"], address=row["address"], submitted_at=when(row["submitted_at"]),
+        sla_deadline=when(row["sla_deadline"]), give_up_at=when(row["give_up_at"]), state=row["state"],
+        within_s=row["within_s"] or 0.0, rules=json.loads(row["rules"] or "{}"), run_id=row["run_id"],
+        reply_at=parse_iso(row["reply_at"]), latency_s=row["latency_s"], business_latency_s=row["business_latency_s"],
+    )

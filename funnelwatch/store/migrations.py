@@ -1,0 +1,73 @@
+"""The history's schema, one migration per version (append-only).
+
+Migration N brings the schema from version N-1 to N; the version lives in
+SQLite's `PRAGMA user_version`. Never edit a released migration: add one.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import sqlite_utils
+from sqlite_utils.db import Table
+
+
+def table(db: sqlite_utils.Database, name: str) -> Table:
+    """A table (never a view) of the history, typed for mypy."""
+    found = db[name]
+    assert isinstance(found, Table), f"{name} is a view"
+    return found
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    table(db, "runs").create(
+        {"id": int, "started_at": str, "finished_at": str, "state": str, "pid": int, "selection": str, "exit_code": int},
+        pk="id",
+    )
+    results = table(db, "results")
+    results.create(
+        {
+            "id": int, "run_id": int, "check_name": str, "file": str, "viewport": str, "status": str,
+            "step": str, "category": str, "reason": str, "duration_s": float, "attempts": int,
+            "latency_s": float, "token": str, "started_at": str, "kind": str, "tags": str,
+            "evidence": str, "artifacts": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    results.create_index(["check_name", "id"])
+    results.create_index(["run_id"])
+    # The report reads the newest rows of one check/kind/viewport, and counts by time window.
+    results.create_index(["check_name", "kind", "viewport", "id"])
+    results.create_index(["started_at", "kind", "check_name", "viewport", "status"])
+    # The pending ledger (see funnelwatch/ledger.py). A row is written `reserved` before
+    # the browser submits (so `every` holds under overlapping runs), becomes `pending` once
+    # submitted, and moves on exactly once per transition, guarded by its state.
+    # Times are ISO-8601 UTC with milliseconds, so they compare as text.
+    probes = table(db, "probes")
+    probes.create(
+        {
+            "id": int, "check_name": str, "file": str, "viewport": str, "token": str, "address": str,
+            "reserved_at": str, "submitted_at": str, "sla_deadline": str, "give_up_at": str, "state": str,
+            "within_s": float, "rules": str, "reply_at": str, "latency_s": float, "business_latency_s": float,
+            "overdue_at": str, "settled_at": str, "run_id": int, "settled_run_id": int, "evidence": str,
+        },
+        pk="id",
+    )
+    probes.create_index(["token"], unique=True)
+    probes.create_index(["check_name", "reserved_at"])
+    probes.create_index(["state"])
+    # What each alert channel was told about each (check, viewport); `channel` is a
+    # fingerprint of the Apprise URL, never the URL (it holds the webhook token).
+    table(db, "alert_state").create(
+        {
+            "channel": str, "check_name": str, "viewport": str, "funnel": str, "monitor": str,
+            "fail_streak": int, "pass_streak": int, "broken_since": str, "funnel_told_at": str,
+            "monitor_told_at": str, "updated_at": str,
+        },
+        pk=("channel", "check_name", "viewport"),
+    )
+
+
+#: Append-only: migration N brings the schema from version N-1 to N.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
