@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test bench setup browser test-deps clean
+.PHONY: demo test lint bench setup browser test-deps clean
 
 $(BIN)/funnelwatch: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ test-deps:
 demo: setup
 	$(BIN)/funnelwatch demo
 
-test: setup test-deps
+lint: $(BIN)/funnelwatch
+	$(BIN)/ruff check funnelwatch tests bench
+	$(BIN)/mypy
+
+test: setup test-deps lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup test-deps

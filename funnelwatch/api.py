@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from .clock import SYSTEM_CLOCK, Clock, iso
 from .config import Config
 from .errors import FunnelwatchError
 from .locking import RunLock
 from .plan import Plan, make_plan
 from .results import RunResult
 from .runner import Progress, Runner
-from .clock import SYSTEM_CLOCK, Clock, iso
 from .store import Store
 
 

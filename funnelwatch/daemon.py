@@ -110,7 +110,7 @@ class Daemon:
     def _files(self) -> tuple[Any, ...]:
         root = Path(self.project)
         files = [root / CONFIG_FILE] + sorted((root / CHECKS_DIR).glob("*.y*ml"))
-        found = []
+        found: list[tuple[str, int | None, int | None]] = []
         for file in files:
             try:
                 stat = file.stat()
@@ -225,7 +225,7 @@ class Daemon:
     # --- signals --------------------------------------------------------------------
 
     def _install(self) -> dict[int, Any]:
-        previous = {}
+        previous: dict[int, Any] = {}
         for signum, handler in ((signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop),
                                 (signal.SIGHUP, self._on_hup), (signal.SIGALRM, self._on_grace_over)):
             previous[signum] = signal.signal(signum, handler)

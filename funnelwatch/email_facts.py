@@ -113,7 +113,7 @@ def _body(message: EmailMessage, subtype: str) -> str:
     return _decoded(part)
 
 
-def _decoded(part: EmailMessage) -> str:
+def _decoded(part: Any) -> str:
     try:
         content = part.get_content()
         if isinstance(content, str):
@@ -124,7 +124,7 @@ def _decoded(part: EmailMessage) -> str:
     return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
 
 
-def _attachments(message: EmailMessage):  # type: ignore[no-untyped-def]
+def _attachments(message: EmailMessage) -> Any:
     for part in message.walk():
         if part.is_multipart():
             continue

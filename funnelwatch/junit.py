@@ -99,8 +99,8 @@ def to_xml(outcome: RunResult) -> ET.ElementTree:
         "skipped": str(sum(r.status is Status.PENDING for r in results)),
         "time": f"{sum(max(r.duration_s, 0.0) for r in results):.3f}",
     }
-    suites = ET.Element("testsuites", name="funnelwatch", **counts)
-    suite = ET.SubElement(suites, "testsuite", name="funnelwatch", timestamp=outcome.started_at or "", id=str(outcome.run_id), **counts)
+    suites = ET.Element("testsuites", {"name": "funnelwatch", **counts})
+    suite = ET.SubElement(suites, "testsuite", {"name": "funnelwatch", "timestamp": outcome.started_at or "", "id": str(outcome.run_id), **counts})
     for result in results:
         _case(suite, result)
     if outcome.problems:

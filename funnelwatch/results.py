@@ -172,13 +172,15 @@ STATUS_MARKS: dict[Status, str] = {Status.PASS: "✓", Status.FAIL: "✗", Statu
 
 
 def failure_text(step: str | None, category: Category | None, reason: str | None) -> str:
-    """`form: form submission failed: the POST … answered HTTP 500` — the label is left out
+    """`Lead form: form submission failed: the POST … answered HTTP 500` — the label is left out
     when the reason already says it, so nobody reads the same words twice."""
+    from .steps import title_of  # the step kinds import this module: look their titles up late
+
     label = CATEGORY_LABELS.get(category, "") if category else ""
     reason = reason or ""
     if label and label.lower() in reason.lower():
         label = ""
-    return f"{step or 'check'}: {label + ': ' if label else ''}{reason}"
+    return f"{title_of(step) or 'check'}: {label + ': ' if label else ''}{reason}"
 
 
 def summary_line(result: CheckResult) -> str:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, create_model, field_validator, model_validator
 
-from .fields import Duration, Strict, StrList, as_list as _as_list
+from .fields import Duration, Strict, StrList
+from .fields import as_list as _as_list
 from .schedules import check_schedule
 
 if TYPE_CHECKING:
@@ -107,11 +108,11 @@ class Settings(Strict):
 
     database: str = "reports/history.db"
     reports_dir: str = "reports"
-    browser: BrowserSettings = BrowserSettings()
+    browser: BrowserSettings = BrowserSettings()  # type: ignore[call-arg]  # pydantic fills the defaults
     inbox: InboxSettings = InboxSettings()
     alerts: list[AlertChannel] = []
     heartbeat: str | None = None
-    defaults: Defaults = Defaults()
+    defaults: Defaults = Defaults()  # type: ignore[call-arg]
     report: ReportSettings = ReportSettings()
     on_overlap: Literal["wait", "exit"] = "exit"
 

@@ -6,13 +6,10 @@ tests/fixtures/ and are loaded as plugins below.
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-import funnelwatch
 from funnelwatch.demo.server import LocalSite
 
 pytest_plugins = [

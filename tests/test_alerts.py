@@ -66,7 +66,7 @@ def test_broken_funnel_alerts_once(project, receiver):
     messages = receiver.wait_for(1)
     assert len(messages) == 1
     assert messages[0]["title"] == "funnelwatch: 1 funnel broken"
-    assert "hipaa — landing: page answered with an error: the landing page answered HTTP 500" in messages[0]["message"]
+    assert "hipaa — Landing page: page answered with an error: the landing page answered HTTP 500" in messages[0]["message"]
     assert messages[0]["type"] == "failure"
 
 
@@ -115,7 +115,7 @@ def test_error_alerts_as_monitor_problem_not_as_broken(project, receiver):
     assert messages[0]["title"] == "funnelwatch: could not check 1 funnel"
     body = messages[0]["message"]
     assert "funnelwatch could not check these (this says nothing about whether the funnel works)" in body
-    assert "gdpr — asset: inbox problem: the inbox could not be opened" in body
+    assert "gdpr — Delivery email and asset: inbox problem: the inbox could not be opened" in body
     assert "Broken" not in body and "broken" not in messages[0]["title"]
     stored_run(project, [result("gdpr", Status.PASS)])
     resolved = receiver.wait_for(2)
@@ -134,12 +134,12 @@ def test_several_broken_funnels_arrive_as_one_digest(project, receiver):
     assert len(messages) == 1
     body = messages[0]["message"]
     assert messages[0]["title"] == "funnelwatch: 3 funnels broken"
-    assert "hipaa — asset: wrong asset delivered: the PDF behind 'Download' is titled 'GDPR Readiness Guide'" in body
-    assert "summer [mobile] — ad: tracking parameter lost: gclid was dropped" in body
-    assert "webinar — form: form rejected the entry: the form says 'Please enter a business email'" in body
+    assert "hipaa — Delivery email and asset: wrong asset delivered: the PDF behind 'Download' is titled 'GDPR Readiness Guide'" in body
+    assert "summer [mobile] — Ad click-through: tracking parameter lost: gclid was dropped" in body
+    assert "webinar — Lead form: form rejected the entry: the form says 'Please enter a business email'" in body
     assert "https://reports.example.com/fw/funnels/hipaa.html" in body
     assert "Report: https://reports.example.com/fw/index.html" in body
-    assert "ok" not in [line.strip("  • ").split(" ")[0] for line in body.splitlines()]
+    assert "ok" not in [line.strip(" •").split(" ")[0] for line in body.splitlines()]
 
 
 def test_failure_and_success_thresholds_wait_for_consecutive_runs(project, receiver):
@@ -218,7 +218,7 @@ def test_channel_down_run_still_succeeds_stores_results_and_retries_next_run(pro
     messages = receiver.wait_for(1)
     assert len(messages) == 1
     assert messages[0]["title"] == "funnelwatch: 1 funnel broken"
-    assert "Spring offer — landing:" in messages[0]["message"]
+    assert "Spring offer — Landing page:" in messages[0]["message"]
     assert receiver.pings == ["/beat"]
 
 

@@ -20,17 +20,24 @@ from typing import Any
 import pytest
 
 from funnelwatch import Category, Status
+from funnelwatch.clock import SYSTEM_CLOCK
 from funnelwatch.demo.documents import make_docx, make_pdf
 from funnelwatch.errors import MonitorProblem, StepFailed
 from funnelwatch.inbox.maildir import MaildirInbox, deliver
 from funnelwatch.schema import Settings
-from funnelwatch.steps.asset import AssetSection
-from funnelwatch.clock import SYSTEM_CLOCK
-from funnelwatch.steps.asset import Asset
+from funnelwatch.steps.asset import Asset, AssetSection
 from funnelwatch.steps.base import RunServices, StepContext
 from tests.fixtures.emails import (
-    CMS_ERROR, PORTAL_LOGIN, attachment_email, confirm_email, hubspot_email, mailchimp_email,
-    meta_refresh_tracker, newsletter_email, plain_email, tracked,
+    CMS_ERROR,
+    PORTAL_LOGIN,
+    attachment_email,
+    confirm_email,
+    hubspot_email,
+    mailchimp_email,
+    meta_refresh_tracker,
+    newsletter_email,
+    plain_email,
+    tracked,
 )
 
 HIPAA_2026 = make_pdf("HIPAA Compliance Checklist 2026", ["Security Rule safeguards", "Privacy Rule basics"], pad_to=24_000)

@@ -90,6 +90,14 @@ def test_new_required_field_shows_the_html5_bubble_as_validation(fw, site):
     assert not site.hits("/lead/html5")
 
 
+def test_html5_refusal_lists_each_refused_field_in_the_evidence(fw, site):
+    path = forms.install_classic(site, "html5b", "html5_required")
+    result = run_form(fw, site, path)
+    assert result.category.value == "form_validation"
+    validation = result.evidence["form"]["validation"]
+    assert validation and any(v.startswith("phone: ") and "Please fill" in v for v in validation), validation
+
+
 def test_captcha_challenge_instead_of_success_is_reported(fw, site):
     path = forms.install_classic(site, "captcha", "captcha")
     result = run_form(fw, site, path)

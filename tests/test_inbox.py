@@ -8,11 +8,9 @@ alone, and turns an unreachable or refusing inbox into a monitor problem
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import smtplib
 import threading
-from pathlib import Path
 
 import pytest
 from imap_tools import MailBoxUnencrypted

@@ -226,8 +226,8 @@ def test_funnel_page_puts_the_reason_first_then_the_evidence(built, reader):
     assert "page does not match the ad" in first.locator(".reason").inner_text()
     titles = first.locator("section.evidence h3").all_inner_texts()
     assert titles[:2] == ["Redirect chain (ad click to landing page)", "Does the page carry the ad's promise?"]
-    for title in ("Form outcome", "Console errors", "Uncaught page errors", "Failed requests",
-                  "The email as received", "Asset delivered", "Follow-up probes", "Other evidence"):
+    for title in ("Lead form", "Console errors", "Uncaught page errors", "Failed requests",
+                  "The email as received", "Delivery email and asset", "Follow-up probes", "Other evidence"):
         assert title in titles
     chain = first.locator("ol.chain li").all_inner_texts()
     assert len(chain) == 3 and chain[0].startswith("302") and "javascript:alert(3)" in chain[1]

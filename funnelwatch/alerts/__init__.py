@@ -19,11 +19,11 @@ import logging
 from contextlib import contextmanager
 from typing import Iterator
 
+from ..clock import utcnow
 from ..config import Config
 from ..redaction import mask_url, redact, register
 from ..results import RunResult
 from ..schema import AlertChannel
-from ..clock import utcnow
 from ..store import Store
 from .message import compose
 from .state import Event, advance, blank, heard, unsaid

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..clock import iso, parse_iso
 from ..results import CheckResult, Status
 from ..schema import AlertChannel
-from ..clock import iso, parse_iso
 
 #: Event kind → the `on:` values that let a channel hear it.
 HEARD_BY = {

@@ -11,7 +11,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..alerts.receiver import AlertReceiver
 from ..api import run
@@ -86,7 +86,7 @@ def run_demo(reports_dir: Path, keep_running: bool = False, echo: Callable[[str]
 FOLLOWUP_WAIT_S = 20.0
 
 
-def _settle_followups(config, outcome: RunResult, site: DemoSite, echo: Callable[[str], None]) -> RunResult:  # type: ignore[no-untyped-def]
+def _settle_followups(config: Any, outcome: RunResult, site: DemoSite, echo: Callable[[str], None]) -> RunResult:
     """Follow-ups are settled by a later run; the demo waits for its slow team and runs again.
 
     In production the next cron run does this; the demo's second pass runs no
@@ -104,7 +104,7 @@ def _settle_followups(config, outcome: RunResult, site: DemoSite, echo: Callable
     return outcome
 
 
-def _line(result) -> str:  # type: ignore[no-untyped-def]
+def _line(result: Any) -> str:
     from ..results import summary_line
 
     return summary_line(result)

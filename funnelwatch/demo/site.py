@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from ..inbox.maildir import deliver
 from .documents import make_pdf
@@ -159,7 +160,7 @@ class DemoSite:
             s.route(f"/lead/{slug}", self._demo_request(slug))
         s.page("/demo-thanks", _page("Thanks", "<h1>Thanks — we'll be in touch shortly.</h1>"))
 
-    def _lead(self, slug: str, subject: str, link_path: str, name: str | None = None):  # type: ignore[no-untyped-def]
+    def _lead(self, slug: str, subject: str, link_path: str, name: str | None = None) -> Any:
         def handle(request: Request) -> Response:
             form = request.form()
             to = form.get("email", "")
@@ -170,7 +171,7 @@ class DemoSite:
 
         return handle
 
-    def _demo_request(self, slug: str):  # type: ignore[no-untyped-def]
+    def _demo_request(self, slug: str) -> Any:
         delay = self.fast_reply_s if slug == "demo" else self.slow_reply_s
 
         def handle(request: Request) -> Response:

@@ -51,10 +51,10 @@ def _controller(handler: _Collector, host: str, port: int) -> Any:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import SMTP
 
-    class LenientSMTP(SMTP):  # type: ignore[misc]
+    class LenientSMTP(SMTP):
         line_length_limit = MAX_MESSAGE_BYTES
 
-    class LenientController(Controller):  # type: ignore[misc]
+    class LenientController(Controller):
         def factory(self) -> Any:
             return LenientSMTP(self.handler, **self.SMTP_kwargs)
 

@@ -22,8 +22,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from ..config import Config
-from ..store import Store
 from ..results import Status
+from ..store import Store
 from ..units import format_duration
 from .charts import history_chart
 from .evidence import artifact, evidence_sections

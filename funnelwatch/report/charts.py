@@ -8,7 +8,7 @@ escaped here, so the returned Markup is safe to embed.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from markupsafe import Markup
 
@@ -38,8 +38,7 @@ def _marker(x: float, y: float, status: Status | None, label: str) -> str:
 def history_chart(cells: Sequence[Cell], value: Callable[[Cell], float | None], title: str,
                   limit_s: float | None = None, limit_label: str = "") -> Markup | None:
     """A line of `value` per viewport, oldest left; one marker per result; optional limit line."""
-    points = [(c, value(c)) for c in reversed(list(cells))]
-    points = [(c, v) for c, v in points if v is not None]
+    points: list[tuple[Any, float]] = [(c, v) for c in reversed(list(cells)) if (v := value(c)) is not None]
     if not points:
         return None
     top = max([v for _, v in points] + ([limit_s] if limit_s else [])) or 1.0

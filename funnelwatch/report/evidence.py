@@ -50,7 +50,7 @@ class Section:
     kind: str  # "facts" | "chain" | "match" | "table" | "email" | "images" | "list"
     title: str
     facts: list[tuple[str, Node]] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)  # dicts (chain, match, list) or lists of cells (table)
     columns: list[str] = field(default_factory=list)
     email: dict[str, Any] = field(default_factory=dict)
     images: list["Artifact"] = field(default_factory=list)
@@ -106,7 +106,7 @@ def to_node(value: Any, depth: int = 0, key: str = "") -> Node:
     return Node("text", text)
 
 
-def _facts(title: str, data: dict[str, Any], skip: set[str] = frozenset()) -> Section | None:
+def _facts(title: str, data: dict[str, Any], skip: set[str] | frozenset[str] = frozenset()) -> Section | None:
     facts = [(label(k), to_node(v, 1, str(k))) for k, v in data.items() if k not in skip]
     return Section("facts", title, facts=facts[:MAX_ITEMS], more=max(0, len(facts) - MAX_ITEMS)) if facts else None
 
@@ -165,9 +165,9 @@ def _match(value: Any) -> Section | None:
         for item in items[:MAX_ITEMS]:
             if isinstance(item, dict):
                 phrase = next((item[k] for k in _PHRASE_KEYS if k in item), "")
-                where = next((item[k] for k in _WHERE_KEYS if k in item), None)
+                spot = next((item[k] for k in _WHERE_KEYS if k in item), None)
                 found = item.get("found", item.get("ok", item.get("matched")))
-                rows.append({"phrase": _text(phrase, 500), "found": None if found is None else bool(found), "where": to_node(where, 1)})
+                rows.append({"phrase": _text(phrase, 500), "found": None if found is None else bool(found), "where": to_node(spot, 1)})
             else:
                 rows.append({"phrase": _text(item, 500), "found": None, "where": Node("empty", "—")})
     if not rows:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..config import Config
-from ..results import CATEGORY_LABELS, STATUS_MARKS, Category, CheckResult, Status
 from ..clock import iso, parse_iso, utcnow
+from ..config import Config
 from ..ledger import FollowupStats as LedgerStats
-from ..store import Store
+from ..results import CATEGORY_LABELS, STATUS_MARKS, Category, CheckResult, Status
 from ..steps import KINDS, title_of
+from ..store import Store
 from ..text import short_hash, slugify
 from .schedule_hint import next_run
 
@@ -30,7 +30,7 @@ FOLLOWUP_ROWS = 100
 
 #: Order of the index page: what needs attention first.
 STATUS_ORDER = {Status.FAIL: 0, Status.FLAKY: 1, Status.PENDING: 2, Status.ERROR: 3, Status.PASS: 4, None: 5}
-STATUS_MARK: dict[Status | None, str] = {**STATUS_MARKS, None: "·"}  # None: not run yet
+STATUS_MARK: dict[Status | None, str] = {**{status: mark for status, mark in STATUS_MARKS.items()}, None: "·"}  # None: not run yet  # None: not run yet
 STATUS_TEXT = {
     Status.FAIL: "Broken",
     Status.FLAKY: "Flaky",

@@ -25,13 +25,13 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..errors import StepFailed
-from ..results import Category
 from pydantic import Field
 
+from ..errors import StepFailed
 from ..fields import Strict, StrList
-from .message_match import MatchResult, match_message
+from ..results import Category
 from .base import EvidenceKit, StepKind
+from .message_match import MatchResult, match_message
 from .pagekit import Navigation, navigate, visible_text
 
 if TYPE_CHECKING:

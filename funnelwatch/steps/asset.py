@@ -28,14 +28,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import model_validator
+
 from ..asset_facts import KIND_NAMES, AssetFacts, Download, download, inspect_file, looks_like, save_bytes, sniff
 from ..email_facts import Attachment, DeliveryEmail, Link, find_link, find_merge_tag, match_link, summary
 from ..errors import MonitorProblem, StepFailed
+from ..fields import Duration, Size, Strict, StrList
 from ..inbox.base import ReceivedEmail, wait_for
 from ..results import Category
-from pydantic import model_validator
-
-from ..fields import Duration, Size, Strict, StrList
 from ..units import format_duration, format_size
 from .base import StepKind
 from .pagekit import contains
@@ -256,7 +256,7 @@ async def _check_link(ctx: "StepContext", link: Link, expect: AssetExpect, evide
 async def _cookies(ctx: "StepContext") -> list[dict[str, Any]]:
     """The browser's cookies, so a download gated by the form's session still works."""
     try:
-        return list(await ctx.context.cookies())
+        return [dict(cookie) for cookie in await ctx.context.cookies()]
     except Exception:
         return []
 

@@ -10,11 +10,11 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StepFailed
-from ..results import Category
 from pydantic import model_validator
 
+from ..errors import StepFailed
 from ..fields import Duration, Strict
+from ..results import Category
 from .base import EvidenceKit, StepKind
 from .pagekit import contains, navigate, visible_text, wait_ready
 

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ..business_hours import BusinessHours
-from ..clock import iso, parse_iso, show, stamp
+from ..clock import iso, show, stamp
 from ..errors import MonitorProblem
 from ..fields import Duration, Strict, dates_as_text
 from ..followup_rules import FollowupRules, judge

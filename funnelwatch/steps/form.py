@@ -34,17 +34,17 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StepFailed
-from ..redaction import redact, redact_deep
-from ..results import Category
 from pydantic import model_validator
 
+from ..errors import StepFailed
 from ..fields import Strict
+from ..redaction import redact, redact_deep
+from ..results import Category
+from .base import StepKind
 from .form_find import FoundForm, fill_form, find_form
 from .form_judge import Judge, error_text, is_third_party, script_of
 from .form_look import look
 from .form_traffic import Traffic, lead_markers
-from .base import StepKind
 
 if TYPE_CHECKING:
     from .base import StepContext

@@ -22,8 +22,8 @@ from .form_traffic import TRACKERS, Sent, Traffic
 from .pagekit import contains
 
 if TYPE_CHECKING:
-    from .form import FormSuccess
     from .base import StepContext
+    from .form import FormSuccess
     from .form_find import FoundForm
 
 POLL_S = 0.1
@@ -162,7 +162,7 @@ class Judge:
                          messages_stable: bool, elapsed: float, since_error: float) -> Verdict | None:
         blocking = [c for c in seen.captcha if c["blocking"]]
         if blocking:
-            return Verdict(Category.CAPTCHA, f"a {blocking[0]['kind']} appeared after submitting instead of the success page", {"captcha": blocking})
+            return Verdict(Category.CAPTCHA, f"a {blocking[0]['kind']} appeared after submitting instead of the success page", extra={"captcha": blocking})
         if messages_stable and not pending:
             return self._validation(seen)
         if seen.invalid and not subs and not navs and elapsed >= HTML5_WAIT_S:
@@ -177,7 +177,7 @@ class Judge:
         if waiting:
             return Verdict(Category.TIMEOUT, f"the form submission {waiting[0].method} {waiting[0].url} got no answer within {timeout}")
         if seen.captcha:
-            return Verdict(Category.CAPTCHA, f"a {seen.captcha[0]['kind']} blocks the form: no success within {timeout}", {"captcha": seen.captcha})
+            return Verdict(Category.CAPTCHA, f"a {seen.captcha[0]['kind']} blocks the form: no success within {timeout}", extra={"captcha": seen.captcha})
         if seen.messages:
             return self._validation(seen)
         if seen.invalid and not subs:
@@ -210,14 +210,14 @@ class Judge:
 
     def _validation(self, seen: Seen, suffix: str = "") -> Verdict:
         shown = "; ".join(f"'{m}'" for m in seen.messages[:5])
-        return Verdict(Category.FORM_VALIDATION, f"the form rejected the entry: {shown}{suffix}", {"validation": seen.messages[:20]})
+        return Verdict(Category.FORM_VALIDATION, f"the form rejected the entry: {shown}{suffix}", extra={"validation": seen.messages[:20]})
 
     def _html5(self, seen: Seen) -> Verdict:
         shown = "; ".join(f"{i['field']}: '{i['message']}'" for i in seen.invalid[:5])
         return Verdict(
             Category.FORM_VALIDATION,
             f"the browser refused to submit the form ({shown})",
-            {"validation": [f"{i['field']}: {i['message']}" for i in seen.invalid[:20]]},
+            extra={"validation": [f"{i['field']}: {i['message']}" for i in seen.invalid[:20]]},
         )
 
     def _js_error(self, errors: list[dict[str, Any]]) -> Verdict:

@@ -11,8 +11,8 @@ import time
 from typing import TYPE_CHECKING
 
 from ..errors import StepFailed
-from ..results import Category
 from ..fields import Duration, Strict, StrList
+from ..results import Category
 from .base import StepKind
 from .pagekit import Navigation, contains, navigate, visible_text
 
@@ -96,9 +96,9 @@ async def dismiss(ctx: "StepContext", selector: str) -> bool:
         await locator.wait_for(state="visible", timeout=DISMISS_WAIT_S * 1000)
     except Exception:
         return False
-    for attempt in ({"timeout": 2000}, {"timeout": 1000, "force": True}):
+    for timeout_ms, force in ((2000, False), (1000, True)):
         try:
-            await locator.click(**attempt)
+            await locator.click(timeout=timeout_ms, force=force)
             break
         except Exception:
             continue

@@ -105,7 +105,7 @@ class ChainRecorder:
         await _watch_meta_refresh(self.page)
         _RECORDERS[self.page] = self
         for event, handler in self._handlers.items():
-            self.page.on(event, handler)
+            self.page.on(event, handler)  # type: ignore[call-overload]
         return self
 
     def detach(self) -> None:

@@ -20,8 +20,9 @@ from ..results import Category, CheckResult, Status
 from .migrations import table
 
 if TYPE_CHECKING:
-    import sqlite_utils
     from pathlib import Path
+
+    import sqlite_utils
 
     from ..clock import Clock
 
