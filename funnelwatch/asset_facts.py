@@ -253,7 +253,7 @@ def _read_pdf(path: Path, facts: AssetFacts) -> None:
         if reader.is_encrypted and not reader.decrypt(""):
             raise StepFailed(Category.WRONG_ASSET, "the PDF is password-protected, so nobody can open it without the password")
         info = reader.metadata
-        facts.title = str(info.title or "").strip() if info else ""
+        facts.title = (str(info.title or "").strip() if info else "") or _xmp_title(reader)
         facts.pages = len(reader.pages)
         texts: list[str] = []
         total = 0
@@ -269,6 +269,20 @@ def _read_pdf(path: Path, facts: AssetFacts) -> None:
     except Exception as exc:
         raise StepFailed(Category.WRONG_ASSET, f"the PDF is damaged and cannot be read ({_short(exc)})") from None
     facts.heading = _first_line(facts.text)
+
+
+def _xmp_title(reader: Any) -> str:
+    """XMP `dc:title` (x-default first), which many tools fill while leaving the Info /Title empty."""
+    try:
+        xmp = reader.xmp_metadata
+        titles = (xmp.dc_title or {}) if xmp is not None else {}
+    except Exception:
+        return ""
+    for language in ["x-default", *titles]:
+        title = re.sub(r"\s+", " ", str(titles.get(language) or "")).strip()
+        if title:
+            return title
+    return ""
 
 
 def _read_docx(path: Path, facts: AssetFacts) -> None:

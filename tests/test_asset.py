@@ -157,6 +157,29 @@ def test_attached_pdf_passes(mail):
     assert outcome.evidence["asset"]["filename"] == "hipaa-checklist-2026.pdf"
 
 
+
+def pdf_with_only_an_xmp_title(title: str, lines: list[str]) -> bytes:
+    """A PDF as InDesign-style tools write it: an empty Info /Title, the real one in XMP dc:title."""
+    from pypdf import PdfWriter
+    from pypdf.xmp import XmpInformation
+
+    writer = PdfWriter(clone_from=io.BytesIO(make_pdf("", lines, pad_to=24_000)))
+    xmp = XmpInformation.create()
+    xmp.dc_title = {"x-default": title}
+    writer.xmp_metadata = xmp
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pdf_whose_info_title_is_empty_is_named_by_its_xmp_dc_title(mail):
+    data = pdf_with_only_an_xmp_title("HIPAA Compliance Checklist 2026", ["Security Rule safeguards"])
+    mail.deliver(attachment_email(mail.address, "Your HIPAA checklist", data, "hipaa-checklist-2026.pdf"))
+    outcome = mail.run({"email": {"subject_contains": "HIPAA", "within": "3s"}, "attachment": True,
+                        "expect": {"type": "pdf", "title_contains": "HIPAA Compliance Checklist 2026"}})
+    assert outcome.status is Status.PASS, outcome.reason
+    assert outcome.evidence["asset"]["title"] == "HIPAA Compliance Checklist 2026"
+
 def test_confirmation_and_newsletter_do_not_confuse_the_delivery_email(mail, site):
     link = tracked(site, "hipaa2", serve_pdf(site, "hipaa2"))
     mail.deliver(confirm_email(mail.address))
