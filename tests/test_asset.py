@@ -130,6 +130,55 @@ def test_mailchimp_html_only_base64_email_through_meta_refresh_tracker_passes(ma
     assert outcome.evidence["chain"][0].get("refresh") is True
 
 
+
+def pdf_only_with_query(site, path: str, **wanted: str) -> None:  # type: ignore[no-untyped-def]
+    """The PDF at `path` for a request carrying exactly the `wanted` query values; a 404 otherwise."""
+    from funnelwatch.demo.server import Response
+
+    def serve(request):  # type: ignore[no-untyped-def]
+        got = {k: v[0] for k, v in request.query.items()}
+        return Response(200, HIPAA_2026, {}, PDF) if got == wanted else Response(404, f"<h1>Unknown link {got}</h1>")
+
+    site.route(path, serve)
+
+
+def test_meta_refresh_url_with_an_ampersand_entity_is_followed_decoded(mail, site):
+    pdf_only_with_query(site, "/dl/entity.pdf", a="1", b="2")
+    site.page("/mc/entity", f'<html><head><meta http-equiv="Refresh" content="0; URL={site.url("/dl/entity.pdf")}'
+                            '?a=1&amp;b=2"></head></html>')
+    mail.deliver(hubspot_email(mail.address, "Your HIPAA Compliance Checklist", site.url("/mc/entity")))
+    outcome = mail.run(HIPAA_SECTION)
+    assert outcome.status is Status.PASS, outcome.reason
+    assert [hop["url"] for hop in outcome.evidence["chain"]][-1] == site.url("/dl/entity.pdf?a=1&b=2")
+
+
+def test_meta_refresh_without_url_equals_is_followed_as_the_html_standard_says(mail, site):
+    site.file("/dl/bare.pdf", HIPAA_2026, PDF)
+    site.page("/mc/bare", f'<html><head><meta http-equiv="refresh" content="0;{site.url("/dl/bare.pdf")}"></head></html>')
+    mail.deliver(hubspot_email(mail.address, "Your HIPAA Compliance Checklist", site.url("/mc/bare")))
+    outcome = mail.run(HIPAA_SECTION)
+    assert outcome.status is Status.PASS, outcome.reason
+    assert outcome.evidence["chain"][0].get("refresh") is True
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("0; URL=https://a/x?a=1&b=2", (0, "https://a/x?a=1&b=2")),
+    ("0;https://a/dl.pdf", (0, "https://a/dl.pdf")),
+    ("5", (5, None)),
+    ("  3 , url = 'https://a/q?x=\"y\"'  trailing", (3, 'https://a/q?x="y"')),
+    ("1.5; url=/next", (1, "/next")),
+    (".5;url=/next", (0, "/next")),
+    ('0; url="/quoted" rest', (0, "/quoted")),
+    ("0; urn:isbn:123", (0, "urn:isbn:123")),
+    ("soon; url=/x", None),
+    ("0x; url=/x", None),
+    ("", None),
+])
+def test_refresh_content_is_parsed_as_the_html_standard_says(content, expected):
+    from funnelwatch.hops import parse_refresh
+
+    assert parse_refresh(content) == expected
+
 def test_docx_asset_is_read_for_title_and_text(mail, site):
     site.file("/dl/playbook.docx", make_docx("Incident Response Playbook", ["Containment steps"]),
               "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
