@@ -365,6 +365,41 @@ def test_portal_login_page_instead_of_pdf_is_wrong_asset_naming_the_page(mail, s
     assert_broken(outcome, Category.WRONG_ASSET, "HTML page titled 'Sign in — Acme Partner Portal'", "/portal/login", "not a PDF")
 
 
+
+XHTML_SIGN_IN = ('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+                 '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n<!-- ' + "generated " * 300 + '-->\n'
+                 '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>Sign in — Acme SSO</title></head>'
+                 '<body><form><input name="user"/></form></body></html>')
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ('<script>location.replace("/portal/login")</script><noscript>Continue</noscript>', "an HTML page"),
+    ("\n\t <TABLE><tr><td><h2>Tracking your click…</h2></td></tr></TABLE>", "an HTML page headed 'Tracking your click…'"),
+    (XHTML_SIGN_IN, "an HTML page titled 'Sign in — Acme SSO'"),
+], ids=["javascript-redirect", "table", "xhtml"])
+def test_tracker_or_sign_in_page_instead_of_pdf_is_named_as_an_html_page(mail, site, body, named):
+    site.page("/dl/tracker-page", body, content_type="text/plain")
+    mail.deliver(hubspot_email(mail.address, "Your HIPAA Compliance Checklist", site.url("/dl/tracker-page")))
+    outcome = mail.run(HIPAA_SECTION)
+    assert_broken(outcome, Category.WRONG_ASSET, named, "not a PDF")
+    assert outcome.evidence["asset"]["type"] == "html"
+
+
+@pytest.mark.parametrize(("head", "kind"), [
+    (b"<!DOCTYPE HTML>", "html"), (b"<html>", "html"), (b"<head>", "html"), (b"<script src=x>", "html"),
+    (b"<iframe src=x>", "html"), (b"<h1>", "html"), (b"<div class=a>", "html"), (b"<font>", "html"),
+    (b"<table>", "html"), (b"<a href=/x>go</a>", "html"), (b"<style>", "html"), (b"<title>", "html"),
+    (b"<b>bold</b>", "html"), (b"<body>", "html"), (b"<br>", "html"), (b"<p>", "html"), (b"<!-- x -->", "html"),
+    (b"\xef\xbb\xbf \x0c\r\n<P>", "html"),
+    (b"<?xml version='1.0'?><html xmlns='http://www.w3.org/1999/xhtml'/>", "html"),
+    (b"<pre>log output", "text"), (b"<abbr>", "text"), (b"<?xml version='1.0'?><feed/>", "text"),
+    (b"a < b and <p> later", "text"), (b"plain words", "text"),
+])
+def test_sniffing_follows_the_whatwg_html_patterns(head, kind):
+    from funnelwatch.asset_facts import sniff
+
+    assert sniff(head) == kind
+
 def test_cms_error_page_served_as_pdf_with_200_is_wrong_asset(mail, site):
     site.page("/hubfs/moved.pdf", CMS_ERROR, content_type=PDF)
     mail.deliver(hubspot_email(mail.address, "Your HIPAA Compliance Checklist", site.url("/hubfs/moved.pdf")))
