@@ -215,13 +215,26 @@ def sniff(source: Path | bytes) -> str:
             return "zip"
     if head[:8] in (b"\x89PNG\r\n\x1a\n",) or head[:3] == b"\xff\xd8\xff" or head[:6] in (b"GIF87a", b"GIF89a"):
         return "image"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<meta", b"<title", b"<h1", b"<div", b"<p")) \
-            or b"<html" in text or b"<body" in text:
+    if _looks_like_html(head):
         return "html"
     if b"\x00" not in head:
         return "text"
     return "binary"
+
+
+#: The WHATWG MIME Sniffing standard's HTML patterns, each followed by a space or `>`
+#: (https://mimesniff.spec.whatwg.org/#identifying-a-resource-with-an-unknown-mime-type); also `<meta` and any `<!--`.
+_HTML_STARTS = re.compile(rb"<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p"
+                          rb"|meta)[ >]|<!--")
+#: XHTML: an XML document whose doctype or root element is html.
+_XHTML_ROOT = re.compile(rb"<!doctype\s+html[\s>]|<(?:[a-z0-9_.-]+:)?html[\s>/]")
+
+
+def _looks_like_html(head: bytes) -> bool:
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b"\t\n\x0c\r ").lower()
+    if text.startswith(b"<?xml"):
+        return _XHTML_ROOT.search(text) is not None
+    return _HTML_STARTS.match(text) is not None or b"<html" in text or b"<body" in text
 
 
 #: Which sniffed types count as an `expect.type` when picking among attachments (any zip may be a docx).
@@ -253,7 +266,7 @@ def _read_pdf(path: Path, facts: AssetFacts) -> None:
         if reader.is_encrypted and not reader.decrypt(""):
             raise StepFailed(Category.WRONG_ASSET, "the PDF is password-protected, so nobody can open it without the password")
         info = reader.metadata
-        facts.title = str(info.title or "").strip() if info else ""
+        facts.title = (str(info.title or "").strip() if info else "") or _xmp_title(reader)
         facts.pages = len(reader.pages)
         texts: list[str] = []
         total = 0
@@ -269,6 +282,20 @@ def _read_pdf(path: Path, facts: AssetFacts) -> None:
     except Exception as exc:
         raise StepFailed(Category.WRONG_ASSET, f"the PDF is damaged and cannot be read ({_short(exc)})") from None
     facts.heading = _first_line(facts.text)
+
+
+def _xmp_title(reader: Any) -> str:
+    """XMP `dc:title` (x-default first), which many tools fill while leaving the Info /Title empty."""
+    try:
+        xmp = reader.xmp_metadata
+        titles = (xmp.dc_title or {}) if xmp is not None else {}
+    except Exception:
+        return ""
+    for language in ["x-default", *titles]:
+        title = re.sub(r"\s+", " ", str(titles.get(language) or "")).strip()
+        if title:
+            return title
+    return ""
 
 
 def _read_docx(path: Path, facts: AssetFacts) -> None:

@@ -176,6 +176,27 @@ def test_same_price_written_differently_passes(project, site):
     assert result.status is Status.PASS, result.reason
 
 
+def test_german_page_showing_the_price_with_a_decimal_comma_matches_the_english_ad(project, site):
+    site.page("/lp/de/preise", '<!doctype html><html lang="de"><title>Acme Compliance Suite</title>'
+                               "<h1>Acme Compliance Suite</h1><p>Nur 49,99&nbsp;€ pro Monat. Jahrespaket 1.299,00 €. "
+                               "Jetzt 30 % sparen.</p></html>")
+    ad_check(project, site, "/lp/de/preise", landing="/lp/de/preise", headline="Acme Compliance Suite for €49.99/month",
+             promise="['€1,299 a year', 30% off]")
+    result = project.run_one()
+    assert result.status is Status.PASS, result.reason
+    prices = {row["promise"]: row["found_in"] for row in result.evidence["ad"]["match"]["items"] if row["kind"] == "price"}
+    assert prices["€49.99/month"].replace("\xa0", " ") == "Nur 49,99 € pro Monat."
+
+
+def test_german_page_with_another_price_is_message_mismatch_naming_both(project, site):
+    site.page("/lp/de/teurer", '<!doctype html><html lang="de"><title>Acme Compliance Suite</title>'
+                               "<h1>Acme Compliance Suite</h1><p>Nur 59,99 € pro Monat.</p></html>")
+    ad_check(project, site, "/lp/de/teurer", landing="/lp/de/teurer", headline="Acme Compliance Suite for €49.99/month",
+             promise="[]")
+    result = project.run_one()
+    assert (result.status, result.step, result.category) == (Status.FAIL, "ad", Category.MESSAGE_MISMATCH)
+    assert "'€49.99/month'" in result.reason and "'59,99 € pro monat'" in result.reason
+
 def test_missing_promises_are_message_mismatch_naming_them(project, site):
     site.page("/lp/hipaa", "<title>Acme</title><h1>Welcome to Acme</h1><p>We do compliance.</p>")
     ad_check(project, site, "/lp/hipaa", promise="[HIPAA compliance checklist, 2026 edition]")

@@ -140,6 +140,55 @@ def test_mailchimp_html_only_base64_email_through_meta_refresh_tracker_passes(ma
     assert outcome.evidence["chain"][0].get("refresh") is True
 
 
+
+def pdf_only_with_query(site, path: str, **wanted: str) -> None:  # type: ignore[no-untyped-def]
+    """The PDF at `path` for a request carrying exactly the `wanted` query values; a 404 otherwise."""
+    from funnelwatch.demo.server import Response
+
+    def serve(request):  # type: ignore[no-untyped-def]
+        got = {k: v[0] for k, v in request.query.items()}
+        return Response(200, HIPAA_2026, {}, PDF) if got == wanted else Response(404, f"<h1>Unknown link {got}</h1>")
+
+    site.route(path, serve)
+
+
+def test_meta_refresh_url_with_an_ampersand_entity_is_followed_decoded(mail, site):
+    pdf_only_with_query(site, "/dl/entity.pdf", a="1", b="2")
+    site.page("/mc/entity", f'<html><head><meta http-equiv="Refresh" content="0; URL={site.url("/dl/entity.pdf")}'
+                            '?a=1&amp;b=2"></head></html>')
+    mail.deliver(hubspot_email(mail.address, "Your HIPAA Compliance Checklist", site.url("/mc/entity")))
+    outcome = mail.run(HIPAA_SECTION)
+    assert outcome.status is Status.PASS, outcome.reason
+    assert [hop["url"] for hop in outcome.evidence["chain"]][-1] == site.url("/dl/entity.pdf?a=1&b=2")
+
+
+def test_meta_refresh_without_url_equals_is_followed_as_the_html_standard_says(mail, site):
+    site.file("/dl/bare.pdf", HIPAA_2026, PDF)
+    site.page("/mc/bare", f'<html><head><meta http-equiv="refresh" content="0;{site.url("/dl/bare.pdf")}"></head></html>')
+    mail.deliver(hubspot_email(mail.address, "Your HIPAA Compliance Checklist", site.url("/mc/bare")))
+    outcome = mail.run(HIPAA_SECTION)
+    assert outcome.status is Status.PASS, outcome.reason
+    assert outcome.evidence["chain"][0].get("refresh") is True
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("0; URL=https://a/x?a=1&b=2", (0, "https://a/x?a=1&b=2")),
+    ("0;https://a/dl.pdf", (0, "https://a/dl.pdf")),
+    ("5", (5, None)),
+    ("  3 , url = 'https://a/q?x=\"y\"'  trailing", (3, 'https://a/q?x="y"')),
+    ("1.5; url=/next", (1, "/next")),
+    (".5;url=/next", (0, "/next")),
+    ('0; url="/quoted" rest', (0, "/quoted")),
+    ("0; urn:isbn:123", (0, "urn:isbn:123")),
+    ("soon; url=/x", None),
+    ("0x; url=/x", None),
+    ("", None),
+])
+def test_refresh_content_is_parsed_as_the_html_standard_says(content, expected):
+    from funnelwatch.hops import parse_refresh
+
+    assert parse_refresh(content) == expected
+
 def test_docx_asset_is_read_for_title_and_text(mail, site):
     site.file("/dl/playbook.docx", make_docx("Incident Response Playbook", ["Containment steps"]),
               "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
@@ -166,6 +215,29 @@ def test_attached_pdf_passes(mail):
     assert outcome.status is Status.PASS, outcome.reason
     assert outcome.evidence["asset"]["filename"] == "hipaa-checklist-2026.pdf"
 
+
+
+def pdf_with_only_an_xmp_title(title: str, lines: list[str]) -> bytes:
+    """A PDF as InDesign-style tools write it: an empty Info /Title, the real one in XMP dc:title."""
+    from pypdf import PdfWriter
+    from pypdf.xmp import XmpInformation
+
+    writer = PdfWriter(clone_from=io.BytesIO(make_pdf("", lines, pad_to=24_000)))
+    xmp = XmpInformation.create()
+    xmp.dc_title = {"x-default": title}
+    writer.xmp_metadata = xmp
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pdf_whose_info_title_is_empty_is_named_by_its_xmp_dc_title(mail):
+    data = pdf_with_only_an_xmp_title("HIPAA Compliance Checklist 2026", ["Security Rule safeguards"])
+    mail.deliver(attachment_email(mail.address, "Your HIPAA checklist", data, "hipaa-checklist-2026.pdf"))
+    outcome = mail.run({"email": {"subject_contains": "HIPAA", "within": "3s"}, "attachment": True,
+                        "expect": {"type": "pdf", "title_contains": "HIPAA Compliance Checklist 2026"}})
+    assert outcome.status is Status.PASS, outcome.reason
+    assert outcome.evidence["asset"]["title"] == "HIPAA Compliance Checklist 2026"
 
 def test_confirmation_and_newsletter_do_not_confuse_the_delivery_email(mail, site):
     link = tracked(site, "hipaa2", serve_pdf(site, "hipaa2"))
@@ -302,6 +374,41 @@ def test_portal_login_page_instead_of_pdf_is_wrong_asset_naming_the_page(mail, s
     outcome = mail.run(HIPAA_SECTION)
     assert_broken(outcome, Category.WRONG_ASSET, "HTML page titled 'Sign in — Acme Partner Portal'", "/portal/login", "not a PDF")
 
+
+
+XHTML_SIGN_IN = ('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+                 '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n<!-- ' + "generated " * 300 + '-->\n'
+                 '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>Sign in — Acme SSO</title></head>'
+                 '<body><form><input name="user"/></form></body></html>')
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ('<script>location.replace("/portal/login")</script><noscript>Continue</noscript>', "an HTML page"),
+    ("\n\t <TABLE><tr><td><h2>Tracking your click…</h2></td></tr></TABLE>", "an HTML page headed 'Tracking your click…'"),
+    (XHTML_SIGN_IN, "an HTML page titled 'Sign in — Acme SSO'"),
+], ids=["javascript-redirect", "table", "xhtml"])
+def test_tracker_or_sign_in_page_instead_of_pdf_is_named_as_an_html_page(mail, site, body, named):
+    site.page("/dl/tracker-page", body, content_type="text/plain")
+    mail.deliver(hubspot_email(mail.address, "Your HIPAA Compliance Checklist", site.url("/dl/tracker-page")))
+    outcome = mail.run(HIPAA_SECTION)
+    assert_broken(outcome, Category.WRONG_ASSET, named, "not a PDF")
+    assert outcome.evidence["asset"]["type"] == "html"
+
+
+@pytest.mark.parametrize(("head", "kind"), [
+    (b"<!DOCTYPE HTML>", "html"), (b"<html>", "html"), (b"<head>", "html"), (b"<script src=x>", "html"),
+    (b"<iframe src=x>", "html"), (b"<h1>", "html"), (b"<div class=a>", "html"), (b"<font>", "html"),
+    (b"<table>", "html"), (b"<a href=/x>go</a>", "html"), (b"<style>", "html"), (b"<title>", "html"),
+    (b"<b>bold</b>", "html"), (b"<body>", "html"), (b"<br>", "html"), (b"<p>", "html"), (b"<!-- x -->", "html"),
+    (b"\xef\xbb\xbf \x0c\r\n<P>", "html"),
+    (b"<?xml version='1.0'?><html xmlns='http://www.w3.org/1999/xhtml'/>", "html"),
+    (b"<pre>log output", "text"), (b"<abbr>", "text"), (b"<?xml version='1.0'?><feed/>", "text"),
+    (b"a < b and <p> later", "text"), (b"plain words", "text"),
+])
+def test_sniffing_follows_the_whatwg_html_patterns(head, kind):
+    from funnelwatch.asset_facts import sniff
+
+    assert sniff(head) == kind
 
 def test_cms_error_page_served_as_pdf_with_200_is_wrong_asset(mail, site):
     site.page("/hubfs/moved.pdf", CMS_ERROR, content_type=PDF)

@@ -88,3 +88,10 @@ def test_every_yaml_block_in_the_guides_validates(monkeypatch, doc):
 def test_every_command_is_in_the_readme():
     for name in cli.commands:
         assert f"funnelwatch {name}" in README, f"README does not document `funnelwatch {name}`"
+
+
+def test_readme_names_the_report_that_make_demo_really_writes():
+    directory = next(p.default for p in cli.commands["demo"].params if p.name == "directory")
+    make_demo = next(line for line in README.splitlines() if line.startswith("make demo"))
+    written = re.findall(r"reports/\S*index\.html", make_demo)
+    assert written == [f"{directory}/index.html"], make_demo

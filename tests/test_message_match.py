@@ -37,6 +37,16 @@ def test_a_different_phrase_is_not_found():
     ("14-day", "duration", "14", "day"),
     ("14 days", "duration", "14", "day"),
     ("40 pages", "count", "40", "page"),
+    ("49,99 €", "price", "49.99", "EUR"),
+    ("1.299,00 €", "price", "1299", "EUR"),
+    ("€ 1.299", "price", "1299", "EUR"),
+    ("EUR 49,90 pro Monat", "price", "49.9", "EUR"),
+    ("£1,299.50", "price", "1299.5", "GBP"),
+    ("1.000,50 CHF", "price", "1000.5", "CHF"),
+    ("30 % off", "percent", "30", "%"),
+    ("12,5 % Rabatt", "percent", "12.5", "%"),
+    ("1.000 pages", "count", "1000", "page"),
+    ("2,500 downloads", "count", "2500", "download"),
 ])
 def test_numbers_are_read_with_their_kind_and_unit(text, kind, value, unit):
     [claim] = numbers(text)
@@ -90,3 +100,30 @@ def test_min_match_allows_some_promises_to_be_missing():
 def test_headline_stopwords_do_not_count():
     result = match_message("HIPAA checklist", "Get your HIPAA checklist now", [], 1.0)
     assert result.passed and [row.promise for row in result.items] == ["hipaa", "checklist"]
+
+
+GERMAN_PAGE = """Kostenlose HIPAA-Checkliste
+Nur 49,99 € im Monat. Das Jahrespaket kostet 1.299,00 €. Jetzt 30 % sparen."""
+
+
+@pytest.mark.parametrize("ad", ["€49.99", "€49.99/month", "€1,299", "EUR 1,299.00", "30% off"])
+def test_german_price_with_decimal_comma_matches_english_ad(ad):
+    result = match_message(GERMAN_PAGE, None, [ad], 0.0)
+    assert result.passed, result.reason("u")
+    assert not result.conflicts
+
+
+def test_german_price_is_read_whole_when_it_differs():
+    result = match_message(GERMAN_PAGE, None, ["€39.99"], 0.0)
+    assert not result.passed
+    assert result.reason("u") == "the ad says '€39.99' but the page at u says '49,99 € im monat'"
+
+
+@pytest.mark.parametrize(("text", "value"), [("49,99 €", "49.99"), ("1.299,00 €", "1299"), ("$1,299", "1299")])
+def test_no_price_is_read_from_the_cents_alone(text, value):
+    assert [claim.value for claim in numbers(text)] == [value]
+
+
+def test_a_real_price_change_is_still_a_mismatch_in_any_notation():
+    result = match_message("Nur $59 im Monat.", None, ["$49"], 0.0)
+    assert not result.passed and result.reason("u") == "the ad says '$49' but the page at u says '$59 im monat'"

@@ -6,7 +6,9 @@ spaces or a plural `s`, so neither does this: `14 day` matches `14-day` and
 (`$49/month`, `€49`, `49 USD`), a percentage (`30% off`), a duration
 (`14-day`) or a count (`40 pages`) in the ad must appear on the page as the
 same number; when the page shows a different one of the same kind, the
-mismatch names both.
+mismatch names both. A number is read whole in the notation the page uses
+(`49,99 €` and `1.299,00 €` as well as `€49.99` and `$1,299.00`), by
+price-parser, so an English ad matches a German page.
 
     result = match_message(page_text, headline="Free HIPAA Checklist", promises=["40 pages"], min_match=0.8)
     result.passed, result.score, result.reason("https://example.com/lp")
@@ -18,7 +20,10 @@ import html
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
+
+from price_parser import Price
 
 STOPWORDS = frozenset(
     "a an and are as at be by for from get got has have here how in into is it its just now of off on only or our "
@@ -30,15 +35,18 @@ _QUOTES = {ord("\u2018"): "'", ord("\u2019"): "'", ord("\u201a"): "'", ord("\u20
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|[$€£%]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
-_NUM = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+#: A whole number span: thousands grouped by `,` `.` or `'` (`1,299.00`, `1.299,00`), or a decimal comma or point.
+_NUM = r"(?<!\d)(?<!\d[.,])(?P<num>\d{1,3}(?P<group>[.,'])\d{3}(?:(?P=group)\d{3})*(?:[.,]\d+)?|\d+(?:[.,]\d+)?)"
 _CURRENCY_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP"}
 _CURRENCY_WORDS = {"usd": "USD", "eur": "EUR", "gbp": "GBP", "cad": "CAD", "aud": "AUD", "chf": "CHF",
                    "dollars": "USD", "dollar": "USD", "euros": "EUR", "euro": "EUR", "pounds": "GBP"}
 _PERIODS = {"mo": "month", "month": "month", "monthly": "month", "yr": "year", "year": "year", "annually": "year",
             "yearly": "year", "annum": "year", "wk": "week", "week": "week", "weekly": "week", "day": "day",
-            "user": "user", "seat": "seat"}
-_PERIOD = r"(?:\s*(?:/|per|a|an|each)\s*(?P<per>mo|month|yr|year|annum|wk|week|day|user|seat)s?\b|\s+(?P<per2>monthly|annually|yearly|weekly))?"
-_PRICE_BEFORE = re.compile(r"(?P<cur>[$€£])\s?" + _NUM + _PERIOD)
+            "user": "user", "seat": "seat", "monat": "month", "jahr": "year", "woche": "week", "monatlich": "month",
+            "jährlich": "year", "wöchentlich": "week"}
+_PERIOD = (r"(?:\s*(?:/|per|a|an|each|pro|im|je)\s*(?P<per>mo|month|yr|year|annum|wk|week|day|user|seat|monat|jahr|woche)"
+           r"s?\b|\s+(?P<per2>monthly|annually|yearly|weekly|monatlich|jährlich|wöchentlich))?")
+_PRICE_BEFORE = re.compile(r"(?P<cur>[$€£]|\b(?:usd|eur|gbp|cad|aud|chf)\b)\s?" + _NUM + _PERIOD)
 _PRICE_AFTER = re.compile(_NUM + r"\s?(?P<cur>usd|eur|gbp|cad|aud|chf|dollars?|euros?|pounds|[$€£])(?![a-z])" + _PERIOD)
 _PERCENT = re.compile(_NUM + r"\s?(?:%|percent\b)")
 _DURATION_UNITS = {"sec": "second", "second": "second", "min": "minute", "minute": "minute", "hr": "hour", "hour": "hour",
@@ -68,10 +76,11 @@ def singular(word: str) -> str:
 
 
 def _number(raw: str) -> str:
-    value = raw.replace(",", "")
-    if "." in value:
-        value = value.rstrip("0").rstrip(".")
-    return value
+    """A number span as one canonical value: `1.299,00`, `1,299.00` and `1299` are all `1299`."""
+    amount = Price.fromstring(raw).amount
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        return raw
+    return format(amount.normalize(), "f")
 
 
 def tokens(text: str) -> list[str]:

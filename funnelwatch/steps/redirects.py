@@ -18,13 +18,12 @@ network if load never comes) plus a short quiet, capped.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..hops import has_meta_refresh
+from ..hops import has_meta_refresh, parse_refresh
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Request, Response
@@ -248,10 +247,9 @@ async def _watch_meta_refresh(page: "Page") -> None:
         recorder = _RECORDERS.get(page)
         if recorder is not None:
             recorder.meta_refresh_urls.add(url)
-            delay = re.match(r"\s*(\d+(?:\.\d+)?)", content or "")
-            seconds = float(delay.group(1)) if delay else 0.0
-            if seconds <= META_REFRESH_WAIT_S:
-                recorder.hop_expected_by = time.monotonic() + seconds + 1.0
+            refresh = parse_refresh(content or "")
+            if refresh is not None and refresh[0] <= META_REFRESH_WAIT_S:
+                recorder.hop_expected_by = time.monotonic() + refresh[0] + 1.0
 
     try:
         await page.expose_binding(_BINDING, seen)
