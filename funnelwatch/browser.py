@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import sys
 import threading
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
+from urllib.parse import unquote, urlsplit
 
 from .errors import FunnelwatchError
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Playwright
+
+    from .schema import BrowserSettings, CheckSpec
 
 SYSTEM_CHROMIUMS = (
     "/usr/lib/chromium/chromium",
@@ -52,19 +57,52 @@ LAUNCH_ARGS = [
     "--js-flags=--max-old-space-size=512",  # a page hoarding memory crashes its own tab, not the monitor
 ]
 
-MOBILE = {
-    "viewport": {"width": 390, "height": 844},
-    "screen": {"width": 390, "height": 844},
-    "device_scale_factor": 3,
-    "is_mobile": True,
-    "has_touch": True,
-    "user_agent": (
-        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
-        "(KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36 funnelwatch"
-    ),
-}
+MOBILE_DEVICE = "Pixel 7"  # from Playwright's device list; its user agent gets this browser's version
 DESKTOP = {"viewport": {"width": 1366, "height": 900}}
-VIEWPORTS: dict[str, dict[str, Any]] = {"desktop": DESKTOP, "mobile": MOBILE}
+VIEWPORT_NAMES = ("desktop", "mobile")
+_CHROME_VERSION = re.compile(r"(?<=Chrome/)[0-9][0-9.]*")
+
+
+@dataclass(frozen=True)
+class ContextProfile:
+    """How one check's browser presents itself, and how the asset downloader presents itself the same way.
+
+        profile = context_profile(settings.browser, check.spec)
+        context = await new_context(browser, "mobile", profile)
+    """
+
+    locale: str = "en-US"
+    timezone_id: str | None = None  # None: the machine's time zone
+    proxy: str | None = None  # http://user:pass@host:port
+    user_agent: str | None = None  # filled in by `with_user_agent` for one viewport
+
+    def playwright_proxy(self) -> dict[str, str] | None:
+        """Playwright wants the credentials apart from the server."""
+        if not self.proxy:
+            return None
+        parts = urlsplit(self.proxy)
+        server = f"{parts.scheme}://{parts.hostname}:{parts.port}"
+        proxy = {"server": server}
+        if parts.username:
+            proxy["username"] = unquote(parts.username)
+            proxy["password"] = unquote(parts.password or "")
+        return proxy
+
+    def download_headers(self) -> dict[str, str]:
+        """The headers the browser sends that a plain HTTP download should send too."""
+        headers = {"Accept-Language": self.locale}
+        if self.user_agent:
+            headers["User-Agent"] = self.user_agent
+        return headers
+
+
+def context_profile(defaults: "BrowserSettings", spec: "CheckSpec | None" = None) -> ContextProfile:
+    """The check's own `locale`, `timezone_id` and `proxy`, else the `browser:` defaults."""
+    def pick(key: str) -> Any:
+        own = getattr(spec, key, None) if spec is not None else None
+        return own if own is not None else getattr(defaults, key)
+
+    return ContextProfile(locale=pick("locale"), timezone_id=pick("timezone_id"), proxy=pick("proxy"))
 
 
 class NoChromium(FunnelwatchError):
@@ -176,7 +214,9 @@ async def launch_found(playwright: "Playwright", executable: str = "auto", headl
         attempts.append(Found(reported, found.source))  # `playwright install --no-shell`: its full Chromium, headless
     for attempt in attempts:
         try:
-            return await playwright.chromium.launch(**launch_options(attempt, headless)), attempt
+            browser = await playwright.chromium.launch(**launch_options(attempt, headless))
+            _mobile_devices[browser] = dict(playwright.devices[MOBILE_DEVICE])
+            return browser, attempt
         except FunnelwatchError:
             raise
         except Exception as exc:  # Playwright raises its own Error with a long log
@@ -194,15 +234,74 @@ def _executable_missing(exc: Exception) -> bool:
     return isinstance(exc, Error) and "Executable doesn't exist" in exc.message
 
 
-async def new_context(browser: "Browser", viewport: str) -> "BrowserContext":
+# What each launched browser is: its phone profile (from the Playwright that launched it)
+# and, once asked, the context options per viewport with the user agent it really sends.
+_mobile_devices: "weakref.WeakKeyDictionary[Browser, dict[str, Any]]" = weakref.WeakKeyDictionary()
+_viewports: "weakref.WeakKeyDictionary[Browser, asyncio.Future[dict[str, dict[str, Any]]]]" = weakref.WeakKeyDictionary()
+
+
+async def viewport_options(browser: "Browser", viewport: str) -> dict[str, Any]:
+    """The context options of a viewport, `user_agent` included (asked of the browser once)."""
+    known = _viewports.get(browser)
+    if known is None:
+        known = _viewports[browser] = asyncio.ensure_future(_identify(browser))
+    return dict((await known)[viewport])
+
+
+async def _identify(browser: "Browser") -> dict[str, dict[str, Any]]:
+    """Desktop keeps the browser's own user agent; the phone is Playwright's device with this browser's version."""
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        own = str(await page.evaluate("navigator.userAgent"))
+    finally:
+        await context.close()
+    device = _mobile_devices.get(browser) or _ask_playwright_devices()[MOBILE_DEVICE]
+    mobile = {key: value for key, value in device.items() if key != "default_browser_type"}
+    version = _CHROME_VERSION.search(own)
+    if version:  # the device list is written for Playwright's bundled Chromium, which may not be this one
+        mobile["user_agent"] = _CHROME_VERSION.sub(version.group(0), str(mobile["user_agent"]))
+    return {"desktop": {**DESKTOP, "user_agent": own}, "mobile": mobile}
+
+
+def _ask_playwright_devices() -> dict[str, Any]:
+    """Playwright's device list, for a browser not launched through `launch` (tests, benches)."""
+    answer: list[dict[str, Any]] = []
+
+    def ask() -> None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            answer.append(dict(playwright.devices))
+
+    thread = threading.Thread(target=ask, name="funnelwatch-ask-playwright", daemon=True)
+    thread.start()
+    thread.join(ASK_PLAYWRIGHT_S)
+    if not answer:
+        raise FunnelwatchError("Playwright's device list is unavailable (its driver did not start)")
+    return answer[0]
+
+
+async def new_context(browser: "Browser", viewport: str, profile: ContextProfile | None = None) -> "BrowserContext":
     """A fresh, isolated browser profile for one check on one viewport."""
+    profile = profile or ContextProfile()
+    options = await viewport_options(browser, viewport)
+    if viewport == "desktop":
+        options.pop("user_agent")  # Chromium's own, with the client hints that go with it
     context = await browser.new_context(
-        **VIEWPORTS[viewport],
+        **options,
         ignore_https_errors=False,
         accept_downloads=True,
-        locale="en-US",
+        locale=profile.locale,
+        timezone_id=profile.timezone_id,
+        proxy=profile.playwright_proxy(),  # type: ignore[arg-type]
     )
     return context
+
+
+async def with_user_agent(browser: "Browser", viewport: str, profile: ContextProfile) -> ContextProfile:
+    """The profile with the user agent a context of this viewport sends."""
+    return replace(profile, user_agent=(await viewport_options(browser, viewport))["user_agent"])
 
 
 class BrowserHolder:

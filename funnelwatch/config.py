@@ -30,9 +30,9 @@ CONFIG_FILE = Path("config") / "funnelwatch.yaml"
 CHECKS_DIR = Path("checks")
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # A ${VAR} value is a secret when its variable's name says so, or when it fills a
-# credential: an IMAP login, an alert channel URL, the heartbeat URL.
+# credential: an IMAP login, an alert channel URL, the heartbeat URL, a proxy URL.
 _SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|AUTH|CRED|WEBHOOK", re.I)
-_SECRET_KEYS = {"password", "username"}
+_SECRET_KEYS = {"password", "username", "proxy"}
 
 
 def _is_secret(path: "Path_", variable: str, settings_file: bool) -> bool:
@@ -203,6 +203,7 @@ class _Document:
                 return ""
             if _is_secret(path, name, self.all_env_secret):
                 redaction.register(os.environ[name])
+                redaction.register_url_credentials(os.environ[name])
                 self.uses_secrets = True
             return os.environ[name]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .browser import BrowserHolder, new_context
+from .browser import BrowserHolder, context_profile, new_context, with_user_agent
 from .config import BrokenCheck, Config
 from .errors import FunnelwatchError, MonitorProblem, StepFailed
 from .inbox import Inbox, make_inbox
@@ -187,7 +187,8 @@ class Runner:
         address = self.settings.inbox.address.replace("{token}", token)
         try:
             browser = await holder.get()
-            context = await new_context(browser, item.viewport)
+            profile = await with_user_agent(browser, item.viewport, context_profile(self.settings.browser, spec))
+            context = await new_context(browser, item.viewport, profile)
         except FunnelwatchError as exc:
             return Attempt(Status.ERROR, None, Category.BROWSER, str(exc), time.monotonic() - began, token=token)
         except Exception as exc:
@@ -206,6 +207,7 @@ class Runner:
                 check=item.check, config=self.config, page=page, context=context, viewport=item.viewport,
                 run_id=self.run_id, token=token, address=address, timeout_s=timeout_s,
                 artifacts_dir=self.artifacts_dir, inbox=self.inbox, store=self.store, attempt=number,
+                profile=profile,
             )
             _listen(ctx)
             for label, step, section in steps_of(spec):

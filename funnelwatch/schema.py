@@ -7,9 +7,10 @@ models and turns validation errors into file:line messages.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .schedules import check_schedule
 from .units import parse_duration, parse_size
@@ -35,6 +36,49 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_PROXY_SCHEMES = ("http", "https", "socks5")
+
+
+def check_locale(value: str | None) -> str | None:
+    if value is not None and not _LOCALE.match(value):
+        raise ValueError(f"'{value}' is not a language tag — write it like en-US, de-DE or fr")
+    return value
+
+
+def check_timezone(value: str | None) -> str | None:
+    if value is None:
+        return value
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not a time zone — write an IANA name like Europe/Berlin or America/New_York") from None
+    return value
+
+
+def check_proxy(value: str | None) -> str | None:
+    if value is None:
+        return value
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in _PROXY_SCHEMES or not parts.hostname or port is None:
+        raise ValueError("a proxy is a URL with scheme, host and port, like http://127.0.0.1:3128 "
+                         f"(schemes: {', '.join(_PROXY_SCHEMES)}; credentials as http://user:pass@host:port)")
+    return value
+
+
+Locale = Annotated[str, AfterValidator(check_locale)]
+TimezoneId = Annotated[str, AfterValidator(check_timezone)]
+ProxyUrl = Annotated[str, AfterValidator(check_proxy)]
+
+
 # --- config/funnelwatch.yaml -------------------------------------------------
 
 
@@ -44,6 +88,9 @@ class BrowserSettings(Strict):
     viewports: Annotated[list[Literal["desktop", "mobile"]], BeforeValidator(_as_list)] = ["desktop"]
     timeout: Duration = 30.0
     concurrency: int = Field(4, ge=1, le=64)
+    locale: Locale = "en-US"
+    timezone_id: TimezoneId | None = None
+    proxy: ProxyUrl | None = None
 
 
 class ImapInbox(Strict):
@@ -266,6 +313,9 @@ class CheckSpec(Strict):
     retries: int | None = Field(None, ge=0, le=10)
     viewports: Annotated[list[Literal["desktop", "mobile"]], BeforeValidator(_as_list)] | None = None
     enabled: bool = True
+    locale: Locale | None = None
+    timezone_id: TimezoneId | None = None
+    proxy: ProxyUrl | None = None
     ad: AdSection | None = None
     landing: LandingSection | None = None
     form: FormSection | None = None

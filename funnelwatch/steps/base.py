@@ -23,6 +23,7 @@ from ..results import Status
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
 
+    from ..browser import ContextProfile
     from ..config import Check, Config
     from ..errors import MonitorProblem
     from ..inbox.base import Inbox
@@ -100,6 +101,7 @@ class StepContext:
     no_retry: bool = False
     outcome: StepOutcome | None = None
     started: float = field(default_factory=time.monotonic)
+    profile: "ContextProfile | None" = None  # the browser's user agent, locale and proxy, for plain HTTP downloads
 
     @property
     def timeout_ms(self) -> float:
