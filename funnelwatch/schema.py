@@ -27,6 +27,18 @@ def _as_list(value: Any) -> Any:
 StrList = Annotated[list[str], BeforeValidator(_as_list)]
 
 
+def _command_words(value: Any) -> Any:
+    """A command as one string (split like a shell would, without running one) or as a list of words."""
+    if isinstance(value, str):
+        import shlex
+
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot split this command into words: {exc}") from None
+    return value
+
+
 def _dates_as_text(value: Any) -> Any:
     """YAML reads `2026-12-25` as a date; holidays keep it as ISO text."""
     return [v.isoformat() if hasattr(v, "isoformat") else v for v in _as_list(value)] if value is not None else value
@@ -94,12 +106,55 @@ class BrowserSettings(Strict):
 
 
 class ImapInbox(Strict):
+    """`security:` says how the connection is encrypted, `auth:` how funnelwatch logs in.
+
+    `ssl: true|false` is the old spelling of `security: ssl|none` and still works.
+    """
+
     host: str
-    port: int = 993
-    ssl: bool = True
+    port: int = Field(993, ge=1, le=65535)  # when not given: 993 for security: ssl, 143 otherwise
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    ssl: bool | None = None
+    ca_file: str | None = None
+    auth: Literal["password", "oauth2"] = "password"
     username: str
-    password: str
+    password: str | None = None
+    token_command: Annotated[list[str], BeforeValidator(_command_words)] | None = None
     folder: str = "INBOX"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_ssl_key(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        old = data.get("ssl")
+        if isinstance(old, bool):
+            implied = "ssl" if old else "none"
+            given = data.get("security")
+            if given is not None and given != implied:
+                raise ValueError(f"ssl: {str(old).lower()} means security: {implied}, but security: {given} is given too — "
+                                 "keep only security: (ssl: is its old spelling)")
+            data["security"] = implied
+        if "port" not in data and data.get("security") in ("starttls", "none"):
+            data["port"] = 143
+        return data
+
+    @model_validator(mode="after")
+    def _login_fits(self) -> "ImapInbox":
+        if self.security == "starttls" and self.port == 993:
+            raise ValueError("port 993 speaks TLS from the first byte: use security: ssl there, or starttls on port 143")
+        if self.auth == "password":
+            if self.token_command is not None:
+                raise ValueError("token_command is for auth: oauth2 — add auth: oauth2, or remove token_command")
+            if self.password is None:
+                raise ValueError("give password (usually ${FUNNELWATCH_IMAP_PASSWORD}), or auth: oauth2 with a token_command")
+        else:
+            if self.password is not None:
+                raise ValueError("auth: oauth2 logs in with the token from token_command, not a password — remove password")
+            if not self.token_command:
+                raise ValueError("auth: oauth2 needs token_command: a program that prints an access token")
+        return self
 
 
 class MaildirInbox(Strict):

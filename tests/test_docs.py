@@ -88,3 +88,12 @@ def test_every_yaml_block_in_the_guides_validates(monkeypatch, doc):
 def test_every_command_is_in_the_readme():
     for name in cli.commands:
         assert f"funnelwatch {name}" in README, f"README does not document `funnelwatch {name}`"
+
+
+def test_no_doc_sends_microsoft_365_users_to_app_passwords_and_oauth2_is_documented():
+    for doc in [README, *(d.read_text(encoding="utf-8") for d in DOCS)]:
+        assert "Microsoft 365 need an app password" not in doc and "Microsoft 365 needs an app password" not in doc
+    for key in ("inbox.imap.security", "inbox.imap.auth", "inbox.imap.token_command", "inbox.imap.ca_file",
+                "browser.locale", "browser.timezone_id", "browser.proxy", "locale", "timezone_id", "proxy"):
+        assert key in reference_keys()
+    assert "auth: oauth2" in (ROOT / "docs" / "inbox-and-assets.md").read_text(encoding="utf-8")
