@@ -32,7 +32,8 @@ from .hops import meta_refresh_target, repeating_urls
 from .results import Category
 from .units import format_size
 
-USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126 Safari/537.36 funnelwatch"
+# Only without a browser (a download on its own); the asset step sends the browser's own user agent.
+USER_AGENT = "funnelwatch (synthetic funnel check)"
 MAX_HOPS = 20
 CHUNK = 64 * 1024
 META_REFRESH_MAX_BYTES = 64 * 1024
@@ -81,8 +82,11 @@ class AssetFacts:
 
 
 def download(url: str, max_bytes: int, timeout_s: float, cookies: list[dict[str, Any]] | None = None,
-             label: str = "the link") -> Download:
+             label: str = "the link", headers: dict[str, str] | None = None, proxy: str | None = None) -> Download:
     """Follow `url` through redirects (recorded) and stream the final body to a temp file.
+
+    `headers` and `proxy` are the browser context's (`ContextProfile`): the download
+    presents itself as the browser that found the link.
 
     Raises `StepFailed`: `asset_unreachable` for 4xx/5xx, connection failures and
     redirect loops; `wrong_asset` for a download over `max_bytes`.
@@ -90,6 +94,9 @@ def download(url: str, max_bytes: int, timeout_s: float, cookies: list[dict[str,
     deadline = time.monotonic() + max(timeout_s * 2, 5.0)
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
+    session.headers.update(headers or {})
+    if proxy:
+        session.proxies = {"http": proxy, "https": proxy}
     for cookie in cookies or []:
         session.cookies.set(cookie["name"], cookie["value"], domain=cookie.get("domain", ""), path=cookie.get("path", "/"))
     chain: list[dict[str, Any]] = []
@@ -199,6 +206,7 @@ def save_bytes(data: bytes) -> Path:
 def sniff(source: Path | bytes) -> str:
     """The real type of a file or of bytes in memory, from its first bytes
     (pdf, docx, zip, html, image, text, binary)."""
+    archive_source: Path | io.BytesIO
     if isinstance(source, bytes):
         head, archive_source = source[:2048], io.BytesIO(source)
     else:

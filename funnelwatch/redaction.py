@@ -20,6 +20,21 @@ def register(value: str) -> None:
         _secrets.add(value)
 
 
+def register_url_credentials(value: str) -> None:
+    """A secret URL's password (and user) are secrets on their own too: a proxy or server may quote them apart."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        user, password = parts.username, parts.password
+    except ValueError:
+        return
+    for part in (password, user):
+        if part:
+            register(part)
+            register(unquote(part))
+
+
 def redact(text: Any) -> Any:
     """Replace every registered secret (and URL credentials) in `text` with `***`."""
     if not isinstance(text, str) or not text:

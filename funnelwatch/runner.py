@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .browser import BrowserHolder, new_context
+from .browser import BrowserHolder, context_profile, new_context, with_user_agent
 from .clock import SYSTEM_CLOCK, Clock, iso
 from .config import BrokenCheck, Config
 from .errors import FunnelwatchError, MonitorProblem
@@ -230,7 +230,8 @@ class Runner:
     async def _open(self, holder: BrowserHolder, item: PlanItem, number: int, token: str) -> _Opened:
         """A fresh context and page for one attempt, listened to, traced unless the check fills secrets."""
         browser = await holder.get()
-        context = await new_context(browser, item.viewport)
+        profile = await with_user_agent(browser, item.viewport, context_profile(self.settings.browser, item.check.spec))
+        context = await new_context(browser, item.viewport, profile)
         timeout_s = self.settings.browser.timeout
         context.set_default_timeout(timeout_s * 1000)
         context.set_default_navigation_timeout(timeout_s * 1000)
@@ -244,6 +245,7 @@ class Runner:
             check=item.check, config=self.config, page=page, context=context, viewport=item.viewport,
             run_id=self.run_id, token=token, address=self.settings.inbox.address.replace("{token}", token),
             timeout_s=timeout_s, artifacts_dir=self.artifacts_dir, services=self.services, attempt=number,
+            profile=profile,
         )
         listen(ctx)
         return _Opened(browser, context, ctx, tracing)

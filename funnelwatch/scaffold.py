@@ -21,7 +21,7 @@ browser:
 #   imap:
 #     host: imap.example.com
 #     port: 993
-#     ssl: true
+#     security: ssl                           # ssl | starttls (port 143) | none (local servers only)
 #     username: ${FUNNELWATCH_IMAP_USER}       # ${VAR} is read from the environment
 #     password: ${FUNNELWATCH_IMAP_PASSWORD}   # never stored, logged or shown
 #     folder: INBOX

@@ -11,9 +11,10 @@ model is declared by its step kind (`steps/<kind>.py`).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, create_model, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, create_model, field_validator, model_validator
 
 from .fields import Duration, Strict, StrList
 from .fields import as_list as _as_list
@@ -21,6 +22,61 @@ from .schedules import check_schedule
 
 if TYPE_CHECKING:
     from .steps.base import StepKind
+
+
+def _command_words(value: Any) -> Any:
+    """A command as one string (split like a shell would, without running one) or as a list of words."""
+    if isinstance(value, str):
+        import shlex
+
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot split this command into words: {exc}") from None
+    return value
+
+
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_PROXY_SCHEMES = ("http", "https", "socks5")
+
+
+def check_locale(value: str | None) -> str | None:
+    if value is not None and not _LOCALE.match(value):
+        raise ValueError(f"'{value}' is not a language tag — write it like en-US, de-DE or fr")
+    return value
+
+
+def check_timezone(value: str | None) -> str | None:
+    if value is None:
+        return value
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not a time zone — write an IANA name like Europe/Berlin or America/New_York") from None
+    return value
+
+
+def check_proxy(value: str | None) -> str | None:
+    if value is None:
+        return value
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in _PROXY_SCHEMES or not parts.hostname or port is None:
+        raise ValueError("a proxy is a URL with scheme, host and port, like http://127.0.0.1:3128 "
+                         f"(schemes: {', '.join(_PROXY_SCHEMES)}; credentials as http://user:pass@host:port)")
+    return value
+
+
+Locale = Annotated[str, AfterValidator(check_locale)]
+TimezoneId = Annotated[str, AfterValidator(check_timezone)]
+ProxyUrl = Annotated[str, AfterValidator(check_proxy)]
 
 
 # --- config/funnelwatch.yaml -------------------------------------------------
@@ -32,15 +88,61 @@ class BrowserSettings(Strict):
     viewports: Annotated[list[Literal["desktop", "mobile"]], BeforeValidator(_as_list)] = ["desktop"]
     timeout: Duration = 30.0
     concurrency: int = Field(4, ge=1, le=64)
+    locale: Locale = "en-US"
+    timezone_id: TimezoneId | None = None
+    proxy: ProxyUrl | None = None
 
 
 class ImapInbox(Strict):
+    """`security:` says how the connection is encrypted, `auth:` how funnelwatch logs in.
+
+    `ssl: true|false` is the old spelling of `security: ssl|none` and still works.
+    """
+
     host: str
-    port: int = 993
-    ssl: bool = True
+    port: int = Field(993, ge=1, le=65535)  # when not given: 993 for security: ssl, 143 otherwise
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    ssl: bool | None = None
+    ca_file: str | None = None
+    auth: Literal["password", "oauth2"] = "password"
     username: str
-    password: str
+    password: str | None = None
+    token_command: Annotated[list[str], BeforeValidator(_command_words)] | None = None
     folder: str = "INBOX"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_ssl_key(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        old = data.get("ssl")
+        if isinstance(old, bool):
+            implied = "ssl" if old else "none"
+            given = data.get("security")
+            if given is not None and given != implied:
+                raise ValueError(f"ssl: {str(old).lower()} means security: {implied}, but security: {given} is given too — "
+                                 "keep only security: (ssl: is its old spelling)")
+            data["security"] = implied
+        if "port" not in data and data.get("security") in ("starttls", "none"):
+            data["port"] = 143
+        return data
+
+    @model_validator(mode="after")
+    def _login_fits(self) -> "ImapInbox":
+        if self.security == "starttls" and self.port == 993:
+            raise ValueError("port 993 speaks TLS from the first byte: use security: ssl there, or starttls on port 143")
+        if self.auth == "password":
+            if self.token_command is not None:
+                raise ValueError("token_command is for auth: oauth2 — add auth: oauth2, or remove token_command")
+            if self.password is None:
+                raise ValueError("give password (usually ${FUNNELWATCH_IMAP_PASSWORD}), or auth: oauth2 with a token_command")
+        else:
+            if self.password is not None:
+                raise ValueError("auth: oauth2 logs in with the token from token_command, not a password — remove password")
+            if not self.token_command:
+                raise ValueError("auth: oauth2 needs token_command: a program that prints an access token")
+        return self
 
 
 class MaildirInbox(Strict):
@@ -129,6 +231,9 @@ class CheckBase(Strict):
     retries: int | None = Field(None, ge=0, le=10)
     viewports: Annotated[list[Literal["desktop", "mobile"]], BeforeValidator(_as_list)] | None = None
     enabled: bool = True
+    locale: Locale | None = None
+    timezone_id: TimezoneId | None = None
+    proxy: ProxyUrl | None = None
 
     @field_validator("schedule")
     @classmethod

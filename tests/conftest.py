@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.sales",
     "tests.fixtures.report_history",
     "tests.fixtures.faulty_servers",
+    "tests.fixtures.http_proxy",
 ]
 
 

@@ -95,3 +95,12 @@ def test_readme_names_the_report_that_make_demo_really_writes():
     make_demo = next(line for line in README.splitlines() if line.startswith("make demo"))
     written = re.findall(r"reports/\S*index\.html", make_demo)
     assert written == [f"{directory}/index.html"], make_demo
+
+
+def test_no_doc_sends_microsoft_365_users_to_app_passwords_and_oauth2_is_documented():
+    for doc in [README, *(d.read_text(encoding="utf-8") for d in DOCS)]:
+        assert "Microsoft 365 need an app password" not in doc and "Microsoft 365 needs an app password" not in doc
+    for key in ("inbox.imap.security", "inbox.imap.auth", "inbox.imap.token_command", "inbox.imap.ca_file",
+                "browser.locale", "browser.timezone_id", "browser.proxy", "locale", "timezone_id", "proxy"):
+        assert key in reference_keys()
+    assert "auth: oauth2" in (ROOT / "docs" / "inbox-and-assets.md").read_text(encoding="utf-8")

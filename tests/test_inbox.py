@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import smtplib
+import ssl
+import sys
 import threading
 
 import pytest
@@ -134,6 +136,175 @@ def test_tls_to_a_plain_server_is_a_monitor_problem(dovecot):
     with pytest.raises(MonitorProblem) as caught:
         ImapInbox(settings, timeout_s=3).open()
     assert caught.value.category is Category.INBOX and "TLS" in caught.value.reason
+
+
+# --- imap: encryption (security: ssl | starttls | none) and OAuth2 (Dovecot with a real certificate) ---
+
+
+def secure_inbox(server, **given) -> ImapInbox:  # type: ignore[no-untyped-def]
+    options = {"host": "127.0.0.1", "security": "starttls", "port": server.imap_port, "username": server.user,
+               "password": server.password, "ca_file": str(server.ca_file), **given}
+    return ImapInbox(ImapSettings(**{k: v for k, v in options.items() if v is not None}), address="qa+{token}@example.com", timeout_s=5)
+
+
+def delivered(server) -> str:  # type: ignore[no-untyped-def]
+    token = new_token()
+    server.deliver(plain_email(server.address(token), "Encrypted all the way", "hello"), server.address(token))
+    return token
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_imap_with_a_trusted_certificate_reads_mail_over_tls(dovecot_secure, security):
+    token = delivered(dovecot_secure)
+    port = dovecot_secure.imaps_port if security == "ssl" else dovecot_secure.imap_port
+    inbox = secure_inbox(dovecot_secure, security=security, port=port)
+    inbox.open()
+    try:
+        assert isinstance(inbox.mailbox.client.sock, ssl.SSLSocket)  # encrypted before the password was sent
+        assert [m.subject for m in inbox.messages_for(token)] == ["Encrypted all the way"]
+    finally:
+        inbox.close()
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_a_certificate_the_client_does_not_trust_is_an_inbox_error_that_says_so(dovecot_secure, security):
+    port = dovecot_secure.imaps_port if security == "ssl" else dovecot_secure.imap_port
+    inbox = secure_inbox(dovecot_secure, security=security, port=port, ca_file=None)
+    with pytest.raises(MonitorProblem) as caught:
+        inbox.open()
+    reason = caught.value.reason
+    assert caught.value.category is Category.INBOX
+    assert "certificate is not trusted" in reason and "ca_file" in reason and f"127.0.0.1:{port}" in reason
+    assert dovecot_secure.password not in reason
+
+
+def test_ssl_cert_file_is_trusted_like_in_every_openssl_program(dovecot_secure, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot_secure.ca_file))
+    inbox = secure_inbox(dovecot_secure, ca_file=None)
+    inbox.open()
+    inbox.close()
+
+
+def test_a_relative_ca_file_is_read_from_the_project_folder(project, dovecot_secure):
+    from funnelwatch.inbox import make_inbox
+
+    (project.root / "config" / "imap-ca.pem").write_bytes(dovecot_secure.ca_file.read_bytes())
+    project.config(BASE_CONFIG + f"""inbox:
+  imap:
+    host: 127.0.0.1
+    port: {dovecot_secure.imap_port}
+    security: starttls
+    ca_file: config/imap-ca.pem
+    username: {dovecot_secure.user}
+    password: {dovecot_secure.password}
+""")
+    inbox = make_inbox(project.load())
+    assert inbox is not None
+    inbox.open()
+    inbox.close()
+
+
+def test_ssl_true_and_false_still_mean_security_ssl_and_none(dovecot):
+    assert ImapSettings(host="h", ssl=True, username="u", password="p").security == "ssl"
+    plain = ImapSettings(host="h", ssl=False, username="u", password="p")
+    assert plain.security == "none" and plain.port == 143
+    assert ImapSettings(host="h", security="starttls", username="u", password="p").port == 143
+    assert ImapSettings(host="h", username="u", password="p").port == 993
+
+
+@pytest.mark.parametrize("keys, says", [
+    ("ssl: false, security: ssl", "ssl: false means security: none, but security: ssl is given too"),
+    ("ssl: true, security: starttls", "ssl: true means security: ssl, but security: starttls is given too"),
+    ("security: starttls, port: 993", "port 993 speaks TLS from the first byte"),
+    ("security: tls", "security"),
+])
+def test_inconsistent_imap_security_is_a_config_error_naming_the_line(keys, says):
+    from funnelwatch.config import validate_text
+    from funnelwatch.schema import Settings
+
+    text = f"inbox:\n  imap: {{host: h, {keys}, username: u, password: p}}\n"
+    problems = [str(p) for p in validate_text(text, Settings, "config/funnelwatch.yaml")]
+    assert len(problems) == 1 and problems[0].startswith("config/funnelwatch.yaml:2: inbox.imap") and says in problems[0], problems
+
+
+def token_printer(token: str) -> list[str]:
+    return [sys.executable, "-c", f"print({token!r})"]
+
+
+def test_oauth2_logs_in_with_the_access_token_its_command_prints(dovecot_secure):
+    from funnelwatch.redaction import redact
+
+    access = dovecot_secure.issue_token()
+    token = delivered(dovecot_secure)
+    inbox = secure_inbox(dovecot_secure, auth="oauth2", password=None, token_command=token_printer(access))
+    inbox.open()
+    try:
+        assert [m.subject for m in inbox.messages_for(token)] == ["Encrypted all the way"]
+    finally:
+        inbox.close()
+    assert access in dovecot_secure.introspection.asked  # the token went to the server over SASL XOAUTH2
+    assert "method=XOAUTH2" in dovecot_secure.log()
+    assert redact(f"token {access}") == "token ***"  # a secret from the moment it was printed
+
+
+def test_a_refused_access_token_is_an_inbox_error_that_points_at_token_command(dovecot_secure):
+    stale = "fw-access-stale-" + new_token()
+    inbox = secure_inbox(dovecot_secure, auth="oauth2", password=None, token_command=token_printer(stale))
+    with pytest.raises(MonitorProblem) as caught:
+        inbox.open()
+    reason = caught.value.reason
+    assert caught.value.category is Category.INBOX and "refused the login for 'qa'" in reason
+    assert "token_command" in reason and stale not in reason
+
+
+@pytest.mark.parametrize("script, says", [
+    ("import sys; sys.stderr.write('no refresh token cached\\n'); sys.exit(3)", "failed with exit code 3: no refresh token cached"),
+    ("print('')", "must print exactly one access token, it printed nothing"),
+    ("import time; time.sleep(10)", "printed no token within 1s"),
+])
+def test_a_token_command_that_fails_is_an_inbox_error_naming_it(dovecot_secure, monkeypatch, script, says):
+    from funnelwatch.inbox import imap
+
+    monkeypatch.setattr(imap, "TOKEN_COMMAND_TIMEOUT_S", 1.0)
+    inbox = secure_inbox(dovecot_secure, auth="oauth2", password=None, token_command=[sys.executable, "-c", script])
+    with pytest.raises(MonitorProblem) as caught:
+        inbox.open()
+    assert caught.value.category is Category.INBOX and "inbox.imap.token_command" in caught.value.reason
+    assert says in caught.value.reason, caught.value.reason
+
+
+def test_a_refused_password_no_longer_sends_microsoft_365_users_to_app_passwords(dovecot):
+    inbox = imap_inbox(dovecot, password="wrong-password-123")
+    with pytest.raises(MonitorProblem) as caught:
+        inbox.open()
+    assert "auth: oauth2" in caught.value.reason and "Microsoft 365 need an app password" not in caught.value.reason
+
+
+def test_whole_funnel_with_an_oauth2_mailbox_passes_and_never_shows_the_token(project, site, dovecot_secure, tmp_path):
+    site.file("/hubfs/oauth-e2e.pdf", PDF, "application/pdf")
+    access = dovecot_secure.issue_token()
+    (project.root / "token.sh").write_text(f"#!/bin/sh\necho {access}\n")
+    (project.root / "token.sh").chmod(0o755)
+
+    def send(to: str) -> None:
+        dovecot_secure.deliver(hubspot_email(to, "Your HIPAA checklist", site.url("/hubfs/oauth-e2e.pdf")), to)
+
+    lead_page(site, "oauth-e2e", send)
+    project.config(BASE_CONFIG + f"""inbox:
+  imap:
+    host: 127.0.0.1
+    port: {dovecot_secure.imaps_port}
+    security: ssl
+    ca_file: {dovecot_secure.ca_file}
+    auth: oauth2
+    username: {dovecot_secure.user}
+    token_command: ./token.sh
+  address: qa+{{token}}@example.com
+""")
+    project.check("oauth", check_file("oauth-e2e", site.url("/lp/oauth-e2e")))
+    result = project.run_one()
+    assert result.status is Status.PASS, result.reason
+    assert access not in str(result.to_json())
 
 
 # --- smtp receiver ------------------------------------------------------------------------

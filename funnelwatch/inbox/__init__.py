@@ -22,8 +22,10 @@ def _maildir(config: "Config") -> Inbox:
 def _imap(config: "Config") -> Inbox:
     from .imap import ImapInbox
 
-    assert config.settings.inbox.imap is not None
-    return ImapInbox(config.settings.inbox.imap, address=config.settings.inbox.address)
+    settings = config.settings.inbox.imap
+    assert settings is not None
+    return ImapInbox(settings, address=config.settings.inbox.address,
+                     ca_file=config.resolve(settings.ca_file) if settings.ca_file else None, cwd=config.root)
 
 
 def _smtp(config: "Config") -> Inbox:

@@ -16,15 +16,17 @@ import imaplib
 import re
 import socket
 import ssl
+import subprocess
 import threading
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imap_tools import MailBox, MailBoxUnencrypted
-from imap_tools.errors import MailboxFolderSelectError, MailboxLoginError, UnexpectedCommandStatusError
+from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
+from imap_tools.errors import MailboxFolderSelectError, MailboxLoginError, MailboxStarttlsError, UnexpectedCommandStatusError
 
 from ..errors import MonitorProblem
-from ..redaction import redact
+from ..redaction import redact, register
 from ..results import Category
 from .base import ReceivedEmail
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from ..schema import ImapInbox as ImapSettings
 
 TIMEOUT_S = 30.0
+TOKEN_COMMAND_TIMEOUT_S = 30.0
 FETCH_BATCH = 50
 _UID = re.compile(rb"UID (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
@@ -40,10 +43,13 @@ _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 class ImapInbox:
     name = "imap"
 
-    def __init__(self, settings: "ImapSettings", address: str = "{token}", timeout_s: float = TIMEOUT_S):
+    def __init__(self, settings: "ImapSettings", address: str = "{token}", timeout_s: float = TIMEOUT_S,
+                 ca_file: Path | None = None, cwd: Path | None = None):
         self.settings = settings
         self.address = address
         self.timeout_s = timeout_s
+        self.ca_file = ca_file  # settings.ca_file resolved against the project folder
+        self.cwd = cwd  # where token_command runs: the project folder
         self.mailbox: Any = None
         self._lock = threading.Lock()
         self._cache: dict[str, ReceivedEmail] = {}
@@ -56,36 +62,92 @@ class ImapInbox:
         with self._lock:
             self._connect()
 
+    def _tls(self) -> ssl.SSLContext:
+        """The system's trusted CAs (OpenSSL honours SSL_CERT_FILE), or only those of `ca_file`."""
+        ca_file = self.ca_file or self.settings.ca_file
+        if not ca_file:
+            return ssl.create_default_context()
+        try:
+            return ssl.create_default_context(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise self._problem(f"inbox.imap.ca_file: cannot read {ca_file} as PEM certificates: "
+                                f"{getattr(exc, 'strerror', None) or exc}") from None
+
     def _connect(self) -> None:
         s = self.settings
         try:
-            if s.ssl:
-                box = MailBox(s.host, s.port, timeout=self.timeout_s, ssl_context=ssl.create_default_context())
+            if s.security == "ssl":
+                box: Any = MailBox(s.host, s.port, timeout=self.timeout_s, ssl_context=self._tls())
+            elif s.security == "starttls":
+                box = MailBoxStartTls(s.host, s.port, timeout=self.timeout_s, ssl_context=self._tls())
             else:
                 box = MailBoxUnencrypted(s.host, s.port, timeout=self.timeout_s)
         except (socket.timeout, TimeoutError):
             raise self._problem(f"cannot reach the IMAP server {self.where}: no answer within {self.timeout_s:.0f}s") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise self._problem(f"TLS with the IMAP server {self.where} failed: its certificate is not trusted "
+                                f"({exc.verify_message or exc.reason}) — if the server uses a private CA, "
+                                "point inbox.imap.ca_file (or SSL_CERT_FILE) at it") from None
         except ssl.SSLError as exc:
-            raise self._problem(f"TLS with the IMAP server {self.where} failed: {exc.reason or exc} (is ssl: true right for port {s.port}?)") from None
+            raise self._problem(f"TLS with the IMAP server {self.where} failed: {exc.reason or exc} "
+                                f"(is security: {s.security} right for port {s.port}?)") from None
+        except MailboxStarttlsError as exc:
+            raise self._problem(f"the IMAP server {self.where} refused STARTTLS: {_server_text(exc)}") from None
         except (OSError, imaplib.IMAP4.error) as exc:
+            if s.security == "starttls" and "STARTTLS" in str(exc):
+                raise self._problem(f"the IMAP server {self.where} does not offer STARTTLS "
+                                    "(use security: ssl on port 993, or none for a plain local server)") from None
             raise self._problem(f"cannot reach the IMAP server {self.where}: {_describe(exc)}") from None
         try:
-            box.login(s.username, s.password, initial_folder=None)
-        except MailboxLoginError as exc:
-            _quietly_close(box)
-            raise self._problem(
-                f"the IMAP server {self.where} refused the login for '{s.username}': {_server_text(exc)} "
-                "(check the username and password; Gmail and Microsoft 365 need an app password)"
-            ) from None
-        except (OSError, imaplib.IMAP4.error) as exc:
+            if s.auth == "oauth2":
+                box.xoauth2(s.username, self._access_token(), initial_folder=None)
+            else:
+                box.login(s.username, s.password or "", initial_folder=None)
+        except (OSError, imaplib.IMAP4.abort) as exc:
             _quietly_close(box)
             raise self._problem(f"the IMAP server {self.where} dropped the login: {_describe(exc)}") from None
+        except (MailboxLoginError, imaplib.IMAP4.error) as exc:
+            _quietly_close(box)
+            if s.auth == "oauth2":
+                hint = ("check that token_command prints a fresh access token for this user with the IMAP scope "
+                        "(Microsoft 365: https://outlook.office365.com/IMAP.AccessAsUser.All; Gmail: https://mail.google.com/)")
+            else:
+                hint = ("check the username and password; Gmail needs an app password, and Microsoft 365 accepts no "
+                        "passwords over IMAP any more: use auth: oauth2 with a token_command")
+            raise self._problem(f"the IMAP server {self.where} refused the login for '{s.username}': {_server_text(exc)} ({hint})") from None
+        except MonitorProblem:
+            _quietly_close(box)
+            raise
         try:
             box.folder.set(s.folder, readonly=True)
         except MailboxFolderSelectError:
             _quietly_logout(box)
             raise self._problem(f"the IMAP server {self.where} has no folder '{s.folder}' for '{s.username}'") from None
         self.mailbox = box
+
+    def _access_token(self) -> str:
+        """Run `token_command` and take what it prints as the access token (a secret from then on)."""
+        command = self.settings.token_command or []
+        shown = command[0] if command else "token_command"
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=TOKEN_COMMAND_TIMEOUT_S,
+                                  cwd=self.cwd, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise self._problem(f"inbox.imap.token_command ({shown}) printed no token within {TOKEN_COMMAND_TIMEOUT_S:.0f}s") from None
+        except OSError as exc:
+            raise self._problem(f"inbox.imap.token_command ({shown}) did not run: {exc.strerror or exc}") from None
+        token = done.stdout.strip()
+        register(token)
+        for line in token.splitlines():
+            register(line.strip())
+        if done.returncode != 0:
+            said = (done.stderr.strip().splitlines() or [""])[-1][:200]
+            raise self._problem(f"inbox.imap.token_command ({shown}) failed with exit code {done.returncode}"
+                                + (f": {said}" if said else ""))
+        if not token or len(token.split()) != 1:
+            raise self._problem(f"inbox.imap.token_command ({shown}) must print exactly one access token, "
+                                f"it printed {'nothing' if not token else f'{len(token.split())} words'}")
+        return token
 
     def _problem(self, reason: str) -> MonitorProblem:
         return MonitorProblem(Category.INBOX, redact(reason))

@@ -240,7 +240,9 @@ async def _check_link(ctx: "StepContext", link: Link, expect: AssetExpect, evide
     evidence["link"] = {"text": link.text, "url": link.url}
     cookies = await _cookies(ctx)
     try:
-        got: Download = await asyncio.to_thread(download, link.url, expect.max_size, ctx.timeout_s, cookies, f"the link {name}")
+        got: Download = await asyncio.to_thread(download, link.url, expect.max_size, ctx.timeout_s, cookies, f"the link {name}",
+                                                ctx.profile.download_headers() if ctx.profile else None,
+                                                ctx.profile.proxy if ctx.profile else None)
     except StepFailed as failure:
         evidence["chain"] = failure.evidence.pop("chain", [])
         raise

@@ -32,6 +32,7 @@ from ..results import Status
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
 
+    from ..browser import ContextProfile
     from ..clock import Clock
     from ..config import Check, Config
     from ..errors import MonitorProblem
@@ -193,6 +194,7 @@ class StepContext:
     outcome: StepOutcome | None = None
     crashed: bool = False
     started: float = field(default_factory=time.monotonic)
+    profile: "ContextProfile | None" = None  # the browser's user agent, locale and proxy, for plain HTTP downloads
 
     @property
     def inbox(self) -> "Inbox | None":
