@@ -2,6 +2,13 @@
 
 For flows the sections cannot describe (a two-step form, a pricing page with a
 "Book a demo" button). A failure names the step as `steps[N]` (0-based).
+
+A `submit:` is judged as the `form` step judges its click (`form_judge`): a
+POST that answers 5xx or 4xx is `form_http_error` at that step as soon as
+the answer comes, and so are a validation message, a script error or a
+CAPTCHA; the request is in `evidence["form"]`. A click that sends nothing
+and shows nothing (a wizard going to its next screen) is left to the next
+steps to judge.
 """
 
 from __future__ import annotations
@@ -14,12 +21,24 @@ from pydantic import model_validator
 
 from ..errors import StepFailed
 from ..fields import Duration, Strict
+from ..redaction import redact_deep
 from ..results import Category
 from .base import EvidenceKit, StepKind
+from .form_find import FoundForm
+from .form_judge import judge_submission
+from .form_traffic import Traffic, lead_markers
 from .pagekit import contains, navigate, visible_text, wait_ready
 
 if TYPE_CHECKING:
     from .base import StepContext
+
+#: A custom submit that sends nothing and shows nothing for this long is left to the next steps.
+SUBMIT_SETTLE_S = 2.0
+_MARK_JS = """(form, mark) => {
+  form.setAttribute('data-funnelwatch-form', mark);
+  const button = form.querySelector('button[type=submit], input[type=submit], button:not([type])');
+  if (button) button.setAttribute('data-funnelwatch-submit', mark);
+}"""
 
 
 class CustomStep(Strict):
@@ -70,6 +89,9 @@ class Custom(StepKind):
 
     async def run(self, ctx: "StepContext", section: CustomStep) -> None:
         action, value = section.action
+        if action == "submit":
+            await self._submit(ctx, value, _index(ctx, section))
+            return
         await getattr(self, f"_{action}")(ctx, value)
 
     async def _goto(self, ctx: "StepContext", url: str) -> None:
@@ -87,6 +109,7 @@ class Custom(StepKind):
         await wait_ready(ctx.page, ctx.timeout_s)
 
     async def _fill(self, ctx: "StepContext", fields: dict[str, Any]) -> None:
+        ctx.evidence.setdefault("_filled", {}).update(fields)  # how the next submit's request is recognised
         for selector, value in fields.items():
             locator = ctx.page.locator(selector).first
             text = ctx.fill_placeholders(str(value))
@@ -95,22 +118,40 @@ class Custom(StepKind):
             except Exception:
                 raise StepFailed(Category.FORM_FIELD_MISSING, f"no field matches '{selector}' on {ctx.page.url}") from None
 
-    async def _submit(self, ctx: "StepContext", selector: str) -> None:
+    async def _submit(self, ctx: "StepContext", selector: str, index: int | None = None) -> None:
         form = ctx.page.locator(selector).first
         try:
             await form.wait_for(state="attached", timeout=ctx.timeout_ms)
         except Exception:
             raise StepFailed(Category.FORM_MISSING, f"no form matches '{selector}' on {ctx.page.url}") from None
-        button = form.locator("button[type=submit], input[type=submit], button:not([type])").first
-        submitted_at = time.time()
+        mark = ctx.token
         try:
-            if await button.count():
-                await button.click(timeout=ctx.timeout_ms)
-            else:
-                await form.evaluate("f => f.requestSubmit ? f.requestSubmit() : f.submit()")
+            await form.evaluate(_MARK_JS, mark, timeout=ctx.timeout_ms)
         except Exception:
-            raise StepFailed(Category.ELEMENT_MISSING, f"the form '{selector}' on {ctx.page.url} could not be submitted") from None
-        ctx.submitted_at = submitted_at  # a demo request sent by steps: is never sent twice either
+            pass  # only HTML5 validity needs the mark; the rest of the judging does without
+        found = FoundForm(ctx.page.main_frame, form, selector, ctx.page.url, in_iframe=False)
+        button = form.locator("button[type=submit], input[type=submit], button:not([type])").first
+
+        async def click(traffic: Traffic) -> str:
+            traffic.armed = True
+            submitted_at = time.time()
+            try:
+                if await button.count():
+                    await button.click(timeout=ctx.timeout_ms)
+                else:
+                    await form.evaluate("f => f.requestSubmit ? f.requestSubmit() : f.submit()")
+            except Exception:
+                raise StepFailed(Category.ELEMENT_MISSING, f"the form '{selector}' on {ctx.page.url} could not be submitted") from None
+            ctx.submitted_at = submitted_at  # a demo request sent by steps: is never sent twice either
+            return f"'{selector}'"
+
+        markers = lead_markers(ctx, ctx.evidence.get("_filled", {}))
+        verdict, facts = await judge_submission(ctx, found, None, markers, mark, click, settle_s=SUBMIT_SETTLE_S)
+        if verdict.category is not None or "form" not in ctx.evidence:
+            step = {"step": f"steps[{index}]"} if index is not None else {}
+            ctx.evidence["form"] = redact_deep({**step, "form": {"selector": selector}, **facts})
+        if verdict.category is not None:
+            raise StepFailed(verdict.category, verdict.reason)
         await wait_ready(ctx.page, ctx.timeout_s)
 
     async def _expect_text(self, ctx: "StepContext", text: str) -> None:
@@ -140,3 +181,10 @@ class Custom(StepKind):
 
     async def _wait(self, ctx: "StepContext", seconds: float) -> None:
         await ctx.page.wait_for_timeout(seconds * 1000)
+
+
+def _index(ctx: "StepContext", section: CustomStep) -> int | None:
+    """This step's place in the check's `steps:` (the runner names it `steps[N]`)."""
+    spec = getattr(getattr(ctx, "check", None), "spec", None)
+    steps = getattr(spec, "steps", None) or []
+    return next((i for i, step in enumerate(steps) if step is section), None)

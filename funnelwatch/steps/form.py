@@ -38,12 +38,11 @@ from pydantic import model_validator
 
 from ..errors import StepFailed
 from ..fields import Strict
-from ..redaction import redact, redact_deep
+from ..redaction import redact_deep
 from ..results import Category
 from .base import StepKind
 from .form_find import FoundForm, fill_form, find_form
-from .form_judge import Judge, error_text, is_third_party, script_of
-from .form_look import look
+from .form_judge import judge_submission
 from .form_traffic import Traffic, lead_markers
 
 if TYPE_CHECKING:
@@ -94,32 +93,9 @@ class Form(StepKind):
             if found.facts:
                 facts["form"].update({k: found.facts[k] for k in ("id", "action", "method")})
                 facts["form_fields"], facts["hidden_fields"] = found.facts["fields"], found.facts["hidden"]
-        before = await look(ctx.page, found, mark, set())
-        traffic = Traffic(ctx.page, found, lead_markers(ctx, section.fill))
-        errors_from = len(ctx.page_errors)
-        traffic.start()
-        try:
-            facts["submitted_with"] = await _submit(ctx, found, section.submit, mark, traffic)
-            facts["submitted_at"] = ctx.submitted_at
-            judge = Judge(ctx, found, section.success, traffic, mark, before, errors_from, facts["submitted_with"])
-            verdict = await judge.verdict()
-        finally:
-            traffic.stop()
-        subs = traffic.submissions()
-        facts["submission"] = subs[-1].facts() if subs else None
-        facts["requests"] = [s.facts() for s in traffic.sent[:20]]
-        own = judge.own_hosts()
-        facts["errors_after_submit"] = [
-            {"message": error_text(e), "script": script_of(e), "third_party": is_third_party(e, own)} for e in judge.errors()[:20]
-        ]
-        seen = verdict.seen
-        if seen is not None:
-            facts["final_url"] = seen.main_url
-            facts["page_says"] = redact(seen.says())
-            facts["validation"] = verdict.extra.get("validation", seen.messages[:20])
-            facts["captcha"] = verdict.extra.get("captcha", seen.captcha)
-        facts["outcome"] = verdict.category.value if verdict.category else "success"
-        facts["waited_s"] = round(verdict.waited_s, 2)
+        verdict, outcome = await judge_submission(ctx, found, section.success, lead_markers(ctx, section.fill), mark,
+                                                  lambda traffic: _submit(ctx, found, section.submit, mark, traffic))
+        facts.update(outcome)
         ctx.evidence["form"] = redact_deep(facts)
         if verdict.category is not None:
             raise StepFailed(verdict.category, verdict.reason)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ..redaction import redact
 from ..results import Category
 from .form_look import Seen, look
 from .form_traffic import TRACKERS, Sent, Traffic
@@ -61,7 +63,7 @@ class Judge:
     """Watches one submission until the outcome is conclusive or `timeout_s` runs out."""
 
     def __init__(self, ctx: "StepContext", form: "FoundForm", success: FormSuccess | None, traffic: Traffic,
-                 mark: str, before: Seen, errors_from: int, button: str):
+                 mark: str, before: Seen, errors_from: int, button: str, settle_s: float | None = None):
         self.ctx = ctx
         self.form = form
         self.success = success
@@ -71,6 +73,9 @@ class Judge:
         self.success_before = bool(success) and self._success_in(before)[0] and self._success_in(before)[1]
         self.errors_from = errors_from
         self.button = button
+        #: With no success to wait for (a custom `submit:`), a click that sends nothing and shows nothing
+        #: for this long is left to the next steps instead of failing at the timeout.
+        self.settle_s = settle_s
 
     async def verdict(self) -> Verdict:
         began = time.monotonic()
@@ -99,6 +104,9 @@ class Judge:
                     url_ok_since = None
             if done is None:
                 done = self._trouble_verdict(seen, subs, navs, pending, errors, messages_stable, now - began, now - last_error_at)
+            if done is None and self.settle_s is not None and (now - began >= self.settle_s or now >= deadline) \
+                    and not (subs or navs or errors or seen.messages or seen.invalid or seen.captcha):
+                done = Verdict(None)
             if done is None and now >= deadline:
                 done = self._final_verdict(seen, subs, navs, errors)
             if done is not None:
@@ -231,6 +239,46 @@ class Judge:
         )
 
 
+async def judge_submission(ctx: "StepContext", form: "FoundForm", success: FormSuccess | None, markers: list[str],
+                           mark: str, submit: Callable[[Traffic], Awaitable[str]],
+                           settle_s: float | None = None) -> tuple[Verdict, dict[str, Any]]:
+    """Submit with the network watched and judge the outcome, for the form step and a custom `submit:` alike.
+
+    `submit(traffic)` arms `traffic` and clicks; it returns how the form was
+    submitted. Returns the verdict and its evidence (not yet redacted as a whole):
+
+        verdict, facts = await judge_submission(ctx, found, section.success, markers, mark, click)
+    """
+    before = await look(ctx.page, form, mark, set())
+    traffic = Traffic(ctx.page, form, markers)
+    errors_from = len(ctx.page_errors)
+    facts: dict[str, Any] = {}
+    traffic.start()
+    try:
+        facts["submitted_with"] = await submit(traffic)
+        facts["submitted_at"] = ctx.submitted_at
+        judge = Judge(ctx, form, success, traffic, mark, before, errors_from, facts["submitted_with"], settle_s)
+        verdict = await judge.verdict()
+    finally:
+        traffic.stop()
+    subs = traffic.submissions()
+    facts["submission"] = subs[-1].facts() if subs else None
+    facts["requests"] = [s.facts() for s in traffic.sent[:20]]
+    own = judge.own_hosts()
+    facts["errors_after_submit"] = [
+        {"message": error_text(e), "script": script_of(e), "third_party": is_third_party(e, own)} for e in judge.errors()[:20]
+    ]
+    seen = verdict.seen
+    if seen is not None:
+        facts["final_url"] = seen.main_url
+        facts["page_says"] = redact(seen.says())
+        facts["validation"] = verdict.extra.get("validation", seen.messages[:20])
+        facts["captcha"] = verdict.extra.get("captcha", seen.captcha)
+    facts["outcome"] = verdict.category.value if verdict.category else "success"
+    facts["waited_s"] = round(verdict.waited_s, 2)
+    return verdict, facts
+
+
 def error_text(error: dict[str, Any]) -> str:
     """'TypeError: message' — the stack's first line names the error type, the message alone does not."""
     first = (error.get("stack") or "").strip().splitlines()
@@ -238,4 +286,4 @@ def error_text(error: dict[str, Any]) -> str:
     return text.strip().removeprefix("Uncaught ")[:200]
 
 
-__all__ = ["Judge", "Verdict", "error_text", "is_third_party", "script_of"]
+__all__ = ["Judge", "Verdict", "error_text", "is_third_party", "judge_submission", "script_of"]
