@@ -1,6 +1,6 @@
 """Inbox backends, one module each, listed in one table.
 
-    inbox = open_inbox(config)    # None when no inbox is configured
+    inbox = make_inbox(config)    # None when no inbox is configured
 """
 
 from __future__ import annotations
