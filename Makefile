@@ -33,4 +33,4 @@ bench: setup test-deps
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) reports/*.html reports/funnels reports/artifacts
+	rm -rf $(VENV) reports/*.html reports/funnels reports/artifacts reports/demo
