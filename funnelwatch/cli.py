@@ -46,6 +46,8 @@ def init(directory: str) -> None:
 def validate(obj: dict[str, Any]) -> None:
     """Check every config and check file; exit 2 on any error."""
     config = load_config(obj["project"])
+    for warning in config.warnings:
+        _echo_err(str(warning))
     problems = config.diagnostics
     for diagnostic in problems:
         _echo_err(str(diagnostic))

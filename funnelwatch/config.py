@@ -52,6 +52,8 @@ class Check:
     slug: str
     #: The file fills a value from a secret ${VAR}: no Playwright trace is kept for it (traces hold typed values).
     uses_secrets: bool = False
+    #: Weak spots that do not stop the check (a short secret): shown by `validate`.
+    warnings: list[Diagnostic] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -77,6 +79,8 @@ class Config:
     checks: list[Check] = field(default_factory=list)
     broken: list[BrokenCheck] = field(default_factory=list)
     settings_file: str = str(CONFIG_FILE)
+    #: Weak spots in the settings and the valid checks (a short secret): shown by `validate`, never an error.
+    warnings: list[Diagnostic] = field(default_factory=list)
 
     @property
     def database_path(self) -> Path:
@@ -133,6 +137,7 @@ class _Document:
         self.uses_secrets = False
         self.lines: dict[Path_, int] = {}
         self.diagnostics: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
         self.data: Any = None
         for loader_class in _LOADERS[:-1]:
             fast = loader_class(text)
@@ -143,6 +148,7 @@ class _Document:
             except yaml.YAMLError:
                 self.lines.clear()
                 self.diagnostics.clear()
+                self.warnings.clear()
             finally:
                 fast.dispose()
         try:
@@ -205,6 +211,12 @@ class _Document:
                 redaction.register(os.environ[name])
                 redaction.register_url_credentials(os.environ[name])
                 self.uses_secrets = True
+                if 0 < len(os.environ[name]) < redaction.SHORT_SECRET_CHARS:
+                    self.warnings.append(Diagnostic(
+                        self.file, line, _dotted(path),
+                        f"warning: the secret ${{{name}}} is only {len(os.environ[name])} characters — it is hidden only where "
+                        f"it stands alone (a whole field or query value) and is easy to guess; use {redaction.SHORT_SECRET_CHARS} or more",
+                    ))
             return os.environ[name]
 
         return _ENV_VAR.sub(substitute, value)
@@ -359,7 +371,7 @@ def _read(file: Path, shown: str, all_env_secret: bool = True) -> _Document | Di
     return _Document(shown, text, all_env_secret)
 
 
-def load_settings(root: Path, settings_file: Path | None = None) -> tuple[Settings, str]:
+def load_settings(root: Path, settings_file: Path | None = None, warnings: list[Diagnostic] | None = None) -> tuple[Settings, str]:
     file = settings_file or root / CONFIG_FILE
     shown = _shown(file, root)
     if not file.exists():
@@ -370,6 +382,8 @@ def load_settings(root: Path, settings_file: Path | None = None) -> tuple[Settin
     settings = _validate(doc, Settings)
     if settings is None:
         raise ConfigError(doc.diagnostics)
+    if warnings is not None:
+        warnings.extend(doc.warnings)
     return typing.cast(Settings, settings), shown
 
 
@@ -390,15 +404,16 @@ def load_check(file: Path, root: Path) -> Check | BrokenCheck:
     if spec is None:
         name = str(doc.data["name"]) if isinstance(doc.data, dict) and isinstance(doc.data.get("name"), str) else file.stem
         return BrokenCheck(shown, name, slug, doc.diagnostics)
-    return Check(typing.cast(CheckBase, spec), shown, slug, uses_secrets=doc.uses_secrets)
+    return Check(typing.cast(CheckBase, spec), shown, slug, uses_secrets=doc.uses_secrets, warnings=doc.warnings)
 
 
 def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os.PathLike[str] | None = None) -> Config:
     """Load the project at `path`: settings (errors raise) and every check (errors collected)."""
     root = find_root(path)
     given = Path(path) if path and Path(path).is_file() else None
-    settings, shown = load_settings(root, given)
-    config = Config(root=root, settings=settings, settings_file=shown)
+    warnings: list[Diagnostic] = []
+    settings, shown = load_settings(root, given, warnings)
+    config = Config(root=root, settings=settings, settings_file=shown, warnings=warnings)
     folder = Path(checks_dir) if checks_dir else root / CHECKS_DIR
     files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []
     seen: dict[str, str] = {}
@@ -415,6 +430,7 @@ def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os
         if isinstance(loaded, Check):
             seen[loaded.name] = loaded.file
             config.checks.append(loaded)
+            config.warnings.extend(loaded.warnings)
         else:
             config.broken.append(loaded)
     return config

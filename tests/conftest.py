@@ -29,10 +29,11 @@ def _secrets_stay_with_their_test() -> Any:
     process-wide, and a URL one test calls secret must not redact another test's evidence."""
     from funnelwatch import redaction
 
-    saved = set(redaction._secrets)
+    saved = set(redaction.DEFAULT.secrets)
     yield
-    redaction._secrets.clear()
-    redaction._secrets.update(saved)
+    redaction.DEFAULT.clear()
+    for value in saved:
+        redaction.DEFAULT.add(value)
 
 
 @pytest.fixture(scope="session")

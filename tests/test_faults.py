@@ -702,3 +702,117 @@ asset:
             assert marker not in text, f"the {name} secret leaked into command output: …{text[text.find(marker) - 200:][:300]}"
         for path in files:
             assert marker.encode() not in path.read_bytes(), f"the {name} secret leaked into {path}"
+
+
+def test_redacting_a_megabyte_takes_under_a_second_whatever_its_shape():
+    from funnelwatch import redaction
+
+    redaction.register("Sp ec|al<abc>")
+    redaction.register("pin")
+    shapes = {
+        "letters": "x" * 1_000_000,
+        "schemes": "a://" * 250_000,
+        "credentials": ("http://" + "u" * 200 + ":") * 4_000,
+        "percent": "%3C" * 333_333,
+        "spaces": "Sp+" * 333_333,
+        "assignments": "=pi" * 333_333,
+    }
+    for name, text in shapes.items():
+        began = time.perf_counter()
+        redaction.redact(text)
+        took = time.perf_counter() - began
+        assert took < 1.0, f"redacting 1 MB of {name} took {took:.1f}s"
+
+
+def test_evidence_strings_are_capped_before_they_are_redacted_and_kept():
+    from funnelwatch import redaction
+
+    redaction.register("tail-secret-9f2")
+    huge = "y" * (redaction.MAX_KEPT_CHARS - 5) + "tail-secret-9f2" + "z" * 3_000_000
+    kept = redaction.redact_deep({"page": {"text": huge}, "list": [huge]})
+    for text in (kept["page"]["text"], kept["list"][0]):
+        assert len(text) <= redaction.MAX_KEPT_CHARS + 1
+        assert "tail-se" not in text and "-9f2" not in text
+
+
+SPECIAL_SECRET = "Sp ec|al<abc>"
+
+
+def spellings(secret: str) -> set[str]:
+    """How a value can appear once a browser, a form or a library has URL-encoded it (or HTML has escaped it)."""
+    from html import escape
+    from urllib.parse import quote, quote_plus
+
+    found = {secret, escape(secret), escape(secret, quote=False)}
+    for encode in (quote, quote_plus):
+        for safe in ("", "/", "|", "|/", "*-._~"):
+            encoded = encode(secret, safe=safe)
+            found |= {encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)}
+    found.add("Sp%20ec|al%3Cabc%3E")  # Chromium, in a URL
+    found.add("Sp+ec%7Cal%3Cabc%3E")  # Chromium, submitting a GET form
+    return found
+
+
+def test_url_encoded_and_form_encoded_spellings_of_a_secret_are_redacted():
+    from funnelwatch import redaction
+
+    redaction.register(SPECIAL_SECRET)
+    for spelling in spellings(SPECIAL_SECRET) - {s for s in spellings(SPECIAL_SECRET) if "&" in s}:
+        shown = redaction.redact(f"went to http://127.0.0.1/thanks?code={spelling}&next=1")
+        assert spelling not in shown and shown.endswith("code=***&next=1"), shown
+
+
+def test_secret_filled_into_a_get_form_never_shows_in_any_spelling(project, site, tmp_path):
+    site.page("/lp/get-secret", "<title>Portal</title><h1>Portal</h1><form method=get action=/portal/welcome>"
+              "<input name=email type=email><input name=code type=text><button type=submit>Enter</button></form>")
+    site.page("/portal/welcome", "<title>Welcome</title><p>Welcome back</p>")
+    project.config(FAST_CONFIG)
+    project.check("portal", f"""name: Portal
+landing:
+  url: {site.url('/lp/get-secret')}
+form:
+  fill:
+    email: qa@example.com
+    code: ${{FW_T_PORTAL_SECRET}}
+  success:
+    text: Access granted
+""")
+    junit = tmp_path / "junit.xml"
+    env = {**os.environ, "FW_T_PORTAL_SECRET": SPECIAL_SECRET}
+    cli = [sys.executable, "-m", "funnelwatch", "-C", str(project.root)]
+    done = subprocess.run(cli + ["run", "--json", "--junit", str(junit)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1, done.stderr
+    (result,) = json.loads(done.stdout)["results"]
+    assert (result["status"], result["step"]) == ("fail", "form"), result
+    assert site.hits("/portal/welcome"), "the form was never submitted"
+    outputs = {"stdout": done.stdout, "stderr": done.stderr, "junit": junit.read_text()}
+    history = subprocess.run(cli + ["history"], capture_output=True, text=True, env=env, timeout=60)
+    outputs["history"] = history.stdout + history.stderr
+    files = [p for p in project.root.rglob("*") if p.is_file() and p.suffix in (".db", ".html", ".json", ".txt", ".xml")]
+    assert any(p.suffix == ".db" for p in files) and any(p.suffix == ".html" for p in files)
+    outputs |= {str(p): p.read_bytes().decode("utf-8", "replace") for p in files}
+    for where, text in outputs.items():
+        for spelling in spellings(SPECIAL_SECRET):
+            assert spelling not in text, f"the secret leaked as {spelling!r} into {where}"
+
+
+def test_a_short_secret_is_redacted_where_it_stands_alone():
+    from funnelwatch import redaction
+
+    redaction.register("7Kq")
+    assert redaction.redact("7Kq") == "***"
+    assert redaction.redact("https://portal.test/in?pin=7Kq&next=/home") == "https://portal.test/in?pin=***&next=/home"
+    assert redaction.redact("https://portal.test/in?pin=7Kq") == "https://portal.test/in?pin=***"
+    assert redaction.redact_deep({"fields": [{"name": "pin", "value": "7Kq"}]}) == {"fields": [{"name": "pin", "value": "***"}]}
+    assert redaction.redact("the 7Kq7Kq code and 7Kq-tools stay readable") == "the 7Kq7Kq code and 7Kq-tools stay readable"
+
+
+def test_a_short_secret_is_a_warning_at_validation_not_an_error(project):
+    project.check("portal", "name: Portal\nsteps:\n  - goto: http://127.0.0.1:9/login\n  - fill: {'#pin': '${FW_T_PIN_SECRET}'}\n")
+    env = {**os.environ, "FW_T_PIN_SECRET": "7Kq"}
+    done = subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "validate"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (warning,) = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert warning.startswith("checks/portal.yaml:4: steps[1].fill.#pin: warning:"), warning
+    assert "FW_T_PIN_SECRET" in warning and "3 characters" in warning and "7Kq" not in warning
