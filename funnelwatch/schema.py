@@ -8,6 +8,7 @@ models and turns validation errors into file:line messages.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -24,6 +25,19 @@ def _as_list(value: Any) -> Any:
 
 
 StrList = Annotated[list[str], BeforeValidator(_as_list)]
+
+
+def _web_url(value: str | None) -> str | None:
+    """A URL the browser opens must be a web page: never file://, javascript:, data: or a bare path."""
+    if value is None:
+        return value
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        shown = shown if shown.isprintable() else repr(shown)[1:-1]
+        raise ValueError(f"'{shown}' is not an http(s) URL — funnelwatch only opens web pages; "
+                         "write the full address, starting with https:// (or http://)")
+    return value
 
 
 def _dates_as_text(value: Any) -> Any:
@@ -140,6 +154,8 @@ class AdSection(Strict):
     keep_params: StrList = []
     min_match: float = Field(0.8, ge=0, le=1)
 
+    _url_is_web = field_validator("url")(_web_url)
+
 
 class LandingSection(Strict):
     url: str | None = None
@@ -147,6 +163,8 @@ class LandingSection(Strict):
     must_not_show: StrList = []
     max_load: Duration | None = None
     dismiss: str | None = None
+
+    _url_is_web = field_validator("url")(_web_url)
 
 
 class FormSuccess(Strict):
@@ -239,6 +257,8 @@ class CustomStep(Strict):
     expect_url: str | None = None
     screenshot: str | None = None
     wait: Duration | None = None
+
+    _goto_is_web = field_validator("goto")(_web_url)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "CustomStep":
