@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,45 @@ else:  # pragma: no cover - PyYAML built without libyaml
     _LOADERS = (_Loader,)
 
 
+#: Limits that keep one hostile file from stopping every check: a check file is a page of YAML.
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 64
+MAX_VALUES = 100_000  # values after expanding &anchors and *aliases (an alias bomb expands to billions)
+MAX_DIAGNOSTICS = 20  # per file; a file that is not a check at all is not echoed line by line
+
+
+def _shape_problem(loader: Any) -> tuple[int | None, str] | None:
+    """Too deep, or too many values once aliases are expanded? Read from the event stream, which is
+    flat (the node composer recurses and would crash), before anything is built."""
+    open_frames: list[tuple[int, str | None]] = []  # (values counted when it opened, its anchor)
+    sizes: dict[str, int] = {}
+    values = 0
+    while not loader.check_event(yaml.StreamEndEvent):
+        event = loader.get_event()
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for _, anchor in open_frames):
+                return line, f"the alias *{event.anchor} refers to itself — remove the alias"
+            values += sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            values += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            values += 1
+            open_frames.append((values - 1, event.anchor))
+            if len(open_frames) > MAX_DEPTH:
+                return line, f"nested more than {MAX_DEPTH} levels deep — a check needs a few levels; flatten it"
+        elif isinstance(event, yaml.CollectionEndEvent):
+            opened, anchor = open_frames.pop()
+            if anchor:
+                sizes[anchor] = values - opened
+        if values > MAX_VALUES:
+            return line, (f"expands to more than {MAX_VALUES:,} values through &anchors and *aliases "
+                          "— write the values out, or use fewer aliases")
+    return None
+
+
 class _Document:
     """A YAML document as plain data plus the line of every key path."""
 
@@ -139,6 +179,8 @@ class _Document:
         self.diagnostics: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
         self.data: Any = None
+        if self._too_big(text):
+            return
         for loader_class in _LOADERS[:-1]:
             fast = loader_class(text)
             try:
@@ -170,6 +212,18 @@ class _Document:
             self.diagnostics.append(Diagnostic(file, None, "", f"not valid YAML: {exc}"))
         finally:
             loader.dispose()
+
+    def _too_big(self, text: str) -> bool:
+        scanner = _LOADERS[0](text)
+        try:
+            problem = _shape_problem(scanner)
+        except (yaml.YAMLError, ValueError):
+            return False  # not valid YAML: the composing pass below says where and why
+        finally:
+            scanner.dispose()
+        if problem:
+            self.diagnostics.append(Diagnostic(self.file, problem[0], "", problem[1]))
+        return problem is not None
 
     def _build(self, loader: _Loader, node: yaml.Node, path: Path_) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -230,9 +284,12 @@ class _Document:
 
 
 def _dotted(path: Path_) -> str:
+    """`form.fill.email`; a key is shown up to 40 characters (a diagnostic never copies a file out)."""
     out = ""
     for part in path:
-        part = part if isinstance(part, int) or str(part).isprintable() else repr(str(part))[1:-1]  # no raw control chars on a terminal
+        if not isinstance(part, int):
+            part = part if len(part) <= 40 else part[:37] + "..."
+            part = part if part.isprintable() else repr(part)[1:-1]  # no raw control chars on a terminal
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
@@ -361,13 +418,51 @@ def find_root(path: str | os.PathLike[str] | None = None) -> Path:
     return start
 
 
-def _read(file: Path, shown: str, all_env_secret: bool = True) -> _Document | Diagnostic:
+_FILE_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+               stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
+
+
+def _read_text(file: Path, shown: str, inside: tuple[Path, ...] = ()) -> str | Diagnostic:
+    """The file's text if it is a regular file of at most MAX_FILE_BYTES (and, given `inside`, resolves
+    into one of those folders); otherwise why not. Never blocks on a pipe, never reads a device."""
     try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return Diagnostic(shown, None, "", "not UTF-8 text — save the file as UTF-8")
+        info = file.stat()
+    except FileNotFoundError:
+        return Diagnostic(shown, None, "", "cannot read: it is a link to a file that does not exist — fix or remove the link")
     except OSError as exc:
         return Diagnostic(shown, None, "", f"cannot read: {exc.strerror}")
+    if not stat.S_ISREG(info.st_mode):
+        kind = _FILE_KINDS.get(stat.S_IFMT(info.st_mode), "a special file")
+        return Diagnostic(shown, None, "", f"not a regular file ({kind}) — a check must be a plain YAML file; remove it")
+    if inside:
+        target = file.resolve()
+        if not any(target.is_relative_to(folder) for folder in inside):
+            return Diagnostic(shown, None, "", "links to a file outside the project folder, which is never read "
+                                               "— copy the file into checks/ instead of linking to it")
+    too_big = Diagnostic(shown, None, "", f"larger than {MAX_FILE_BYTES // 1_000_000} MB — a check file is a page of "
+                                          "YAML; split it into one file per funnel")
+    if info.st_size > MAX_FILE_BYTES:
+        return too_big
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # swapped since the stat above
+                return Diagnostic(shown, None, "", "not a regular file — a check must be a plain YAML file; remove it")
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return Diagnostic(shown, None, "", f"cannot read: {exc.strerror}")
+    if len(raw) > MAX_FILE_BYTES:
+        return too_big
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Diagnostic(shown, None, "", "not UTF-8 text — save the file as UTF-8")
+
+
+def _read(file: Path, shown: str, all_env_secret: bool = True, inside: tuple[Path, ...] = ()) -> _Document | Diagnostic:
+    text = _read_text(file, shown, inside)
+    if isinstance(text, Diagnostic):
+        return text
     return _Document(shown, text, all_env_secret)
 
 
@@ -376,12 +471,17 @@ def load_settings(root: Path, settings_file: Path | None = None, warnings: list[
     shown = _shown(file, root)
     if not file.exists():
         raise ConfigError([Diagnostic(shown, None, "", "not found — run `funnelwatch init` to create it, or run from your project folder")])
-    doc = _read(file, shown)
-    if isinstance(doc, Diagnostic):
-        raise ConfigError([doc])
-    settings = _validate(doc, Settings)
+    try:
+        doc = _read(file, shown)
+        if isinstance(doc, Diagnostic):
+            raise ConfigError([doc])
+        settings = _validate(doc, Settings)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a strange settings file is a message, not a traceback
+        raise ConfigError([Diagnostic(shown, None, "", f"could not be read ({type(exc).__name__}) — simplify the file")]) from None
     if settings is None:
-        raise ConfigError(doc.diagnostics)
+        raise ConfigError(_bounded(doc.diagnostics))
     if warnings is not None:
         warnings.extend(doc.warnings)
     return typing.cast(Settings, settings), shown
@@ -389,21 +489,38 @@ def load_settings(root: Path, settings_file: Path | None = None, warnings: list[
 
 def _shown(file: Path, root: Path) -> str:
     try:
-        return str(file.resolve().relative_to(root.resolve()))
+        return str((file.parent.resolve() / file.name).relative_to(root.resolve()))  # a link is shown by its own name
     except ValueError:
         return str(file)
 
 
-def load_check(file: Path, root: Path) -> Check | BrokenCheck:
+def _bounded(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    if len(diagnostics) <= MAX_DIAGNOSTICS:
+        return diagnostics
+    first = diagnostics[:MAX_DIAGNOSTICS]
+    more = len(diagnostics) - MAX_DIAGNOSTICS
+    return first + [Diagnostic(first[0].file, None, "", f"… and {more} more problems — is this a check file? fix the ones above first")]
+
+
+def load_check(file: Path, root: Path, inside: tuple[Path, ...] | None = None) -> Check | BrokenCheck:
+    """One check file; any problem, however strange the file, is a `BrokenCheck` (the others still run)."""
     shown = _shown(file, root)
     slug = slugify(file.stem)
-    doc = _read(file, shown, all_env_secret=False)
+    try:
+        return _load_check(file, root, shown, slug, inside if inside is not None else (root.resolve(), file.parent.resolve()))
+    except Exception as exc:  # noqa: BLE001 - whatever a file does, it stops only itself
+        return BrokenCheck(shown, file.stem, slug, [Diagnostic(
+            shown, None, "", f"could not be read ({type(exc).__name__}) — simplify the file; `funnelwatch validate` checks it")])
+
+
+def _load_check(file: Path, root: Path, shown: str, slug: str, inside: tuple[Path, ...]) -> Check | BrokenCheck:
+    doc = _read(file, shown, all_env_secret=False, inside=inside)
     if isinstance(doc, Diagnostic):
         return BrokenCheck(shown, file.stem, slug, [doc])
     spec = _validate(doc, check_model())
     if spec is None:
         name = str(doc.data["name"]) if isinstance(doc.data, dict) and isinstance(doc.data.get("name"), str) else file.stem
-        return BrokenCheck(shown, name, slug, doc.diagnostics)
+        return BrokenCheck(shown, name, slug, _bounded(doc.diagnostics))
     return Check(typing.cast(CheckBase, spec), shown, slug, uses_secrets=doc.uses_secrets, warnings=doc.warnings)
 
 
@@ -417,8 +534,9 @@ def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os
     folder = Path(checks_dir) if checks_dir else root / CHECKS_DIR
     files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []
     seen: dict[str, str] = {}
+    inside = (root.resolve(), folder.resolve())
     for file in files:
-        loaded = load_check(file, root)
+        loaded = load_check(file, root, inside)
         if isinstance(loaded, Check) and loaded.name in seen:
             line = 1
             loaded = BrokenCheck(

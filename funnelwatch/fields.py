@@ -34,3 +34,18 @@ class Strict(BaseModel):
     """Unknown keys are errors: a misspelt key that is ignored is a check that silently stops checking."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def web_url(value: str | None) -> str | None:
+    """A URL the browser opens must be a web page: never file://, javascript:, data: or a bare path."""
+    from urllib.parse import urlsplit
+
+    if value is None:
+        return value
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        shown = shown if shown.isprintable() else repr(shown)[1:-1]
+        raise ValueError(f"'{shown}' is not an http(s) URL — funnelwatch only opens web pages; "
+                         "write the full address, starting with https:// (or http://)")
+    return value

@@ -816,3 +816,217 @@ def test_a_short_secret_is_a_warning_at_validation_not_an_error(project):
     (warning,) = [line for line in done.stderr.splitlines() if "warning" in line]
     assert warning.startswith("checks/portal.yaml:4: steps[1].fill.#pin: warning:"), warning
     assert "FW_T_PIN_SECRET" in warning and "3 characters" in warning and "7Kq" not in warning
+
+
+# --- hostile check files ------------------------------------------------------------------------
+
+LOAD_IN_CHILD = """\
+import json, sys
+import funnelwatch
+config = funnelwatch.load_config(sys.argv[1])
+print(json.dumps({"checks": [c.name for c in config.checks],
+                  "broken": {b.file: [str(d) for d in b.diagnostics] for b in config.broken}}))
+"""
+
+
+def _bounded_memory() -> None:
+    """A regression must fail its test, not take the machine's memory with it."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def load_in_child(root: Path, timeout: float = 60) -> dict:
+    """Load the project in a separate, memory-capped process with a deadline: a hang, a crash or a
+    memory blow-up fails the test instead of the suite."""
+    done = subprocess.run([sys.executable, "-c", LOAD_IN_CHILD, str(root)], capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=_bounded_memory)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    return json.loads(done.stdout)
+
+
+def with_good_neighbour(project) -> None:
+    project.config(FAST_CONFIG)
+    project.check("good", "name: Good\nlanding:\n  url: https://example.com/lp\n")
+
+
+def assert_only_bad_file_broken(loaded: dict, file: str, *words: str) -> str:
+    assert loaded["checks"] == ["Good"], loaded
+    assert list(loaded["broken"]) == [file], loaded
+    (diagnostic, *rest) = loaded["broken"][file]
+    assert diagnostic.startswith(file), diagnostic
+    for word in words:
+        assert word in diagnostic, diagnostic
+    assert len(diagnostic) < 300 and "\n" not in diagnostic, diagnostic
+    return diagnostic
+
+
+ALIAS_BOMB = """\
+name: Bomb
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+MERGE_BOMB = "name: Merge bomb\nl0: &l0 {a: 1}\n" + "".join(
+    f"l{n}: &l{n} {{<<: [*l{n - 1}, *l{n - 1}]}}\n" for n in range(1, 40)
+)
+
+
+@pytest.mark.parametrize("text", [ALIAS_BOMB, MERGE_BOMB], ids=["alias-bomb", "merge-key-bomb"])
+def test_alias_bomb_check_file_is_an_error_and_the_other_checks_load(project, text):
+    with_good_neighbour(project)
+    project.check("bomb", text)
+    assert_only_bad_file_broken(load_in_child(project.root), "checks/bomb.yaml", "alias")
+
+
+@pytest.mark.parametrize("depth", [1_000, 30_000])
+@pytest.mark.parametrize("shape", ["list", "mapping"])
+def test_deeply_nested_check_file_is_an_error_and_the_other_checks_load(project, depth, shape):
+    with_good_neighbour(project)
+    nested = "[" * depth + "]" * depth if shape == "list" else "{a: " * depth + "1" + "}" * depth
+    project.check("deep", f"name: Deep\nlanding: {nested}\n")
+    assert_only_bad_file_broken(load_in_child(project.root), "checks/deep.yaml", "checks/deep.yaml:2:", "nested")
+
+
+def test_a_check_that_is_its_own_alias_is_an_error_and_the_other_checks_load(project):
+    with_good_neighbour(project)
+    project.check("loop", "name: Loop\nsteps: &s\n  - goto: https://example.com/\n  - *s\n")
+    assert_only_bad_file_broken(load_in_child(project.root), "checks/loop.yaml", "alias")
+
+
+def test_fifo_in_checks_is_an_error_and_never_blocks_the_others(project):
+    with_good_neighbour(project)
+    os.mkfifo(project.root / "checks" / "pipe.yaml")
+    assert_only_bad_file_broken(load_in_child(project.root, timeout=30), "checks/pipe.yaml", "not a regular file")
+
+
+def test_link_to_dev_zero_is_an_error_and_is_never_read(project):
+    with_good_neighbour(project)
+    (project.root / "checks" / "zero.yaml").symlink_to("/dev/zero")
+    assert_only_bad_file_broken(load_in_child(project.root, timeout=30), "checks/zero.yaml", "not a regular file")
+
+
+def test_check_file_over_one_megabyte_is_an_error_and_never_parsed(project):
+    with_good_neighbour(project)
+    project.check("huge", "name: Huge\nlanding:\n  url: https://example.com/\n  must_show:\n" + "    - word\n" * 200_000)
+    assert_only_bad_file_broken(load_in_child(project.root), "checks/huge.yaml", "1 MB")
+
+
+def test_link_to_a_private_file_outside_the_project_is_refused_and_never_echoed(project, tmp_path_factory):
+    with_good_neighbour(project)
+    private = tmp_path_factory.mktemp("elsewhere") / "secret.yaml"
+    private.write_text("".join(f"user{n}: hunter2-shadow-hash-{n}\n" for n in range(50)), encoding="utf-8")
+    private.chmod(0o600)
+    (project.root / "checks" / "x.yaml").symlink_to(private)
+    loaded = load_in_child(project.root)
+    diagnostic = assert_only_bad_file_broken(loaded, "checks/x.yaml", "outside the project")
+    assert "hunter2" not in json.dumps(loaded) and "user1" not in json.dumps(loaded)
+    validate = subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "validate"],
+                              capture_output=True, text=True, timeout=60)
+    assert validate.returncode == 2 and "hunter2" not in validate.stdout + validate.stderr, validate.stderr
+    assert diagnostic in validate.stderr
+
+
+def test_a_link_inside_the_project_is_still_read(project):
+    with_good_neighbour(project)
+    shared = project.root / "shared"
+    shared.mkdir()
+    (shared / "linked.yaml").write_text("name: Linked\nlanding:\n  url: https://example.com/\n", encoding="utf-8")
+    (project.root / "checks" / "linked.yaml").symlink_to(shared / "linked.yaml")
+    loaded = load_in_child(project.root)
+    assert sorted(loaded["checks"]) == ["Good", "Linked"] and not loaded["broken"], loaded
+
+
+def test_a_file_full_of_unknown_keys_shows_short_key_paths_and_a_bounded_number_of_lines(project):
+    with_good_neighbour(project)
+    project.check("junk", "name: Junk\nlanding:\n  url: https://example.com/\n"
+                  + "".join(f"{'k' * 300}{n}: value-{n}\n" for n in range(200)))
+    loaded = load_in_child(project.root)
+    lines = loaded["broken"]["checks/junk.yaml"]
+    assert len(lines) <= 21, len(lines)
+    assert all(len(line) < 300 for line in lines), max(lines, key=len)
+    assert "more problems" in lines[-1]
+    assert not any("value-" in line for line in lines)
+
+
+@pytest.mark.parametrize("where", [
+    "ad:\n  url: file:///etc/passwd\n",
+    "landing:\n  url: file:///etc/passwd\n",
+    "landing:\n  url: javascript:alert(1)\n",
+    "steps:\n  - goto: https://example.com/\n  - goto: file:///etc/passwd\n",
+    "landing:\n  url: https://example.com/\nsteps:\n  - goto: data:text/html,<h1>x</h1>\n",
+], ids=["ad.url", "landing.url", "javascript", "steps-goto", "data-url"])
+def test_a_url_that_is_not_http_or_https_is_refused_at_validation(project, where):
+    project.config(FAST_CONFIG)
+    project.check("local", "name: Local\n" + where)
+    done = subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "validate"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout
+    (line, *_) = done.stderr.splitlines()
+    assert re.match(r"checks/local\.yaml:\d+: (ad\.url|landing\.url|steps\[\d\]\.goto): .*http", line), line
+    assert "https://" in line
+
+
+HOSTILE_FILES = {
+    "bomb": ALIAS_BOMB,
+    "deep": "name: Deep\nlanding: " + "[" * 30_000 + "]" * 30_000 + "\n",
+}
+
+
+def test_schedule_daemon_keeps_running_when_a_hostile_check_file_appears(project, site):
+    with_neighbour(project, site, landing(site.url("/lp/neighbour")))
+    (project.root / "checks" / "faulty.yaml").unlink()
+    daemon = subprocess.Popen([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "schedule"],
+                              stderr=subprocess.PIPE, text=True, preexec_fn=_bounded_memory)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(daemon.stderr), daemon=True).start()
+
+    def wait_for(done, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not done() and time.monotonic() < deadline and daemon.poll() is None:
+            time.sleep(0.2)
+        assert daemon.poll() is None, "the daemon exited: " + "".join(lines)[-3000:]
+        assert done(), "".join(lines)[-3000:]
+
+    try:
+        wait_for(lambda: any("loaded 1 scheduled check" in line for line in lines), 30)
+        for name, text in HOSTILE_FILES.items():
+            project.check(name, text)
+        os.mkfifo(project.root / "checks" / "pipe.yaml")
+        (project.root / "checks" / "zero.yaml").symlink_to("/dev/zero")
+        wanted = [f"skipping checks/{name}.yaml" for name in ("bomb", "deep", "pipe", "zero")]
+        wait_for(lambda: all(any(w in line for line in lines) for w in wanted), 45)
+        time.sleep(3)  # a reload or two later it is still up
+        assert daemon.poll() is None, "".join(lines)[-3000:]
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait(10)
+
+
+def test_hostile_check_files_are_errors_in_the_run_and_the_neighbour_still_passes(project, site):
+    with_neighbour(project, site, landing(site.url("/lp/neighbour")))
+    (project.root / "checks" / "faulty.yaml").unlink()
+    for name, text in HOSTILE_FILES.items():
+        project.check(name, text)
+    os.mkfifo(project.root / "checks" / "pipe.yaml")
+    (project.root / "checks" / "zero.yaml").symlink_to("/dev/zero")
+    done = subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "run", "--json"],
+                          capture_output=True, text=True, timeout=120)  # no memory cap: Chromium reserves gigabytes
+    assert done.returncode == 2, done.stderr[-3000:]
+    results = {r["file"]: r for r in json.loads(done.stdout)["results"]}
+    assert results["checks/neighbour.yaml"]["status"] == "pass"
+    for name in ("bomb", "deep", "pipe", "zero"):
+        result = results[f"checks/{name}.yaml"]
+        assert (result["status"], result["category"]) == ("error", "config"), result
+        assert result["reason"].startswith(f"checks/{name}.yaml"), result

@@ -25,10 +25,10 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..errors import StepFailed
-from ..fields import Strict, StrList
+from ..fields import Strict, StrList, web_url
 from ..results import Category
 from .base import EvidenceKit, StepKind
 from .message_match import MatchResult, match_message
@@ -49,6 +49,8 @@ class AdSection(Strict):
     landing_url: str | None = None
     keep_params: StrList = []
     min_match: float = Field(0.8, ge=0, le=1)
+
+    _url_is_web = field_validator("url")(web_url)
 
 
 class Ad(StepKind):

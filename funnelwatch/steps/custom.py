@@ -17,10 +17,10 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from ..errors import StepFailed
-from ..fields import Duration, Strict
+from ..fields import Duration, Strict, web_url
 from ..redaction import redact_deep
 from ..results import Category
 from .base import EvidenceKit, StepKind
@@ -52,6 +52,8 @@ class CustomStep(Strict):
     expect_url: str | None = None
     screenshot: str | None = None
     wait: Duration | None = None
+
+    _goto_is_web = field_validator("goto")(web_url)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "CustomStep":

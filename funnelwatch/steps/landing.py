@@ -10,8 +10,10 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
+from pydantic import field_validator
+
 from ..errors import StepFailed
-from ..fields import Duration, Strict, StrList
+from ..fields import Duration, Strict, StrList, web_url
 from ..results import Category
 from .base import StepKind
 from .pagekit import Navigation, contains, navigate, visible_text
@@ -29,6 +31,8 @@ class LandingSection(Strict):
     must_not_show: StrList = []
     max_load: Duration | None = None
     dismiss: str | None = None
+
+    _url_is_web = field_validator("url")(web_url)
 
 
 class Landing(StepKind):
