@@ -99,6 +99,8 @@ class StepContext:
     submitted_at: float | None = None
     no_retry: bool = False
     outcome: StepOutcome | None = None
+    #: Locators of the fields a step filled with a secret: masked in every screenshot.
+    secret_fields: list[Any] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
     @property

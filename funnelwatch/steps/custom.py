@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StepFailed
+from ..redaction import redact
 from ..results import Category
 from ..schema import CustomStep
 from .pagekit import contains, navigate, visible_text, wait_ready
@@ -48,6 +49,8 @@ class Step:
                 await locator.fill(text, timeout=ctx.timeout_ms)
             except Exception:
                 raise StepFailed(Category.FORM_FIELD_MISSING, f"no field matches '{selector}' on {ctx.page.url}") from None
+            if redact(text) != text:
+                ctx.secret_fields.append(locator)
 
     async def _submit(self, ctx: "StepContext", selector: str) -> None:
         form = ctx.page.locator(selector).first
@@ -89,7 +92,7 @@ class Step:
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or "screenshot"
         path = ctx.artifacts_dir / f"{ctx.check.slug}-{ctx.viewport}-{safe}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        await ctx.page.screenshot(path=str(path), full_page=True)
+        await ctx.page.screenshot(path=str(path), full_page=True, mask=list(ctx.secret_fields))
         ctx.evidence.setdefault("screenshots", []).append(str(path))
 
     async def _wait(self, ctx: "StepContext", seconds: float) -> None:
