@@ -297,7 +297,8 @@ class Runner:
         shot = self.artifacts_dir / f"{base}.png"
         try:
             # Playwright's own timeout is not a hard cap (a page still streaming 500 MB took 11 s).
-            await asyncio.wait_for(ctx.page.screenshot(path=str(shot), full_page=True, timeout=SCREENSHOT_TIMEOUT_MS),
+            await asyncio.wait_for(ctx.page.screenshot(path=str(shot), full_page=True, timeout=SCREENSHOT_TIMEOUT_MS,
+                                                       mask=list(ctx.secret_fields)),
                                    timeout=SCREENSHOT_TIMEOUT_MS / 1000 + 1)
             kept["screenshot"] = _relative(shot, self.config.reports_dir)
         except Exception:

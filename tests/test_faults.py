@@ -785,6 +785,7 @@ form:
     (result,) = json.loads(done.stdout)["results"]
     assert (result["status"], result["step"]) == ("fail", "form"), result
     assert site.hits("/portal/welcome"), "the form was never submitted"
+    assert list(project.root.rglob("*.png")), "no failure screenshot (a mask of a field no longer on the page must not stop it)"
     outputs = {"stdout": done.stdout, "stderr": done.stderr, "junit": junit.read_text()}
     history = subprocess.run(cli + ["history"], capture_output=True, text=True, env=env, timeout=60)
     outputs["history"] = history.stdout + history.stderr
@@ -1030,3 +1031,65 @@ def test_hostile_check_files_are_errors_in_the_run_and_the_neighbour_still_passe
         result = results[f"checks/{name}.yaml"]
         assert (result["status"], result["category"]) == ("error", "config"), result
         assert result["reason"].startswith(f"checks/{name}.yaml"), result
+
+
+SCREEN_PAGE = """<title>Portal</title><h1>Portal</h1>
+<form id=login onsubmit="return false"><input type=email name=email>
+<input id=code name=code type=text style="font: bold 72px monospace; color: rgb(0, 200, 0); width: 1000px; height: 120px; border: 0">
+<button type=submit>Enter</button></form>"""
+
+
+def colour_counts(png: Path) -> dict[str, int]:
+    """How many pixels of the screenshot are the field's green text, and Playwright's magenta mask (read in Chromium)."""
+    import base64
+
+    from playwright.sync_api import sync_playwright
+
+    from funnelwatch.browser import find_chromium, launch_options
+
+    data = base64.b64encode(png.read_bytes()).decode()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**launch_options(find_chromium()))
+        try:
+            page = browser.new_page()
+            return page.evaluate("""async (data) => {
+                const img = new Image(); img.src = 'data:image/png;base64,' + data; await img.decode();
+                const canvas = document.createElement('canvas'); canvas.width = img.width; canvas.height = img.height;
+                const g = canvas.getContext('2d'); g.drawImage(img, 0, 0);
+                const px = g.getImageData(0, 0, img.width, img.height).data;
+                let green = 0, magenta = 0;
+                for (let i = 0; i < px.length; i += 4) {
+                    const [r, gr, b] = [px[i], px[i + 1], px[i + 2]];
+                    if (r < 60 && gr > 150 && b < 60) green++;
+                    if (r > 220 && gr < 40 && b > 220) magenta++;
+                }
+                return {green, magenta};
+            }""", data)
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("how", ["form", "steps"])
+def test_a_secret_typed_into_a_visible_field_is_masked_in_the_failure_screenshot(project, site, how):
+    site.page("/lp/screen", SCREEN_PAGE)
+    project.config(FAST_CONFIG)
+    for name, value in (("secret", "${FW_T_SCREEN_SECRET}"), ("plain", "PLAIN-CODE-1")):
+        if how == "form":
+            body = f"landing:\n  url: {site.url('/lp/screen')}\nform:\n  fill:\n    email: qa@example.com\n    code: '{value}'\n" \
+                   "  success:\n    text: Access granted\n"
+        else:
+            body = f"steps:\n  - goto: {site.url('/lp/screen')}\n  - fill: {{'#code': '{value}'}}\n  - expect_text: Access granted\n"
+        project.check(name, f"name: {name}\n{body}")
+    os.environ["FW_T_SCREEN_SECRET"] = "SECRET-CODE-1"
+    try:
+        outcome = project.run(report=False)
+    finally:
+        del os.environ["FW_T_SCREEN_SECRET"]
+    shots = {}
+    for result in outcome.results:
+        assert result.status is Status.FAIL and result.category is Category.TEXT_MISSING if how == "steps" else True, result.reason
+        shots[result.check] = colour_counts(project.load().reports_dir / result.artifacts["screenshot"])
+    assert shots["plain"]["green"] > 500, "the probe cannot see the field's text at all"
+    assert shots["plain"]["magenta"] == 0
+    assert shots["secret"]["green"] == 0, "the secret is readable in the failure screenshot"
+    assert shots["secret"]["magenta"] > 50_000

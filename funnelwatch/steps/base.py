@@ -193,6 +193,8 @@ class StepContext:
     no_retry: bool = False
     outcome: StepOutcome | None = None
     crashed: bool = False
+    #: Locators of the fields a step filled with a secret: masked in every screenshot.
+    secret_fields: list[Any] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     profile: "ContextProfile | None" = None  # the browser's user agent, locale and proxy, for plain HTTP downloads
 

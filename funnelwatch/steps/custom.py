@@ -21,7 +21,7 @@ from pydantic import field_validator, model_validator
 
 from ..errors import StepFailed
 from ..fields import Duration, Strict, web_url
-from ..redaction import redact_deep
+from ..redaction import redact, redact_deep
 from ..results import Category
 from .base import EvidenceKit, StepKind
 from .form_find import FoundForm
@@ -119,6 +119,8 @@ class Custom(StepKind):
                 await locator.fill(text, timeout=ctx.timeout_ms)
             except Exception:
                 raise StepFailed(Category.FORM_FIELD_MISSING, f"no field matches '{selector}' on {ctx.page.url}") from None
+            if redact(text) != text:
+                ctx.secret_fields.append(locator)
 
     async def _submit(self, ctx: "StepContext", selector: str, index: int | None = None) -> None:
         form = ctx.page.locator(selector).first
@@ -178,7 +180,7 @@ class Custom(StepKind):
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-") or "screenshot"
         path = ctx.artifacts_dir / f"{ctx.check.slug}-{ctx.viewport}-{safe}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        await ctx.page.screenshot(path=str(path), full_page=True)
+        await ctx.page.screenshot(path=str(path), full_page=True, mask=list(ctx.secret_fields))
         ctx.evidence.setdefault("screenshots", []).append(str(path))
 
     async def _wait(self, ctx: "StepContext", seconds: float) -> None:

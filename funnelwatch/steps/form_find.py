@@ -270,6 +270,8 @@ async def fill_form(ctx: "StepContext", form: FoundForm, fill: dict[str, Any], m
             )
         field_locator = form.frame.locator(f"[data-funnelwatch-field='{index}']").first
         await _fill_one(field_locator, how, key, value, form.selector)
+        if redact(str(value)) != str(value):
+            ctx.secret_fields.append(field_locator)
         shown = "(hidden)" if how["kind"] == "hidden" else redact(str(value))[:200]
         filled.append({"key": key, "field": how["field"], "matched_by": how["by"], "kind": how["kind"], "value": shown})
     return filled
