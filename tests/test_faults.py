@@ -285,6 +285,80 @@ def test_sigkilled_run_is_incomplete_and_the_next_run_never_resubmits_the_demo_r
         store.close()
 
 
+def start_killable_run(project) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "run"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def kill_run_when(process: subprocess.Popen, ready, what: str) -> None:
+    """SIGKILL the run (and its browser) as soon as `ready()` is true."""
+    try:
+        deadline = time.monotonic() + 60
+        while not ready():
+            assert process.poll() is None and time.monotonic() < deadline, f"the run never got to {what}"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def probe_states(project) -> list[str]:
+    store = Store(project.load().database_path)
+    try:
+        return [row["state"] for row in store.ledger.rows()]
+    finally:
+        store.close()
+
+
+def test_run_killed_before_submitting_frees_its_reservation_and_the_next_run_submits(project, site, sales):
+    from tests.fixtures.sales import demo_check
+
+    site.page("/lp/demo", "<title>Book a demo</title>slow", delay_s=30)  # the run dies while the form page loads
+    project.check("demo", demo_check(site, "within: 1h\nevery: 7d"))
+    database = project.load().database_path
+
+    def reserved() -> bool:
+        if not database.exists():
+            return False
+        import sqlite3
+        try:
+            with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as conn:
+                return conn.execute("select count(*) from probes where state = 'reserved'").fetchone()[0] == 1
+        except sqlite3.Error:
+            return False
+
+    kill_run_when(start_killable_run(project), reserved, "reserving its demo request")
+    assert not sales.submissions
+
+    from tests.fixtures.sales import FORM_PAGE
+
+    site.page("/lp/demo", FORM_PAGE)
+    after = project.run(report=False)
+    (result,) = after.results
+    assert result.status is Status.PENDING, result.reason
+    assert "another run is submitting" not in (result.reason or "")
+    assert len(sales.submissions) == 1, "the next run did not send the demo request"
+    assert probe_states(project) == ["released", "pending"]
+
+
+def test_run_killed_after_submitting_leaves_the_demo_request_watched_and_settled_later(project, site, sales):
+    from tests.fixtures.sales import demo_check
+
+    sales.reply_after_s = 120
+    site.page("/thanks", "<title>Thanks</title><h1>Thanks, we'll be in touch</h1>", delay_s=30)
+    project.check("demo", demo_check(site, "within: 1h\nevery: 7d"))
+    kill_run_when(start_killable_run(project), lambda: bool(sales.submissions), "submitting its demo request")
+
+    site.page("/thanks", "<title>Thanks</title><h1>Thanks, we'll be in touch</h1>")
+    after = project.run(report=False)
+    assert len(sales.submissions) == 1, "the demo request was submitted twice"
+    settled = [r for r in after.results if r.status is Status.PASS]
+    assert len(settled) == 1, [(r.status, r.reason) for r in after.results]
+    assert settled[0].latency_s is not None and 100 < settled[0].latency_s < 140
+    assert settled[0].token and settled[0].token in sales.last_address
+    assert probe_states(project) == ["passed"]
+
+
 def seeded(project, site) -> Path:
     """A project with one stored run; returns its database path."""
     project.config(FAST_CONFIG)

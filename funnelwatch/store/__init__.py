@@ -8,7 +8,8 @@ user_version`), split by concern:
 - `alert_state.py`: what each alert channel was told (`store.alert_state`);
 - `migrations.py`: the append-only schema migrations.
 
-A run still marked `running` whose process is gone is marked `incomplete` on open.
+A run still marked `running` whose process is gone is marked `incomplete` on open,
+and its ledger reservations are settled (`SqlLedger.release_dead_run`).
 
     store = Store("reports/history.db")
     run_id, started = store.begin_run("all checks")
@@ -89,6 +90,7 @@ class Store(RunsAndResults):
             if not _alive(row["pid"]):
                 with self.transaction():
                     table(self.db, "runs").update(row["id"], {"state": "incomplete"})
+                    self.ledger.release_dead_run(row["id"])
 
     def close(self) -> None:
         self.db.conn.close()
