@@ -28,7 +28,7 @@ from ..clock import SYSTEM_CLOCK, Clock, iso, parse_iso, stamp, utcnow
 from ..errors import FunnelwatchError
 from ..ledger import FollowupStats, Probe
 from .alert_state import AlertStateTable
-from .history import RunsAndResults, row_to_result
+from .history import RunsAndResults, process_stamp, row_to_result
 from .ledger import SqlLedger
 from .migrations import MIGRATIONS, table
 
@@ -86,8 +86,8 @@ class Store(RunsAndResults):
         return _Transaction(self.db.conn)
 
     def _mark_abandoned_runs(self) -> None:
-        for row in self.db.query("select id, pid from runs where state = 'running'"):
-            if not _alive(row["pid"]):
+        for row in self.db.query("select id, pid, process from runs where state = 'running'"):
+            if not _alive(row["pid"], row["process"]):
                 with self.transaction():
                     table(self.db, "runs").update(row["id"], {"state": "incomplete"})
                     self.ledger.release_dead_run(row["id"])
@@ -109,9 +109,14 @@ class _Transaction:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _alive(pid: int | None) -> bool:
+def _alive(pid: int | None, process: str | None = None) -> bool:
+    """Is the run's process still running? The same pid is the same process only with the same start stamp."""
     if not pid:
         return False
+    if process is not None:
+        now = process_stamp(pid)
+        if now is not None:
+            return now == process
     if pid == os.getpid():
         return True
     try:
