@@ -421,6 +421,52 @@ def test_reports_dir_that_cannot_be_written_keeps_the_results_and_says_so_once(p
     assert_history_intact(project, shown["run_id"], {"OK", "Broken"})
 
 
+def corrupt_old_results(path: Path, marker: bytes) -> None:
+    """Break the oldest `results` leaf page (cell count 0xFFFF): new rows still go in, reading old ones fails."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    leaves = [n for n in range(1, len(data) // size) if data[n * size] == 0x0D and marker in data[n * size:(n + 1) * size]]
+    assert len(leaves) >= 2, "the seed history fits in one page"
+    data[leaves[0] * size + 3:leaves[0] * size + 5] = b"\xff\xff"
+    path.write_bytes(bytes(data))
+
+
+def test_partly_corrupt_history_still_alerts_prints_json_and_says_how_to_recover(project, site, receiver):
+    config = FAST_CONFIG + f"alerts:\n  - url: {receiver.apprise_url('/hook/T0KEN-abc123')}\n"
+    project.config(config)
+    site.page("/lp/seed", "<title>Seed</title><h1>Seed</h1>" + "<p>filler text for evidence</p>" * 200)
+    project.check("seed", f"name: Seed Marker\nlanding:\n  url: {site.url('/lp/seed')}\n")
+    assert project.run(report=False, alerts=False).exit_code == 0
+    path = project.load().database_path
+    from funnelwatch.results import CheckResult
+
+    store = Store(path)
+    try:
+        run_id, _ = store.begin_run("earlier checks")
+        for number in range(12):
+            store.add_result(run_id, CheckResult(check="Seed Marker", file="checks/seed.yaml", status=Status.PASS,
+                                                 evidence={"landing": {"note": f"run {number} " + "evidence " * 300}}))
+        store.finish_run(run_id, 0)
+    finally:
+        store.close()
+    corrupt_old_results(path, b"Seed Marker")
+    project.check("broken", f"name: Broken\nlanding:\n  url: {site.url('/lp/missing')}\n")
+
+    done = cli_run(project, "--json")
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    assert done.returncode == 1, done.stderr
+    shown = json.loads(done.stdout)
+    assert {r["check"]: r["status"] for r in shown["results"]} == {"Seed Marker": "pass", "Broken": "fail"}
+    (line,) = [line for line in done.stderr.splitlines() if "report" in line and "recover" in line]
+    assert f"sqlite3 {path.name} .recover" in line or f"sqlite3 {path} .recover" in line
+    messages = receiver.wait_for(1)
+    assert "Broken" in json.dumps(messages)
+
+
 @pytest.mark.parametrize("failure", ["down", "wrong password"])
 def test_imap_down_or_refusing_the_login_leaves_the_probe_pending_as_an_error(project, site, sales, request, failure):
     from tests.fixtures.dovecot import free_port
