@@ -406,6 +406,47 @@ def test_read_only_database_is_a_clear_error_exit_2_and_never_overwritten(projec
     assert path.read_bytes() == before
 
 
+def read_only_folder(folder: Path) -> None:
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        if os.geteuid() == 0:
+            missing = pytest.fail if os.environ.get("CI") else pytest.skip
+            missing("cannot make a folder read-only for root here: chattr +i failed (install e2fsprogs)")
+        folder.chmod(0o555)
+
+
+@pytest.mark.parametrize("lock_file", ["kept from the last run", "never created"])
+def test_read_only_database_folder_is_one_line_naming_the_folder_exit_2(project, site, lock_file):
+    path = seeded(project, site)
+    if lock_file == "never created":
+        Path(str(path) + ".lock").unlink()
+    read_only_folder(path.parent)
+    try:
+        done = cli_run(project)
+    finally:
+        subprocess.run(["chattr", "-i", str(path.parent)], capture_output=True)
+        path.parent.chmod(0o755)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.strip()]
+    assert str(path.parent) in line and "writable" in line
+
+
+def test_junit_path_that_cannot_be_written_keeps_the_results_and_the_exit_code(project, site):
+    project.config(FAST_CONFIG)
+    site.page("/lp/ok", "<title>OK</title><h1>OK</h1>")
+    project.check("ok", f"name: OK\nlanding:\n  url: {site.url('/lp/ok')}\n")
+    project.check("broken", f"name: Broken\nlanding:\n  url: {site.url('/lp/missing')}\n")
+    (project.root / "blocker").write_text("a file where the JUnit folder should be")
+    done = cli_run(project, "--json", "--junit", str(project.root / "blocker" / "junit.xml"))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if "JUnit" in line]
+    assert "blocker/junit.xml" in line
+    shown = json.loads(done.stdout)
+    assert {r["check"]: r["status"] for r in shown["results"]} == {"OK": "pass", "Broken": "fail"}
+    assert_history_intact(project, shown["run_id"], {"OK", "Broken"})
+
+
 def test_reports_dir_that_cannot_be_written_keeps_the_results_and_says_so_once(project, site):
     project.config(FAST_CONFIG.replace("reports_dir: reports", "reports_dir: blocked/reports"))
     (project.root / "blocked").write_text("a file where the reports folder should be")

@@ -52,6 +52,12 @@ class Store(RunsAndResults):
             self._migrate()
             self._mark_abandoned_runs()
         except sqlite3.DatabaseError as exc:
+            if self.path.parent.is_dir() and not os.access(self.path.parent, os.W_OK):
+                raise FunnelwatchError(
+                    f"{self.path}: cannot use the history database: its folder {self.path.parent} is read-only "
+                    f"(SQLite writes {self.path.name}-wal next to it) — it was left untouched; make the folder writable "
+                    "or set `database:` to a file in a writable folder"
+                ) from None
             raise FunnelwatchError(
                 f"{self.path}: cannot use the history database ({exc}) — "
                 "it was left untouched; check its permissions, or move it aside to start a new history"
