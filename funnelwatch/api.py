@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 from .clock import SYSTEM_CLOCK, Clock, iso
@@ -65,6 +66,18 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
             except (OSError, FunnelwatchError) as exc:  # the results are stored; the report is its own problem
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 outcome.problems.append(f"the report could not be written to {config.settings.reports_dir}: {reason}")
+            except sqlite3.DatabaseError as exc:  # a damaged history must not silence the alerts and the heartbeat
+                path = config.database_path
+                outcome.problems.append(
+                    f"the report could not be built: {path} is damaged ({exc}); this run's results are stored and "
+                    f"alerts still go out — repair it with `sqlite3 {path} .recover | sqlite3 {path.name}.recovered` "
+                    "and move the recovered file into its place"
+                )
+            except Exception as exc:  # noqa: BLE001 — nor may a bug in the report
+                outcome.problems.append(
+                    f"the report could not be built (internal error: {type(exc).__name__}: {exc}); "
+                    "this run's results are stored and alerts still go out"
+                )
         if alerts:
             from .alerts import dispatch
 

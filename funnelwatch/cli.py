@@ -84,7 +84,13 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
     if junit:
         from .junit import write_junit
 
-        write_junit(outcome, junit)
+        try:
+            write_junit(outcome, junit)
+        except OSError as exc:  # the results are stored: the JUnit file is its own problem, not the run's exit code
+            outcome.problems.append(
+                f"the JUnit XML could not be written to {junit}: {exc.strerror or exc} — "
+                "the results are stored; pass --junit a path in a writable folder"
+            )
     for problem in outcome.problems:
         _echo_err(f"funnelwatch: {problem}")
     if as_json:

@@ -11,6 +11,11 @@ leaves, so of two runs settling the same probe exactly one moves it):
 
     reserved → pending → passed | late | overdue → late | missing
     reserved → released | aborted
+
+A reservation belongs to a live run: when its run is found dead (the store
+marks it `incomplete`), a reservation noted as submitting (`arm`: token,
+address and deadlines are written right before the form goes out) becomes
+`pending` and is settled like any probe; one that was not is `released`.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from typing import Any, Protocol
 from .clock import parse_iso
 
 PROBE_STATES = {
-    "reserved": "a run is about to submit (counts towards `every`)",
-    "released": "the run stopped before submitting (does not count)",
+    "reserved": "a run is about to submit (counts towards `every`); token and deadlines are noted right before it does",
+    "released": "the run stopped (or died) before submitting (does not count)",
     "aborted": "the form was submitted but the funnel failed before the probe was recorded (counts, never settled)",
     "pending": "submitted, SLA window open, no human reply yet",
     "overdue": "SLA passed without a human reply (reported missing_followup), still watched until give-up",
@@ -129,6 +134,10 @@ class Ledger(Protocol):
 
     def reserve(self, check_name: str, viewport: str, run_id: int, now: datetime, every_s: float) -> Reservation | None:
         """Claim this check's submission window: None when claimed, else the reservation that holds it."""
+        ...
+
+    def arm(self, check_name: str, viewport: str, run_id: int, values: dict[str, Any]) -> None:
+        """Right before submitting: note the probe's token, address and deadlines on this run's reservation."""
         ...
 
     def record(self, check_name: str, viewport: str, run_id: int, values: dict[str, Any]) -> int:

@@ -285,6 +285,80 @@ def test_sigkilled_run_is_incomplete_and_the_next_run_never_resubmits_the_demo_r
         store.close()
 
 
+def start_killable_run(project) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "run"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def kill_run_when(process: subprocess.Popen, ready, what: str) -> None:
+    """SIGKILL the run (and its browser) as soon as `ready()` is true."""
+    try:
+        deadline = time.monotonic() + 60
+        while not ready():
+            assert process.poll() is None and time.monotonic() < deadline, f"the run never got to {what}"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def probe_states(project) -> list[str]:
+    store = Store(project.load().database_path)
+    try:
+        return [row["state"] for row in store.ledger.rows()]
+    finally:
+        store.close()
+
+
+def test_run_killed_before_submitting_frees_its_reservation_and_the_next_run_submits(project, site, sales):
+    from tests.fixtures.sales import demo_check
+
+    site.page("/lp/demo", "<title>Book a demo</title>slow", delay_s=30)  # the run dies while the form page loads
+    project.check("demo", demo_check(site, "within: 1h\nevery: 7d"))
+    database = project.load().database_path
+
+    def reserved() -> bool:
+        if not database.exists():
+            return False
+        import sqlite3
+        try:
+            with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as conn:
+                return conn.execute("select count(*) from probes where state = 'reserved'").fetchone()[0] == 1
+        except sqlite3.Error:
+            return False
+
+    kill_run_when(start_killable_run(project), reserved, "reserving its demo request")
+    assert not sales.submissions
+
+    from tests.fixtures.sales import FORM_PAGE
+
+    site.page("/lp/demo", FORM_PAGE)
+    after = project.run(report=False)
+    (result,) = after.results
+    assert result.status is Status.PENDING, result.reason
+    assert "another run is submitting" not in (result.reason or "")
+    assert len(sales.submissions) == 1, "the next run did not send the demo request"
+    assert probe_states(project) == ["released", "pending"]
+
+
+def test_run_killed_after_submitting_leaves_the_demo_request_watched_and_settled_later(project, site, sales):
+    from tests.fixtures.sales import demo_check
+
+    sales.reply_after_s = 120
+    site.page("/thanks", "<title>Thanks</title><h1>Thanks, we'll be in touch</h1>", delay_s=30)
+    project.check("demo", demo_check(site, "within: 1h\nevery: 7d"))
+    kill_run_when(start_killable_run(project), lambda: bool(sales.submissions), "submitting its demo request")
+
+    site.page("/thanks", "<title>Thanks</title><h1>Thanks, we'll be in touch</h1>")
+    after = project.run(report=False)
+    assert len(sales.submissions) == 1, "the demo request was submitted twice"
+    settled = [r for r in after.results if r.status is Status.PASS]
+    assert len(settled) == 1, [(r.status, r.reason) for r in after.results]
+    assert settled[0].latency_s is not None and 100 < settled[0].latency_s < 140
+    assert settled[0].token and settled[0].token in sales.last_address
+    assert probe_states(project) == ["passed"]
+
+
 def seeded(project, site) -> Path:
     """A project with one stored run; returns its database path."""
     project.config(FAST_CONFIG)
@@ -332,6 +406,47 @@ def test_read_only_database_is_a_clear_error_exit_2_and_never_overwritten(projec
     assert path.read_bytes() == before
 
 
+def read_only_folder(folder: Path) -> None:
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        if os.geteuid() == 0:
+            missing = pytest.fail if os.environ.get("CI") else pytest.skip
+            missing("cannot make a folder read-only for root here: chattr +i failed (install e2fsprogs)")
+        folder.chmod(0o555)
+
+
+@pytest.mark.parametrize("lock_file", ["kept from the last run", "never created"])
+def test_read_only_database_folder_is_one_line_naming_the_folder_exit_2(project, site, lock_file):
+    path = seeded(project, site)
+    if lock_file == "never created":
+        Path(str(path) + ".lock").unlink()
+    read_only_folder(path.parent)
+    try:
+        done = cli_run(project)
+    finally:
+        subprocess.run(["chattr", "-i", str(path.parent)], capture_output=True)
+        path.parent.chmod(0o755)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.strip()]
+    assert str(path.parent) in line and "writable" in line
+
+
+def test_junit_path_that_cannot_be_written_keeps_the_results_and_the_exit_code(project, site):
+    project.config(FAST_CONFIG)
+    site.page("/lp/ok", "<title>OK</title><h1>OK</h1>")
+    project.check("ok", f"name: OK\nlanding:\n  url: {site.url('/lp/ok')}\n")
+    project.check("broken", f"name: Broken\nlanding:\n  url: {site.url('/lp/missing')}\n")
+    (project.root / "blocker").write_text("a file where the JUnit folder should be")
+    done = cli_run(project, "--json", "--junit", str(project.root / "blocker" / "junit.xml"))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if "JUnit" in line]
+    assert "blocker/junit.xml" in line
+    shown = json.loads(done.stdout)
+    assert {r["check"]: r["status"] for r in shown["results"]} == {"OK": "pass", "Broken": "fail"}
+    assert_history_intact(project, shown["run_id"], {"OK", "Broken"})
+
+
 def test_reports_dir_that_cannot_be_written_keeps_the_results_and_says_so_once(project, site):
     project.config(FAST_CONFIG.replace("reports_dir: reports", "reports_dir: blocked/reports"))
     (project.root / "blocked").write_text("a file where the reports folder should be")
@@ -345,6 +460,52 @@ def test_reports_dir_that_cannot_be_written_keeps_the_results_and_says_so_once(p
     shown = json.loads(done.stdout)
     assert {r["check"]: r["status"] for r in shown["results"]} == {"OK": "pass", "Broken": "fail"}
     assert_history_intact(project, shown["run_id"], {"OK", "Broken"})
+
+
+def corrupt_old_results(path: Path, marker: bytes) -> None:
+    """Break the oldest `results` leaf page (cell count 0xFFFF): new rows still go in, reading old ones fails."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    leaves = [n for n in range(1, len(data) // size) if data[n * size] == 0x0D and marker in data[n * size:(n + 1) * size]]
+    assert len(leaves) >= 2, "the seed history fits in one page"
+    data[leaves[0] * size + 3:leaves[0] * size + 5] = b"\xff\xff"
+    path.write_bytes(bytes(data))
+
+
+def test_partly_corrupt_history_still_alerts_prints_json_and_says_how_to_recover(project, site, receiver):
+    config = FAST_CONFIG + f"alerts:\n  - url: {receiver.apprise_url('/hook/T0KEN-abc123')}\n"
+    project.config(config)
+    site.page("/lp/seed", "<title>Seed</title><h1>Seed</h1>" + "<p>filler text for evidence</p>" * 200)
+    project.check("seed", f"name: Seed Marker\nlanding:\n  url: {site.url('/lp/seed')}\n")
+    assert project.run(report=False, alerts=False).exit_code == 0
+    path = project.load().database_path
+    from funnelwatch.results import CheckResult
+
+    store = Store(path)
+    try:
+        run_id, _ = store.begin_run("earlier checks")
+        for number in range(12):
+            store.add_result(run_id, CheckResult(check="Seed Marker", file="checks/seed.yaml", status=Status.PASS,
+                                                 evidence={"landing": {"note": f"run {number} " + "evidence " * 300}}))
+        store.finish_run(run_id, 0)
+    finally:
+        store.close()
+    corrupt_old_results(path, b"Seed Marker")
+    project.check("broken", f"name: Broken\nlanding:\n  url: {site.url('/lp/missing')}\n")
+
+    done = cli_run(project, "--json")
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    assert done.returncode == 1, done.stderr
+    shown = json.loads(done.stdout)
+    assert {r["check"]: r["status"] for r in shown["results"]} == {"Seed Marker": "pass", "Broken": "fail"}
+    (line,) = [line for line in done.stderr.splitlines() if "report" in line and "recover" in line]
+    assert f"sqlite3 {path.name} .recover" in line or f"sqlite3 {path} .recover" in line
+    messages = receiver.wait_for(1)
+    assert "Broken" in json.dumps(messages)
 
 
 @pytest.mark.parametrize("failure", ["down", "wrong password"])

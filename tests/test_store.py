@@ -88,3 +88,37 @@ def test_killed_run_leaves_history_intact_and_is_marked_incomplete(project, site
         store.close()
     site.page("/lp/hang", "<title>Hang</title><p>ok now</p>")
     assert project.run().exit_code == 0
+
+
+def test_a_run_whose_pid_now_belongs_to_another_process_is_incomplete(tmp_path):
+    """In a container funnelwatch is always PID 1: the pid of a killed run is alive again in the next one."""
+    store = Store(tmp_path / "h.db")
+    try:
+        mine, _ = store.begin_run("all checks")
+        earlier, _ = store.begin_run("all checks")
+        # The earlier run had this very pid, but it was another process (started at another time).
+        store.db.execute("update runs set process = ? where id = ?", ["0-boot:12345", earlier])
+    finally:
+        store.close()
+    reopened = Store(tmp_path / "h.db")
+    try:
+        assert reopened.run(earlier)["state"] == "incomplete"
+        assert reopened.run(earlier)["pid"] == os.getpid()
+        assert reopened.run(mine)["state"] == "running", "this process's own run is alive"
+    finally:
+        reopened.close()
+
+
+def test_a_history_from_the_first_schema_gets_the_process_column(tmp_path):
+    path = tmp_path / "h.db"
+    store = Store(path)
+    store.db.execute("alter table runs drop column process")
+    store.db.execute("PRAGMA user_version = 1")
+    store.close()
+    store = Store(path)
+    try:
+        assert store.version == len(MIGRATIONS)
+        run_id, _ = store.begin_run("all checks")
+        assert store.run(run_id)["process"]
+    finally:
+        store.close()

@@ -155,6 +155,9 @@ class StepKind:
     def release(self, services: RunServices, item: "PlanItem", submitted: bool) -> None:
         """After that check's attempts, whatever their outcome: free what `claim` held."""
 
+    def before_submit(self, ctx: "StepContext", section: Any, at: float) -> None:
+        """Right before the check's form goes out at `at` (`ctx.submitting()`): note what a killed run must not lose."""
+
 
 @dataclass
 class StepOutcome:
@@ -201,6 +204,13 @@ class StepContext:
     @property
     def inbox(self) -> "Inbox | None":
         return self.services.inbox if self.services else None
+
+    def submitting(self) -> float:
+        """The form is about to go out: the time it does (for `submitted_at`), once each kind noted it (the ledger)."""
+        submitted_at = time.time()
+        for kind, section in self.check.spec.sections():
+            kind.before_submit(self, section, submitted_at)
+        return submitted_at
 
     @property
     def timeout_ms(self) -> float:

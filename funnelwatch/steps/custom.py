@@ -14,7 +14,6 @@ steps to judge.
 from __future__ import annotations
 
 import re
-import time
 from typing import TYPE_CHECKING, Any
 
 from pydantic import field_validator, model_validator
@@ -138,7 +137,7 @@ class Custom(StepKind):
 
         async def click(traffic: Traffic) -> str:
             traffic.armed = True
-            submitted_at = time.time()
+            submitted_at = ctx.submitting()
             try:
                 if await button.count():
                     await button.click(timeout=ctx.timeout_ms)

@@ -139,6 +139,13 @@ class Followup(StepKind):
     def release(self, services: RunServices, item: "PlanItem", submitted: bool) -> None:
         services.ledger.release(item.check.spec.name, item.viewport, services.run_id, submitted)
 
+    def before_submit(self, ctx: "StepContext", section: FollowupSection, at: float) -> None:
+        """Note token and address on the reservation first: if this run dies after sending, a later run watches it."""
+        if ctx.services is not None:
+            submitted = datetime.fromtimestamp(at, timezone.utc)
+            values = probe_values(section, submitted, ctx.token, ctx.address, ctx.check.file)
+            ctx.services.ledger.arm(ctx.check.spec.name, ctx.viewport, ctx.run_id, values)
+
     async def run(self, ctx: "StepContext", section: FollowupSection) -> None:
         if ctx.services is None:
             raise MonitorProblem(Category.INTERNAL, "follow-up probes need the history database")

@@ -31,7 +31,6 @@ the follow-up step measures its SLA from it.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from pydantic import model_validator
@@ -121,7 +120,7 @@ async def _submit(ctx: "StepContext", form: FoundForm, selector: str | None, mar
         if await candidate.count():
             button, described = candidate.first, f"the '{form.facts.get('button') or 'submit'}' button"
     traffic.armed = True
-    ctx.submitted_at = time.time()
+    ctx.submitted_at = ctx.submitting()
     if button is not None:
         try:
             await button.click(timeout=min(ctx.timeout_s, CLICK_TIMEOUT_S) * 1000)

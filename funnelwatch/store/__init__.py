@@ -8,7 +8,8 @@ user_version`), split by concern:
 - `alert_state.py`: what each alert channel was told (`store.alert_state`);
 - `migrations.py`: the append-only schema migrations.
 
-A run still marked `running` whose process is gone is marked `incomplete` on open.
+A run still marked `running` whose process is gone is marked `incomplete` on open,
+and its ledger reservations are settled (`SqlLedger.release_dead_run`).
 
     store = Store("reports/history.db")
     run_id, started = store.begin_run("all checks")
@@ -27,7 +28,7 @@ from ..clock import SYSTEM_CLOCK, Clock, iso, parse_iso, stamp, utcnow
 from ..errors import FunnelwatchError
 from ..ledger import FollowupStats, Probe
 from .alert_state import AlertStateTable
-from .history import RunsAndResults, row_to_result
+from .history import RunsAndResults, process_stamp, row_to_result
 from .ledger import SqlLedger
 from .migrations import MIGRATIONS, table
 
@@ -51,6 +52,12 @@ class Store(RunsAndResults):
             self._migrate()
             self._mark_abandoned_runs()
         except sqlite3.DatabaseError as exc:
+            if self.path.parent.is_dir() and not os.access(self.path.parent, os.W_OK):
+                raise FunnelwatchError(
+                    f"{self.path}: cannot use the history database: its folder {self.path.parent} is read-only "
+                    f"(SQLite writes {self.path.name}-wal next to it) — it was left untouched; make the folder writable "
+                    "or set `database:` to a file in a writable folder"
+                ) from None
             raise FunnelwatchError(
                 f"{self.path}: cannot use the history database ({exc}) — "
                 "it was left untouched; check its permissions, or move it aside to start a new history"
@@ -85,10 +92,11 @@ class Store(RunsAndResults):
         return _Transaction(self.db.conn)
 
     def _mark_abandoned_runs(self) -> None:
-        for row in self.db.query("select id, pid from runs where state = 'running'"):
-            if not _alive(row["pid"]):
+        for row in self.db.query("select id, pid, process from runs where state = 'running'"):
+            if not _alive(row["pid"], row["process"]):
                 with self.transaction():
                     table(self.db, "runs").update(row["id"], {"state": "incomplete"})
+                    self.ledger.release_dead_run(row["id"])
 
     def close(self) -> None:
         self.db.conn.close()
@@ -107,9 +115,14 @@ class _Transaction:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _alive(pid: int | None) -> bool:
+def _alive(pid: int | None, process: str | None = None) -> bool:
+    """Is the run's process still running? The same pid is the same process only with the same start stamp."""
     if not pid:
         return False
+    if process is not None:
+        now = process_stamp(pid)
+        if now is not None:
+            return now == process
     if pid == os.getpid():
         return True
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..clock import iso
@@ -20,13 +21,26 @@ from ..results import Category, CheckResult, Status
 from .migrations import table
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import sqlite_utils
 
     from ..clock import Clock
 
 _LIGHT = "id, run_id, check_name, file, viewport, kind, status, step, category, reason, duration_s, attempts, latency_s, started_at, tags"
+
+
+def process_stamp(pid: int) -> str | None:
+    """Which process `pid` is on this machine: boot id and start time (None when /proc cannot tell).
+
+    A pid is reused (in a container every run is PID 1); the same pid with the
+    same start time since the same boot is the same process.
+    """
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+        start = stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+    return f"{boot}:{start}"
 
 
 class RunsAndResults:
@@ -50,7 +64,8 @@ class RunsAndResults:
         started = self.clock.now()
         with self.transaction():
             run_id = table(self.db, "runs").insert(
-                {"started_at": iso(started), "state": "running", "pid": os.getpid(), "selection": selection}
+                {"started_at": iso(started), "state": "running", "pid": os.getpid(), "selection": selection,
+                 "process": process_stamp(os.getpid())}
             ).last_pk
         return int(run_id or 0), started
 

@@ -41,6 +41,23 @@ class SqlLedger:
             )
         return None
 
+    def arm(self, check_name: str, viewport: str, run_id: int, values: dict[str, Any]) -> None:
+        assignments = ", ".join(f"[{k}] = ?" for k in values)
+        with self._store.transaction():
+            self._db.execute(
+                f"update probes set {assignments} where check_name = ? and viewport = ? and run_id = ? and state = 'reserved'",
+                [*values.values(), check_name, viewport, run_id],
+            )
+
+    def release_dead_run(self, run_id: int) -> None:
+        """A run died: what it noted as submitting is `pending` (watched), the rest of its reservations `released`."""
+        self._db.execute(
+            "update probes set state = 'pending' where run_id = ? and state = 'reserved' "
+            "and token is not null and submitted_at is not null and sla_deadline is not null",
+            [run_id],
+        )
+        self._db.execute("update probes set state = 'released' where run_id = ? and state = 'reserved'", [run_id])
+
     def record(self, check_name: str, viewport: str, run_id: int, values: dict[str, Any]) -> int:
         values = {**values, "state": "pending"}
         probes = table(self._db, "probes")

@@ -69,5 +69,11 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v2(db: sqlite_utils.Database) -> None:
+    # Which process a run is: its pid alone is not enough (a container's funnelwatch is always PID 1),
+    # so the boot id and the process's start time are kept with it (see store._alive).
+    table(db, "runs").add_column("process", str)
+
+
 #: Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
