@@ -178,12 +178,21 @@ def import_ads_command(obj: dict[str, Any], csv_file: str, force: bool, director
     """Write checks/ from a Google Ads Editor or Meta Ads Manager export."""
     from .import_ads import import_ads
 
-    written = import_ads(Path(csv_file), Path(directory) if directory else Path(obj["project"]) / "checks", force=force)
+    refused: list[str] = []
+    try:
+        written = import_ads(Path(csv_file), Path(directory) if directory else Path(obj["project"]) / "checks",
+                             force=force, refused=refused)
+    finally:
+        for line in refused:
+            _echo_err(line)
     for item in written:
         note = " (exists; use --force to overwrite)" if item.action == "kept" else ""
         click.echo(f"{item.action} {item.path}{note} — {item.name}")
     made = sum(item.action != "kept" for item in written)
-    _echo_err(f"{made} check file{'s' if made != 1 else ''} written, {len(written) - made} kept; run `funnelwatch validate`")
+    skipped = f", {len(refused)} refused" if refused else ""
+    _echo_err(f"{made} check file{'s' if made != 1 else ''} written, {len(written) - made} kept{skipped}; run `funnelwatch validate`")
+    if refused:
+        sys.exit(2)
 
 
 @cli.command()

@@ -30,7 +30,8 @@ from .text import slugify
 
 CONFIG_FILE = Path("config") / "funnelwatch.yaml"
 CHECKS_DIR = Path("checks")
-_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: `${VAR}` is read from the environment; `$${` is a literal `${` (for text that must keep one).
+_ENV_VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # A ${VAR} value is a secret when its variable's name says so, or when it fills a
 # credential: an IMAP login, an alert channel URL, the heartbeat URL.
 _SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|AUTH|CRED|WEBHOOK", re.I)
@@ -256,6 +257,8 @@ class _Document:
     def _expand_env(self, value: str, path: Path_, line: int) -> str:
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
+            if name is None:
+                return "${"
             if name not in os.environ:
                 self.diagnostics.append(
                     Diagnostic(self.file, line, _dotted(path), f"environment variable {name} is not set — export {name}=... before running")

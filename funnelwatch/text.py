@@ -1,13 +1,34 @@
-"""File-safe names from free text: check files, report pages, imported ad checks.
+r"""Free text made safe: file-safe names, and one line a terminal shows as it is.
 
     slugify("Summer sale — Meta ads")            -> "Summer-sale-Meta-ads"
     slugify("Summer Sale", lower=True, keep="")  -> "summer-sale"
+    one_line("Title\x1b]0;pwned\x07\u202e")     -> "Title\\x1b]0;pwned\\x07\\u202e"
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+
+#: Characters a terminal (or a log viewer) acts on instead of showing: C0 and C1 controls (ESC starts
+#: escape sequences, BEL ends OSC titles), line and paragraph separators, and the bidi controls that
+#: make text display in another order than it is stored (U+202E, "Trojan Source").
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def one_line(text: str) -> str:
+    """`text` with every control, line-break and bidi character shown escaped (`\\n`, `\\x1b`,
+    `\\u202e`): what came from a page, an email or a file prints as one harmless line. Tabs stay."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def one_line_each(text: str) -> str:
+    """Like `one_line`, but keeps the line breaks of a message that has several lines on purpose."""
+    return "\n".join(one_line(line) for line in text.split("\n"))
 
 
 def slugify(text: str, keep: str = "_.-", lower: bool = False, max_length: int | None = None,

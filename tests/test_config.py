@@ -459,3 +459,16 @@ def test_settings_texts_keep_their_digits_and_numbers_stay_numbers(tmp_path):
     imap = settings.inbox.imap
     assert (imap.username, imap.password, imap.folder, imap.port) == ("0042", "0123", "2026", 1143)
     assert (settings.browser.concurrency, settings.browser.timeout) == (3, 20.0)
+
+
+def test_double_dollar_writes_a_literal_variable_reference(project, monkeypatch):
+    monkeypatch.setenv("FW_PLAN", "pro")
+    project.check("dollars", """\
+        name: Dollars
+        ad:
+          url: https://example.com/go?plan=${FW_PLAN}
+          headline: Pay $5 for ${FW_PLAN}; $${FW_PLAN} and $$5 stay as written
+    """)
+    (check,) = project.load().checks
+    assert check.spec.ad.url == "https://example.com/go?plan=pro"
+    assert check.spec.ad.headline == "Pay $5 for pro; ${FW_PLAN} and $$5 stay as written"
