@@ -31,6 +31,12 @@ def one_line_each(text: str) -> str:
     return "\n".join(one_line(line) for line in text.split("\n"))
 
 
+def json_one_line(dumped: str) -> str:
+    """JSON text (`json.dumps(..., ensure_ascii=False)`, no indent) with what `one_line` escapes written
+    as `\\uXXXX`: the same document to a parser, harmless on a terminal."""
+    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", dumped)
+
+
 def slugify(text: str, keep: str = "_.-", lower: bool = False, max_length: int | None = None,
             fallback: str = "check") -> str:
     """ASCII letters, digits and the `keep` characters; every other run becomes one `-`."""
