@@ -14,11 +14,18 @@ from .config import load_config
 from .errors import ConfigError, FunnelwatchError
 from .redaction import redact, redact_deep
 from .results import summary_line
+from .text import json_one_line, one_line, one_line_each
 from .units import format_duration
 
 
 def _echo_err(text: str) -> None:
-    click.echo(redact(text), err=True)
+    """Print to stderr: secrets redacted, control and bidi characters shown escaped (text from pages,
+    emails and files reaches the terminal and cron logs as harmless text)."""
+    click.echo(one_line_each(redact(text)), err=True)
+
+
+def _echo(text: str) -> None:
+    click.echo(one_line_each(text))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,7 +81,7 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
         if event == "result":
             _echo_err(summary_line(payload))
         elif event == "start" and interactive:
-            _echo_err(f"  … {payload.check.name} [{payload.viewport}]")
+            _echo_err(one_line(f"  … {payload.check.name} [{payload.viewport}]"))
         elif event == "notice":
             _echo_err(f"funnelwatch: {payload}")
 
@@ -94,7 +101,7 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
     for problem in outcome.problems:
         _echo_err(f"funnelwatch: {problem}")
     if as_json:
-        click.echo(json.dumps(redact_deep(outcome.to_json()), ensure_ascii=False))
+        click.echo(json_one_line(json.dumps(redact_deep(outcome.to_json()), ensure_ascii=False)))
     else:
         _summary(outcome)
     sys.exit(outcome.exit_code)
@@ -136,13 +143,13 @@ def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
             known = ", ".join(store.check_names()) or "none yet"
             raise FunnelwatchError(f"no history for '{name}' — checks with history: {known}")
         for result in rows:
-            click.echo(f"{result.started_at}  {summary_line(result)}  ({format_duration(result.duration_s)})")
+            _echo(f"{result.started_at}  {summary_line(result)}  ({format_duration(result.duration_s)})")
         if name:
             from .steps.followup import describe_stats
 
             summary = describe_stats(store.ledger.stats(rows[0].check))
             if summary:
-                click.echo(summary)
+                _echo(summary)
     finally:
         store.close()
 
@@ -186,12 +193,21 @@ def import_ads_command(obj: dict[str, Any], csv_file: str, force: bool, director
     """Write checks/ from a Google Ads Editor or Meta Ads Manager export."""
     from .import_ads import import_ads
 
-    written = import_ads(Path(csv_file), Path(directory) if directory else Path(obj["project"]) / "checks", force=force)
+    refused: list[str] = []
+    try:
+        written = import_ads(Path(csv_file), Path(directory) if directory else Path(obj["project"]) / "checks",
+                             force=force, refused=refused)
+    finally:
+        for line in refused:
+            _echo_err(line)
     for item in written:
         note = " (exists; use --force to overwrite)" if item.action == "kept" else ""
-        click.echo(f"{item.action} {item.path}{note} — {item.name}")
+        _echo(one_line(f"{item.action} {item.path}{note} — {item.name}"))
     made = sum(item.action != "kept" for item in written)
-    _echo_err(f"{made} check file{'s' if made != 1 else ''} written, {len(written) - made} kept; run `funnelwatch validate`")
+    skipped = f", {len(refused)} refused" if refused else ""
+    _echo_err(f"{made} check file{'s' if made != 1 else ''} written, {len(written) - made} kept{skipped}; run `funnelwatch validate`")
+    if refused:
+        sys.exit(2)
 
 
 @cli.command()

@@ -14,6 +14,7 @@ import difflib
 import os
 import re
 import stat
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,8 @@ from .text import slugify
 
 CONFIG_FILE = Path("config") / "funnelwatch.yaml"
 CHECKS_DIR = Path("checks")
-_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: `${VAR}` is read from the environment; `$${` is a literal `${` (for text that must keep one).
+_ENV_VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # A ${VAR} value is a secret when its variable's name says so, or when it fills a
 # credential: an IMAP login, an alert channel URL, the heartbeat URL, a proxy URL.
 _SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|AUTH|CRED|WEBHOOK", re.I)
@@ -171,8 +173,9 @@ def _shape_problem(loader: Any) -> tuple[int | None, str] | None:
 class _Document:
     """A YAML document as plain data plus the line of every key path."""
 
-    def __init__(self, file: str, text: str, all_env_secret: bool = True):
+    def __init__(self, file: str, text: str, all_env_secret: bool = True, model: type[BaseModel] | None = None):
         self.file = file
+        self.model = model
         self.all_env_secret = all_env_secret
         self.uses_secrets = False
         self.lines: dict[Path_, int] = {}
@@ -185,7 +188,7 @@ class _Document:
             fast = loader_class(text)
             try:
                 node = fast.get_single_node()
-                self.data = self._build(fast, node, ()) if node is not None else None
+                self.data = self._build(fast, node, (), model) if node is not None else None
                 return
             except yaml.YAMLError:
                 self.lines.clear()
@@ -202,7 +205,7 @@ class _Document:
             return
         try:
             node = loader.get_single_node()
-            self.data = self._build(loader, node, ()) if node is not None else None
+            self.data = self._build(loader, node, (), model) if node is not None else None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else None
@@ -225,12 +228,14 @@ class _Document:
             self.diagnostics.append(Diagnostic(self.file, problem[0], "", problem[1]))
         return problem is not None
 
-    def _build(self, loader: _Loader, node: yaml.Node, path: Path_) -> Any:
+    def _build(self, loader: _Loader, node: yaml.Node, path: Path_, wanted: Any = None) -> Any:
+        """Plain data from the node; `wanted` is the schema's type here, so a number the user wrote where
+        the schema wants text stays the text they wrote (`zip: 02134` is not octal 1116)."""
         if isinstance(node, yaml.MappingNode):
             loader.flatten_mapping(node)
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = loader.construct_object(key_node, deep=True)
+                key = key_node.value if key_node.tag in _NUMBER_TAGS else loader.construct_object(key_node, deep=True)
                 key = str(key) if not isinstance(key, str) else key
                 child = path + (key,)
                 line = key_node.start_mark.line + 1
@@ -240,14 +245,16 @@ class _Document:
                     )
                     continue
                 self.lines[child] = line
-                result[key] = self._build(loader, value_node, child)
+                result[key] = self._build(loader, value_node, child, _type_at(wanted, key))
             return result
         if isinstance(node, yaml.SequenceNode):
             items = []
             for index, item in enumerate(node.value):
                 self.lines[path + (index,)] = item.start_mark.line + 1
-                items.append(self._build(loader, item, path + (index,)))
+                items.append(self._build(loader, item, path + (index,), _type_at(wanted, index)))
             return items
+        if node.tag in _NUMBER_TAGS and _wants_text(wanted):
+            return self._expand_env(node.value, path, node.start_mark.line + 1)
         value = loader.construct_object(node, deep=True)
         if isinstance(value, str):
             value = self._expand_env(value, path, node.start_mark.line + 1)
@@ -256,6 +263,8 @@ class _Document:
     def _expand_env(self, value: str, path: Path_, line: int) -> str:
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
+            if name is None:
+                return "${"
             if name not in os.environ:
                 self.diagnostics.append(
                     Diagnostic(self.file, line, _dotted(path), f"environment variable {name} is not set — export {name}=... before running")
@@ -281,6 +290,40 @@ class _Document:
                 return self.lines[path]
             path = path[:-1]
         return 1
+
+
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
+
+def _options(annotation: Any) -> list[Any]:
+    """The types a value may have: `str | int | None` → [str, int, NoneType]; Annotated is looked through."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _options(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return [option for arg in typing.get_args(annotation) for option in _options(arg)]
+    return [annotation]
+
+
+def _type_at(annotation: Any, key: str | int) -> Any:
+    """The schema's type for the value at `key` inside a value of type `annotation` (None: not known)."""
+    for option in _options(annotation):
+        if isinstance(option, type) and issubclass(option, BaseModel) and isinstance(key, str):
+            fld = _field_by_key(option, key)
+            if fld is not None:
+                return fld.annotation
+        origin, args = typing.get_origin(option), typing.get_args(option)
+        if origin is dict and isinstance(key, str) and len(args) == 2:
+            return args[1]
+        if origin is list and isinstance(key, int) and args:
+            return args[0]
+    return None
+
+
+def _wants_text(annotation: Any) -> bool:
+    """Text is allowed here (a `str`, or a list of them that one text may stand for)."""
+    return any(option is str or (typing.get_origin(option) is list and typing.get_args(option) == (str,))
+               for option in _options(annotation))
 
 
 def _dotted(path: Path_) -> str:
@@ -459,11 +502,12 @@ def _read_text(file: Path, shown: str, inside: tuple[Path, ...] = ()) -> str | D
         return Diagnostic(shown, None, "", "not UTF-8 text — save the file as UTF-8")
 
 
-def _read(file: Path, shown: str, all_env_secret: bool = True, inside: tuple[Path, ...] = ()) -> _Document | Diagnostic:
+def _read(file: Path, shown: str, model: type[BaseModel], all_env_secret: bool = True,
+          inside: tuple[Path, ...] = ()) -> _Document | Diagnostic:
     text = _read_text(file, shown, inside)
     if isinstance(text, Diagnostic):
         return text
-    return _Document(shown, text, all_env_secret)
+    return _Document(shown, text, all_env_secret, model)
 
 
 def load_settings(root: Path, settings_file: Path | None = None, warnings: list[Diagnostic] | None = None) -> tuple[Settings, str]:
@@ -472,7 +516,7 @@ def load_settings(root: Path, settings_file: Path | None = None, warnings: list[
     if not file.exists():
         raise ConfigError([Diagnostic(shown, None, "", "not found — run `funnelwatch init` to create it, or run from your project folder")])
     try:
-        doc = _read(file, shown)
+        doc = _read(file, shown, Settings)
         if isinstance(doc, Diagnostic):
             raise ConfigError([doc])
         settings = _validate(doc, Settings)
@@ -514,7 +558,7 @@ def load_check(file: Path, root: Path, inside: tuple[Path, ...] | None = None) -
 
 
 def _load_check(file: Path, root: Path, shown: str, slug: str, inside: tuple[Path, ...]) -> Check | BrokenCheck:
-    doc = _read(file, shown, all_env_secret=False, inside=inside)
+    doc = _read(file, shown, check_model(), all_env_secret=False, inside=inside)
     if isinstance(doc, Diagnostic):
         return BrokenCheck(shown, file.stem, slug, [doc])
     spec = _validate(doc, check_model())
@@ -563,6 +607,6 @@ def _fits_settings(check: Check, settings: Settings) -> Check | BrokenCheck:
 
 def validate_text(text: str, model: type[BaseModel], file: str = "<text>") -> list[Diagnostic]:
     """Diagnostics for a YAML text against a model (used by tests and docs checks)."""
-    doc = _Document(file, text)
+    doc = _Document(file, text, model=model)
     _validate(doc, model)
     return doc.diagnostics

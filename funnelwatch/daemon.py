@@ -36,6 +36,7 @@ from .redaction import redact
 from .results import RunResult
 from .schedules import parse_schedule
 from .store import Store
+from .text import one_line_each
 
 BUSY_RETRY_S = 30.0
 
@@ -45,7 +46,7 @@ class Abandon(KeyboardInterrupt):
 
 
 def _stderr(line: str) -> None:
-    print(redact(line), file=sys.stderr, flush=True)
+    print(one_line_each(redact(line)), file=sys.stderr, flush=True)
 
 
 @dataclass

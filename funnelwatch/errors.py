@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .results import Category
+from .text import one_line
 
 
 class FunnelwatchError(Exception):
     """A problem the user can act on. The message is shown as-is, exit code 2."""
 
     exit_code = 2
-
-
-_LINE_BREAKS = "\x7f\x85\u2028\u2029"
 
 
 @dataclass
@@ -36,7 +34,7 @@ class Diagnostic:
         """One line, always: control characters from the user's value are shown escaped (`\\r`)."""
         where = f"{self.file}:{self.line}" if self.line else self.file
         text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
-        return "".join(repr(c)[1:-1] if (c < " " and c != "\t") or c in _LINE_BREAKS else c for c in text)
+        return one_line(text)
 
 
 class ConfigError(FunnelwatchError):

@@ -45,7 +45,6 @@ def web_url(value: str | None) -> str | None:
     parts = urlsplit(value.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         shown = value if len(value) <= 40 else value[:37] + "..."
-        shown = shown if shown.isprintable() else repr(shown)[1:-1]
         raise ValueError(f"'{shown}' is not an http(s) URL — funnelwatch only opens web pages; "
                          "write the full address, starting with https:// (or http://)")
     return value

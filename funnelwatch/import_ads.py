@@ -24,7 +24,7 @@ import yaml
 
 from .errors import FunnelwatchError
 from .steps.message_match import numbers
-from .text import short_hash, slugify
+from .text import one_line, short_hash, slugify
 
 #: Click ids the ad networks add to every click; the landing page must keep them for attribution.
 CLICK_IDS = {"google": "gclid", "meta": "fbclid"}
@@ -72,9 +72,12 @@ class Written:
     name: str
 
 
-def import_ads(csv_path: Path, checks_dir: Path, force: bool = False) -> list[Written]:
-    """Write one check file per unique ad of the export; existing files are kept unless `force`."""
-    ads = read_export(csv_path)
+def import_ads(csv_path: Path, checks_dir: Path, force: bool = False, refused: list[str] | None = None) -> list[Written]:
+    """Write one check file per unique ad of the export; existing files are kept unless `force`.
+
+    A row whose link is not an http(s) URL is not imported: one line per row is added to `refused`.
+    """
+    ads = read_export(csv_path, refused)
     checks_dir.mkdir(parents=True, exist_ok=True)
     results: list[Written] = []
     used_names: set[str] = set()
@@ -90,8 +93,9 @@ def import_ads(csv_path: Path, checks_dir: Path, force: bool = False) -> list[Wr
     return results
 
 
-def read_export(csv_path: Path) -> list[ImportedAd]:
-    """The unique ads of a Google Ads Editor or Meta Ads Manager export."""
+def read_export(csv_path: Path, refused: list[str] | None = None) -> list[ImportedAd]:
+    """The unique ads of a Google Ads Editor or Meta Ads Manager export (rows with a non-http(s) link
+    are left out, each with a line in `refused`)."""
     try:
         raw = csv_path.read_bytes()
     except OSError as exc:
@@ -112,11 +116,43 @@ def read_export(csv_path: Path) -> list[ImportedAd]:
     for offset, values in enumerate(rows[1:], start=2):
         record = {header[i]: v.strip() for i, v in enumerate(values) if i < len(header)}
         ad = parse(record, header_index + offset)
-        if ad is not None:
-            unique.setdefault(ad.key, ad)
+        if ad is None:
+            continue
+        problem = _not_web(ad)
+        if problem:
+            if refused is not None:
+                refused.append(f"{csv_path.name} row {ad.row}: {problem} — not imported; fix the ad's link in the export")
+            continue
+        unique.setdefault(ad.key, ad)
     if not unique:
         raise FunnelwatchError(f"{csv_path}: no {network} ads with a final URL and a headline found")
     return list(unique.values())
+
+
+def _not_web(ad: ImportedAd) -> str | None:
+    """Why the browser must not open this ad's link (file://, javascript:, data:, no host), if it must not."""
+    for what, url in (("the link", ad.landing_url), ("the click URL", ad.url)):
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            shown = url if len(url) <= 60 else url[:57] + "..."
+            return f"{what} '{one_line(shown)}' is not an http(s) URL"
+    return None
+
+
+def _escape_variables(value: object) -> object:
+    """Ad text is never a `${VAR}` reference: `${` is written `$${`, which config reads as a literal `${`."""
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, list):
+        return [_escape_variables(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _escape_variables(v) for k, v in value.items()}
+    return value
+
+
+def _comment(text: str) -> str:
+    """A YAML comment line that stays one line whatever the export holds."""
+    return "# " + one_line(text)
 
 
 def _decode(raw: bytes) -> str:
@@ -134,7 +170,7 @@ def _rows(text: str) -> tuple[int, list[list[str]]]:
     """Rows from the header on (Google Ads reports put a title and a date range above it)."""
     lines = text.splitlines(keepends=True)
     for index, line in enumerate(lines):
-        lowered = line.casefold()
+        lowered = line.rstrip("\r\n").casefold()
         if "final url" in lowered or re.search(r"(^|[\t,\"])(link|website url)([\t,\"]|$)", lowered):
             body = "".join(lines[index:])
             dialect = "excel-tab" if line.count("\t") > line.count(",") else "excel"
@@ -186,12 +222,12 @@ def render_check(ad: ImportedAd, name: str, source: str) -> str:
     }
     if not section["promise"]:
         del section["promise"]
-    doc = {"name": name, "tags": [f"{ad.network}-ads", "imported"], "ad": section}
-    header = [f"# Imported from {source} (row {ad.row}, {network} export) by `funnelwatch import-ads`."]
+    doc = _escape_variables({"name": name, "tags": [f"{ad.network}-ads", "imported"], "ad": section})
+    header = [_comment(f"Imported from {source} (row {ad.row}, {network} export) by `funnelwatch import-ads`.")]
     if ad.campaign or ad.group:
-        header.append(f"# Campaign: {ad.campaign or '-'} / {'Ad group' if ad.network == 'google' else 'Ad set'}: {ad.group or '-'}")
+        header.append(_comment(f"Campaign: {ad.campaign or '-'} / {'Ad group' if ad.network == 'google' else 'Ad set'}: {ad.group or '-'}"))
     if ad.display_path:
-        header.append(f"# Display path: /{ad.display_path}")
+        header.append(_comment(f"Display path: /{ad.display_path}"))
     header.append("# Promises are the ad's other headlines (and prices/percentages from its text); min_match is the share")
     header.append("# that must appear on the landing page. Numbers must always match. Edit freely: re-import keeps this file.")
     body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=4096, default_flow_style=None)

@@ -193,4 +193,6 @@ def summary_line(result: CheckResult) -> str:
         from .units import format_duration
 
         line += f" (latency {format_duration(result.latency_s)})"
-    return line
+    from .text import one_line
+
+    return one_line(line)  # names and reasons carry page and email text: never an escape code on a terminal

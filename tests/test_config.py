@@ -151,11 +151,11 @@ BAD_CASES = [
         "tags must be a list",
         """\
         name: HIPAA
-        tags: 3
+        tags: {google: ads}
         landing:
           url: https://example.com/lp
         """,
-        ["checks/hipaa.yaml:2: tags: expected a list, got 3"],
+        ["checks/hipaa.yaml:2: tags: expected a list, got a mapping"],
     ),
     (
         "a custom step with two actions",
@@ -401,3 +401,74 @@ def test_a_check_filling_a_secret_is_marked_so_no_trace_is_kept(project, monkeyp
 def test_a_value_with_control_characters_still_gives_a_one_line_message():
     found = messages("name: x\nlanding:\n  url: https://example.com/\n  max_load: \"\\r\"\n")
     assert found == ["checks/hipaa.yaml:4: landing.max_load: '\\r' is not a duration; write it like 30s, 10m, 2h or 1d"]
+
+
+def test_every_text_value_is_the_text_the_user_wrote_not_a_yaml_number(project):
+    project.check("texts", """\
+        name: 2026
+        tags: [0755, 1_000]
+        retries: 2
+        ad:
+          url: https://example.com/go
+          headline: 10:30
+          promise: [02134, +49301234, 1e3]
+          min_match: 0.5
+        landing:
+          must_show: 0x1F
+          max_load: 5
+        form:
+          fill:
+            zip: 02134
+            phone: +4930123456
+            seats: 1_000
+            slot: 10:30
+            agree: true
+          success:
+            text: 007
+        asset:
+          email:
+            subject_contains: 0o17
+            within: 60
+          link_text: 1.50
+        steps:
+          - fill: {"#zip": 02134, 0123: 1_0}
+          - expect_text: 12:00:00
+          - wait: 2
+    """)
+    config = project.load()
+    assert not config.diagnostics, [str(d) for d in config.diagnostics]
+    spec = config.checks[0].spec
+    assert spec.name == "2026" and spec.tags == ["0755", "1_000"] and spec.retries == 2
+    assert (spec.ad.headline, spec.ad.promise, spec.ad.min_match) == ("10:30", ["02134", "+49301234", "1e3"], 0.5)
+    assert (spec.landing.must_show, spec.landing.max_load) == (["0x1F"], 5.0)
+    assert spec.form.fill == {"zip": "02134", "phone": "+4930123456", "seats": "1_000", "slot": "10:30", "agree": True}
+    assert spec.form.success.text == "007"
+    assert (spec.asset.email.subject_contains, spec.asset.email.within, spec.asset.link_text) == ("0o17", 60.0, "1.50")
+    assert spec.steps[0].fill == {"#zip": "02134", "0123": "1_0"}
+    assert (spec.steps[1].expect_text, spec.steps[2].wait) == ("12:00:00", 2.0)
+
+
+def test_settings_texts_keep_their_digits_and_numbers_stay_numbers(tmp_path):
+    from funnelwatch.config import load_settings
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "funnelwatch.yaml").write_text(
+        "browser:\n  concurrency: 3\n  timeout: 20\ninbox:\n  imap:\n    host: 127.0.0.1\n    port: 1143\n"
+        "    username: 0042\n    password: 0123\n    folder: 2026\n", encoding="utf-8")
+    settings, _ = load_settings(tmp_path)
+    imap = settings.inbox.imap
+    assert (imap.username, imap.password, imap.folder, imap.port) == ("0042", "0123", "2026", 1143)
+    assert (settings.browser.concurrency, settings.browser.timeout) == (3, 20.0)
+
+
+def test_double_dollar_writes_a_literal_variable_reference(project, monkeypatch):
+    monkeypatch.setenv("FW_PLAN", "pro")
+    project.check("dollars", """\
+        name: Dollars
+        ad:
+          url: https://example.com/go?plan=${FW_PLAN}
+          headline: Pay $5 for ${FW_PLAN}; $${FW_PLAN} and $$5 stay as written
+    """)
+    (check,) = project.load().checks
+    assert check.spec.ad.url == "https://example.com/go?plan=pro"
+    assert check.spec.ad.headline == "Pay $5 for pro; ${FW_PLAN} and $$5 stay as written"

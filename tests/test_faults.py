@@ -1254,3 +1254,55 @@ def test_a_secret_typed_into_a_visible_field_is_masked_in_the_failure_screenshot
     assert shots["plain"]["magenta"] == 0
     assert shots["secret"]["green"] == 0, "the secret is readable in the failure screenshot"
     assert shots["secret"]["magenta"] > 50_000
+
+
+TERMINAL_TRICKS = ("\x1b", "\x07", "\u202e", "\u2066", "\x9b", "\r")
+
+
+def test_escape_codes_and_bidi_controls_from_a_page_never_reach_the_terminal_or_logs(project, site):
+    site.page("/lp/tricks", """<title>Tricks</title>
+<form method="post" action="/lead/tricks"><input type="email" name="email" required>
+<input name="company" required
+  oninvalid="this.setCustomValidity('Pay now\\x1b]0;pwned\\x07 \\u202eevil\\u2066 \\x9b2J\\nFORGED LOG LINE\\r')">
+<button type="submit">Send</button></form>""")
+    project.config(FAST_CONFIG)
+    project.check("tricks", f"""name: Tricks
+landing:
+  url: {site.url('/lp/tricks')}
+form:
+  fill:
+    email: "{{inbox}}"
+  success:
+    text: Thanks
+""")
+    done = cli_run(project)
+    assert done.returncode == 1, done.stderr
+    assert "pwned" in done.stderr and "FORGED LOG LINE" in done.stderr, done.stderr
+    for trick in TERMINAL_TRICKS:
+        assert trick not in done.stderr + done.stdout, (trick, done.stderr)
+    (line,) = [line for line in done.stderr.splitlines() if "pwned" in line]
+    assert "FORGED LOG LINE" in line and "\\x1b]0;pwned\\x07" in line and "\\u202e" in line, line
+    as_json = cli_run(project, "--json")
+    for trick in TERMINAL_TRICKS:
+        assert trick not in as_json.stdout + as_json.stderr, trick
+    (result,) = json.loads(as_json.stdout)["results"]
+    assert "\x1b]0;pwned\x07 \u202eevil" in result["reason"]  # the data is kept; only its display is escaped
+    history = subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "history"],
+                             capture_output=True, text=True, timeout=60)
+    assert history.returncode == 0 and "pwned" in history.stdout, history.stderr
+    for trick in TERMINAL_TRICKS:
+        assert trick not in history.stdout + history.stderr, trick
+    assert len([line for line in history.stdout.splitlines() if "Tricks" in line]) == 2
+    assert not any(line.startswith("FORGED") for line in history.stdout.splitlines())
+
+
+def test_names_from_an_ads_export_are_printed_escaped(project, tmp_path):
+    export = tmp_path / "tricks.csv"
+    export.write_text('Campaign name,Headline,Website URL\n"Spring\x1b]0;pwned\x07\u202e",Free checklist,'
+                      'https://acme.example/lp\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "import-ads", str(export)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "pwned" in done.stdout
+    for trick in TERMINAL_TRICKS:
+        assert trick not in done.stdout + done.stderr, trick

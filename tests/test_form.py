@@ -308,3 +308,68 @@ def test_two_step_form_rejecting_step_one_is_form_validation(fw, site):
     path = forms.install_two_step(site, "trialbad", "free_email_rejected")
     result = run_form(fw, site, path, {"email": "{inbox}"}, {"url_contains": "/details", "text": "Step 2 of 2"}, TWO_STEP)
     assert_fails(result, "form_validation", "Please use your work email address")
+
+
+# --- values are typed as written -------------------------------------------------------------------
+
+ECHO_FORM = """<title>Quote</title>
+<form id="quote" method="post" action="/lead/echo">
+  <input type="email" name="email"> <input name="zip"> <input name="phone"> <input name="seats"> <input name="slot">
+  <input name="ratio"> <button type="submit">Send</button>
+</form>"""
+
+
+def test_fill_values_are_typed_exactly_as_written_in_the_yaml(fw, site):
+    from html import escape
+
+    from funnelwatch.demo.server import Response
+
+    def echo(request):
+        shown = "".join(f"<li>{escape(k)}={escape(v)}</li>" for k, v in request.form().items())
+        return Response(200, f"<title>Thanks</title><p>Check your inbox</p><ul>{shown}</ul>", {}, "text/html; charset=utf-8")
+
+    site.page("/lp/echo", ECHO_FORM)
+    site.route("/lead/echo", echo)
+    fw.check("echo", f"""
+        name: Echo form
+        landing:
+          url: {site.url('/lp/echo')}
+        form:
+          fill:
+            email: "{{inbox}}"
+            zip: 02134
+            phone: +4930123456
+            seats: 1_000
+            slot: 10:30
+            ratio: 1e3
+          success:
+            text: Check your inbox
+        steps:
+          - expect_text: zip=02134
+          - expect_text: phone=+4930123456
+          - expect_text: seats=1_000
+          - expect_text: slot=10:30
+          - expect_text: ratio=1e3
+    """)
+    result = fw.run_one()
+    assert result.status is Status.PASS, result.reason
+    posted = parse_qs(site.hits("/lead/echo")[-1].body.decode())
+    assert (posted["zip"], posted["phone"], posted["seats"], posted["slot"], posted["ratio"]) == (
+        ["02134"], ["+4930123456"], ["1_000"], ["10:30"], ["1e3"])
+
+
+def test_custom_fill_step_types_numbers_exactly_as_written(fw, site):
+    site.page("/lp/echo-steps", ECHO_FORM.replace("/lead/echo", "/lead/echo-steps"))
+    site.page("/lead/echo-steps", "<title>Thanks</title><p>Check your inbox</p>")
+    fw.check("echo", f"""
+        name: Echo steps
+        steps:
+          - goto: {site.url('/lp/echo-steps')}
+          - fill: {{"input[name=zip]": 02134, "input[name=phone]": +4930123456, "input[name=slot]": 10:30}}
+          - submit: form#quote
+          - expect_text: Check your inbox
+    """)
+    result = fw.run_one()
+    assert result.status is Status.PASS, result.reason
+    posted = parse_qs(site.hits("/lead/echo-steps")[-1].body.decode())
+    assert (posted["zip"], posted["phone"], posted["slot"]) == (["02134"], ["+4930123456"], ["10:30"])

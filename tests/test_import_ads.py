@@ -103,3 +103,64 @@ def test_ads_named_without_latin_letters_get_their_own_files(tmp_path):
     stems = [w.path.stem for w in written]
     assert [w.action for w in written] == ["wrote", "wrote"]
     assert len(set(stems)) == 2 and all(s.startswith("ad-") and len(s) == 9 for s in stems), stems
+
+
+def hostile_export(tmp_path, rows: list[list[str]]) -> Path:
+    import csv
+
+    export = tmp_path / "hostile.csv"
+    with export.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Campaign name", "Ad set name", "Headline", "Primary text", "Website URL"])
+        writer.writerows(rows)
+    return export
+
+
+def test_a_newline_in_a_campaign_name_never_breaks_out_of_the_generated_comment(project, tmp_path):
+    export = hostile_export(tmp_path, [
+        ["Spring\nenabled: false\nsteps:\n  - goto: file:///etc/passwd", "All\r\nretries: 9",
+         "Free HIPAA Checklist", "Get it", "https://acme.example/lp/hipaa"],
+    ])
+    (written,) = import_ads(export, project.root / "checks")
+    text = written.path.read_text(encoding="utf-8")
+    config = project.load()
+    assert not config.diagnostics, [str(d) for d in config.diagnostics]
+    (check,) = config.checks
+    assert check.spec.enabled and not check.spec.steps and check.spec.retries is None, text
+    assert check.spec.ad.url.startswith("https://acme.example/lp/hipaa")
+    for line in text.splitlines():
+        assert line.startswith("#") or not line.strip() or line.startswith(("name:", "tags:", "ad:", "  ")), text
+
+
+def test_links_that_are_not_http_are_refused_with_one_line_per_row(project, tmp_path):
+    export = hostile_export(tmp_path, [
+        ["Spring", "All", "Local file", "x", "file:///etc/passwd"],
+        ["Spring", "All", "Script", "x", "javascript:alert(document.cookie)"],
+        ["Spring", "All", "Good one", "x", "https://acme.example/lp/good"],
+    ])
+    refused: list[str] = []
+    written = import_ads(export, project.root / "checks", refused=refused)
+    assert [w.name for w in written] == ["Good one — Spring / All"]
+    assert len(refused) == 2, refused
+    assert refused[0].startswith("hostile.csv row 2: ") and "file:///etc/passwd" in refused[0] and "http" in refused[0]
+    assert refused[1].startswith("hostile.csv row 3: ") and "javascript:" in refused[1]
+    done = cli(project, "import-ads", str(export), "--force")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("hostile.csv row ") == 2 and "Traceback" not in done.stderr
+    assert "1 check file written" in done.stderr
+    assert [p.name for p in (project.root / "checks").glob("*.yaml")] == [written[0].path.name]
+
+
+def test_a_variable_in_ad_text_is_imported_as_text_and_never_expanded(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("FW_TEST_SECRET", "s3cr3t-value")
+    export = hostile_export(tmp_path, [
+        ["${FW_TEST_SECRET}", "All", "Free ${FW_TEST_SECRET} checklist $${FW_TEST_SECRET}", "Save $49",
+         "https://acme.example/lp/x?c=${FW_TEST_SECRET}"],
+    ])
+    import_ads(export, project.root / "checks")
+    config = project.load()
+    assert not config.diagnostics, [str(d) for d in config.diagnostics]
+    (check,) = config.checks
+    assert check.spec.ad.headline == "Free ${FW_TEST_SECRET} checklist $${FW_TEST_SECRET}"
+    assert check.spec.ad.url.startswith("https://acme.example/lp/x?c=${FW_TEST_SECRET}")
+    assert "s3cr3t" not in check.spec.model_dump_json() and not check.uses_secrets
