@@ -69,6 +69,8 @@ class BrokenCheck:
     name: str
     slug: str
     diagnostics: list[Diagnostic]
+    #: The tags the file names, if it names any (so `run --tag` still reports it).
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -548,8 +550,12 @@ def _load_check(file: Path, root: Path, shown: str, slug: str, inside: tuple[Pat
         return BrokenCheck(shown, file.stem, slug, [doc])
     spec = _validate(doc, CheckSpec)
     if spec is None:
-        name = doc.data.get("name") if isinstance(doc.data, dict) and isinstance(doc.data.get("name"), str) else file.stem
-        return BrokenCheck(shown, name, slug, _bounded(doc.diagnostics))
+        data = doc.data if isinstance(doc.data, dict) else {}
+        name = data["name"] if isinstance(data.get("name"), str) else file.stem
+        tags = data.get("tags")
+        tags = [tags] if isinstance(tags, str) else tags
+        tags = [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+        return BrokenCheck(shown, name, slug, _bounded(doc.diagnostics), tags)
     return Check(typing.cast(CheckSpec, spec), shown, slug, uses_secrets=doc.uses_secrets)
 
 

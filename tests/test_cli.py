@@ -105,3 +105,51 @@ def test_console_script_is_installed():
     assert done.returncode == 0
     for command in ("init", "validate", "run", "report", "history", "demo"):
         assert command in done.stdout
+
+
+def _runs(project) -> int:
+    import sqlite3
+
+    path = project.root / "reports" / "history.db"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+def test_a_tag_no_check_has_exits_2_with_a_did_you_mean_and_records_no_run(project):
+    project.check("a", "name: Alpha\ntags: [google-ads, whitepaper]\nlanding:\n  url: http://127.0.0.1:1/\n")
+    project.check("b", "name: Beta\ntags: [meta-ads]\nlanding:\n  url: http://127.0.0.1:1/\n")
+    done = cli(project, "run", "--tag", "google-adds")
+    assert done.returncode == 2, done.stderr
+    assert ("no check has the tag 'google-adds' — tags are: google-ads, meta-ads, whitepaper "
+            "— did you mean 'google-ads'?") in done.stderr
+    assert "nothing to run" not in done.stderr and "Traceback" not in done.stderr
+    named = cli(project, "run", "--tag", "Alpah")
+    assert named.returncode == 2 and "did you mean --check 'Alpha'?" in named.stderr, named.stderr
+    assert _runs(project) == 0
+
+
+def test_a_selection_that_matches_no_check_exits_2_and_records_no_run(project):
+    project.check("a", "name: Alpha\ntags: [google-ads]\nlanding:\n  url: http://127.0.0.1:1/\n")
+    project.check("b", "name: Beta\ntags: [meta-ads]\nlanding:\n  url: http://127.0.0.1:1/\n")
+    done = cli(project, "run", "--check", "Alpha", "--tag", "meta-ads")
+    assert done.returncode == 2, done.stderr
+    assert "no check matches check Alpha, tag meta-ads" in done.stderr
+    assert _runs(project) == 0
+
+
+def test_a_misspelt_check_name_gets_a_did_you_mean(project):
+    project.check("a", "name: Alpha\nlanding:\n  url: https://example.com/\n")
+    project.check("b", "name: Beta\nlanding:\n  url: https://example.com/\n")
+    done = cli(project, "run", "--check", "Alhpa")
+    assert done.returncode == 2
+    assert "no check named 'Alhpa' — checks are: Alpha, Beta — did you mean 'Alpha'?" in done.stderr
+
+
+def test_a_broken_check_is_selected_by_its_tag_and_reported(project):
+    project.check("a", "name: Alpha\ntags: [google-ads]\nlanding:\n  url: https://example.com/\n  sucess: x\n")
+    done = cli(project, "run", "--tag", "google-ads", "--json")
+    assert done.returncode == 2, done.stderr
+    (result,) = json.loads(done.stdout)["results"]
+    assert (result["check"], result["status"], result["category"]) == ("Alpha", "error", "config")
