@@ -443,10 +443,15 @@ def _validate(doc: _Document, model: type[BaseModel]) -> BaseModel | None:
 
 
 def find_root(path: str | os.PathLike[str] | None = None) -> Path:
-    """The project folder: the one holding config/funnelwatch.yaml (or given a file inside it)."""
+    """The project folder: the first of `path` and its parents that holds config/funnelwatch.yaml, as git
+    finds its repository (so `validate` works from inside checks/); `path` itself when none does.
+    Given a settings file: the folder holding its config/ folder (or the file's own folder)."""
     start = Path(path or ".").resolve()
     if start.is_file():
         return start.parent.parent if start.parent.name == "config" else start.parent
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
     return start
 
 
@@ -503,7 +508,9 @@ def load_settings(root: Path, settings_file: Path | None = None) -> tuple[Settin
     file = settings_file or root / CONFIG_FILE
     shown = _shown(file, root)
     if not file.exists():
-        raise ConfigError([Diagnostic(shown, None, "", "not found — run `funnelwatch init` to create it, or run from your project folder")])
+        hint = ("check the path given with --config" if settings_file is not None
+                else "run `funnelwatch init` to create it, or run from your project folder")
+        raise ConfigError([Diagnostic(shown, None, "", f"not found — {hint}")])
     try:
         doc = _read(file, shown, Settings)
         if isinstance(doc, Diagnostic):
@@ -559,10 +566,19 @@ def _load_check(file: Path, root: Path, shown: str, slug: str, inside: tuple[Pat
     return Check(typing.cast(CheckSpec, spec), shown, slug, uses_secrets=doc.uses_secrets)
 
 
-def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os.PathLike[str] | None = None) -> Config:
-    """Load the project at `path`: settings (errors raise) and every check (errors collected)."""
-    root = find_root(path)
-    given = Path(path) if path and Path(path).is_file() else None
+def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os.PathLike[str] | None = None,
+                settings_file: str | os.PathLike[str] | None = None) -> Config:
+    """Load the project at `path`: settings (errors raise) and every check (errors collected).
+
+    `settings_file` reads the settings from that file instead of config/funnelwatch.yaml; the project
+    is then `path` as given (or, without one, the project `find_root` finds for the file).
+    """
+    if settings_file is not None:
+        given: Path | None = Path(settings_file)
+        root = Path(path).resolve() if path is not None else find_root(settings_file)
+    else:
+        root = find_root(path)
+        given = Path(path) if path and Path(path).is_file() else None
     settings, shown = load_settings(root, given)
     config = Config(root=root, settings=settings, settings_file=shown)
     folder = Path(checks_dir) if checks_dir else root / CHECKS_DIR

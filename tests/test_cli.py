@@ -153,3 +153,42 @@ def test_a_broken_check_is_selected_by_its_tag_and_reported(project):
     assert done.returncode == 2, done.stderr
     (result,) = json.loads(done.stdout)["results"]
     assert (result["check"], result["status"], result["category"]) == ("Alpha", "error", "config")
+
+
+def test_validate_from_inside_checks_finds_the_project_like_git_does(project):
+    project.check("ok", "name: OK\nlanding:\n  url: https://example.com/\n")
+    deeper = project.root / "checks" / "drafts"
+    deeper.mkdir()
+    for where in (project.root / "checks", deeper):
+        done = subprocess.run([*FUNNELWATCH, "validate"], capture_output=True, text=True, cwd=where, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "config/funnelwatch.yaml and 1 check file are valid" in done.stdout
+    from_c = subprocess.run([*FUNNELWATCH, "-C", str(deeper), "validate"], capture_output=True, text=True, timeout=60)
+    assert from_c.returncode == 0, from_c.stderr
+
+
+def test_config_option_reads_the_settings_from_that_file(project, tmp_path):
+    project.check("ok", "name: OK\nlanding:\n  url: https://example.com/\n")
+    other = tmp_path / "elsewhere" / "prod.yaml"
+    other.parent.mkdir()
+    other.write_text("database: prod.db\nbrowser:\n  concurency: 2\n", encoding="utf-8")
+    done = subprocess.run([*FUNNELWATCH, "-C", str(project.root), "--config", str(other), "validate"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("prod.yaml:3: browser.concurency: unknown key — did you mean 'concurrency'?"), done.stderr
+    other.write_text("database: prod.db\n", encoding="utf-8")
+    done = subprocess.run([*FUNNELWATCH, "-C", str(project.root), "--config", str(other), "validate"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "and 1 check file are valid" in done.stdout, done.stderr
+    own = subprocess.run([*FUNNELWATCH, "--config", str(project.root / "config" / "funnelwatch.yaml"), "validate"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert own.returncode == 0 and "and 1 check file are valid" in own.stdout, own.stderr
+
+
+def test_init_honours_the_project_option(tmp_path):
+    done = subprocess.run([*FUNNELWATCH, "-C", str(tmp_path / "new"), "init"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "new" / "config" / "funnelwatch.yaml").is_file()
+    assert (tmp_path / "new" / "checks" / "example.yaml").is_file()
+    assert not (tmp_path / "config").exists()
