@@ -148,7 +148,7 @@ def _shape_problem(loader: Any) -> tuple[int | None, str] | None:
         if isinstance(event, yaml.AliasEvent):
             if any(anchor == event.anchor for _, anchor in open_frames):
                 return line, f"the alias *{event.anchor} refers to itself — remove the alias"
-            values += sizes.get(event.anchor, 1)
+            values += sizes.get(event.anchor or "", 1)
         elif isinstance(event, yaml.ScalarEvent):
             values += 1
             if event.anchor:
