@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .config import load_config
+from .config import Config, find_root, load_config
 from .errors import ConfigError, FunnelwatchError
 from .redaction import redact, redact_deep
 from .results import summary_line
@@ -30,29 +30,44 @@ def _echo(text: str) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "--project", type=click.Path(file_okay=False), envvar="FUNNELWATCH_PROJECT", default=".",
-              help="Project folder holding config/ and checks/ (default: current folder).")
+              help="Project folder holding config/ and checks/ (default: the current folder or the first "
+                   "parent that holds config/funnelwatch.yaml, as git finds its repository).")
+@click.option("--config", "settings_file", type=click.Path(dir_okay=False), envvar="FUNNELWATCH_CONFIG", default=None,
+              help="Read the settings from FILE instead of config/funnelwatch.yaml (the project is -C, "
+                   "or else the folder holding FILE's config/ folder).")
 @click.version_option(package_name="funnelwatch")
 @click.pass_context
-def cli(ctx: click.Context, project: str) -> None:
+def cli(ctx: click.Context, project: str, settings_file: str | None) -> None:
     """Catch broken marketing funnels before prospects do."""
-    ctx.obj = {"project": project}
+    explicit = ctx.get_parameter_source("project") not in (None, click.core.ParameterSource.DEFAULT)
+    if settings_file is not None:
+        root = Path(project).resolve() if explicit else find_root(settings_file)
+    else:
+        root = find_root(project)
+    ctx.obj = {"project": str(root), "settings_file": settings_file, "folder": project}
+
+
+def _load(obj: dict[str, Any]) -> Config:
+    """The project the global options name (-C, --config)."""
+    return load_config(obj["project"], settings_file=obj["settings_file"])
 
 
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
-def init(directory: str) -> None:
-    """Scaffold config/ and checks/ with commented examples."""
+@click.pass_obj
+def init(obj: dict[str, Any], directory: str) -> None:
+    """Scaffold config/ and checks/ with commented examples (in DIRECTORY, relative to -C)."""
     from .scaffold import scaffold
 
-    for line in scaffold(Path(directory)):
-        click.echo(line)
+    for line in scaffold(Path(obj["folder"]) / directory):
+        _echo(line)
 
 
 @cli.command()
 @click.pass_obj
 def validate(obj: dict[str, Any]) -> None:
     """Check every config and check file; exit 2 on any error."""
-    config = load_config(obj["project"])
+    config = _load(obj)
     for warning in config.warnings:
         _echo_err(str(warning))
     problems = config.diagnostics
@@ -74,7 +89,7 @@ def validate(obj: dict[str, Any]) -> None:
 @click.pass_obj
 def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool) -> None:
     """Run checks, store results, rebuild the report, send alerts."""
-    config = load_config(obj["project"])
+    config = _load(obj)
     interactive = sys.stderr.isatty()
 
     def progress(event: str, payload: Any) -> None:
@@ -121,7 +136,7 @@ def _summary(outcome: Any) -> None:
 @click.pass_obj
 def report(obj: dict[str, Any]) -> None:
     """Rebuild the HTML report from history."""
-    config = load_config(obj["project"])
+    config = _load(obj)
     from . import api
 
     click.echo(f"report: {api.build_report(config)}")
@@ -135,7 +150,7 @@ def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
     """Recent results in the terminal."""
     from .store import Store
 
-    config = load_config(obj["project"])
+    config = _load(obj)
     store = Store(config.database_path)
     try:
         rows = store.history(name, limit)
@@ -169,7 +184,8 @@ def schedule_command(obj: dict[str, Any], run_now: bool, settle_every: str, stop
         settle_s, grace_s = parse_duration(settle_every), parse_duration(stop_grace)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    daemon = Daemon(obj["project"], settle_every_s=settle_s, stop_grace_s=grace_s, run_now=run_now, log=_echo_err)
+    daemon = Daemon(obj["project"], settle_every_s=settle_s, stop_grace_s=grace_s, run_now=run_now, log=_echo_err,
+                    settings_file=obj["settings_file"])
     sys.exit(daemon.serve())
 
 
@@ -179,7 +195,7 @@ def cron(obj: dict[str, Any]) -> None:
     """Print crontab lines for the configured schedules."""
     from .cron import cron_lines
 
-    for line in cron_lines(load_config(obj["project"])):
+    for line in cron_lines(_load(obj)):
         click.echo(line)
 
 

@@ -71,6 +71,8 @@ class BrokenCheck:
     name: str
     slug: str
     diagnostics: list[Diagnostic]
+    #: The tags the file names, if it names any (so `run --tag` still reports it).
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -454,10 +456,15 @@ def _validate(doc: _Document, model: type[BaseModel]) -> BaseModel | None:
 
 
 def find_root(path: str | os.PathLike[str] | None = None) -> Path:
-    """The project folder: the one holding config/funnelwatch.yaml (or given a file inside it)."""
+    """The project folder: the first of `path` and its parents that holds config/funnelwatch.yaml, as git
+    finds its repository (so `validate` works from inside checks/); `path` itself when none does.
+    Given a settings file: the folder holding its config/ folder (or the file's own folder)."""
     start = Path(path or ".").resolve()
     if start.is_file():
         return start.parent.parent if start.parent.name == "config" else start.parent
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
     return start
 
 
@@ -514,7 +521,9 @@ def load_settings(root: Path, settings_file: Path | None = None, warnings: list[
     file = settings_file or root / CONFIG_FILE
     shown = _shown(file, root)
     if not file.exists():
-        raise ConfigError([Diagnostic(shown, None, "", "not found — run `funnelwatch init` to create it, or run from your project folder")])
+        hint = ("check the path given with --config" if settings_file is not None
+                else "run `funnelwatch init` to create it, or run from your project folder")
+        raise ConfigError([Diagnostic(shown, None, "", f"not found — {hint}")])
     try:
         doc = _read(file, shown, Settings)
         if isinstance(doc, Diagnostic):
@@ -563,15 +572,28 @@ def _load_check(file: Path, root: Path, shown: str, slug: str, inside: tuple[Pat
         return BrokenCheck(shown, file.stem, slug, [doc])
     spec = _validate(doc, check_model())
     if spec is None:
-        name = str(doc.data["name"]) if isinstance(doc.data, dict) and isinstance(doc.data.get("name"), str) else file.stem
-        return BrokenCheck(shown, name, slug, _bounded(doc.diagnostics))
+        data = doc.data if isinstance(doc.data, dict) else {}
+        name = str(data["name"]) if isinstance(data.get("name"), str) else file.stem
+        tags = data.get("tags")
+        tags = [tags] if isinstance(tags, str) else tags
+        tags = [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+        return BrokenCheck(shown, name, slug, _bounded(doc.diagnostics), tags)
     return Check(typing.cast(CheckBase, spec), shown, slug, uses_secrets=doc.uses_secrets, warnings=doc.warnings)
 
 
-def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os.PathLike[str] | None = None) -> Config:
-    """Load the project at `path`: settings (errors raise) and every check (errors collected)."""
-    root = find_root(path)
-    given = Path(path) if path and Path(path).is_file() else None
+def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os.PathLike[str] | None = None,
+                settings_file: str | os.PathLike[str] | None = None) -> Config:
+    """Load the project at `path`: settings (errors raise) and every check (errors collected).
+
+    `settings_file` reads the settings from that file instead of config/funnelwatch.yaml; the project
+    is then `path` as given (or, without one, the project `find_root` finds for the file).
+    """
+    if settings_file is not None:
+        given: Path | None = Path(settings_file)
+        root = Path(path).resolve() if path is not None else find_root(settings_file)
+    else:
+        root = find_root(path)
+        given = Path(path) if path and Path(path).is_file() else None
     warnings: list[Diagnostic] = []
     settings, shown = load_settings(root, given, warnings)
     config = Config(root=root, settings=settings, settings_file=shown, warnings=warnings)

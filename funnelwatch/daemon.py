@@ -60,6 +60,7 @@ class Daemon:
     reload_every_s: float = 2.0
     stop_grace_s: float = 60.0
     run_now: bool = False
+    settings_file: str | Path | None = None
     config: Config | None = None
     scheduler: Any = field(default_factory=schedule_lib.Scheduler)
     due: set[str] = field(default_factory=set)
@@ -78,7 +79,7 @@ class Daemon:
         """(Re)load the config and bring the jobs in line; keep the last good config on error."""
         self._fingerprint = self._files()
         try:
-            config = load_config(self.project)
+            config = load_config(self.project, settings_file=self.settings_file)
         except ConfigError as exc:
             self.log("config not reloaded, keeping the previous one: " + "; ".join(str(d) for d in exc.diagnostics))
             return False
@@ -110,7 +111,8 @@ class Daemon:
 
     def _files(self) -> tuple[Any, ...]:
         root = Path(self.project)
-        files = [root / CONFIG_FILE] + sorted((root / CHECKS_DIR).glob("*.y*ml"))
+        settings = Path(self.settings_file) if self.settings_file is not None else root / CONFIG_FILE
+        files = [settings] + sorted((root / CHECKS_DIR).glob("*.y*ml"))
         found: list[tuple[str, int | None, int | None]] = []
         for file in files:
             try:

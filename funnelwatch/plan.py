@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 from .config import BrokenCheck, Check, Config
@@ -52,15 +53,38 @@ def make_plan(config: Config, names: list[str] | None = None, tags: list[str] | 
         for viewport in viewports:
             plan.items.append(PlanItem(check, viewport, retries))
     for broken in config.broken:
-        if chosen(broken.name, broken.slug, []) or (not names and not tags):
+        if chosen(broken.name, broken.slug, broken.tags) or (not names and not tags):
             plan.broken.append(broken)
     if names:
         known = {c.name for c in config.checks} | {c.slug for c in config.checks} | {b.name for b in config.broken} | {b.slug for b in config.broken}
         unknown = [n for n in names if n not in known]
         if unknown:
             listing = ", ".join(sorted(c.name for c in config.checks)) or "none"
-            raise FunnelwatchError(f"no check named {', '.join(repr(u) for u in unknown)} — checks are: {listing}")
+            raise FunnelwatchError(f"no check named {', '.join(repr(u) for u in unknown)} — checks are: {listing}"
+                                   + _did_you_mean(unknown[0], sorted(known), []))
+    if tags:
+        _known_tags(config, tags)
+    if (names or tags) and not plan.broken and not any(chosen(c.name, c.slug, c.spec.tags) for c in config.checks):
+        raise FunnelwatchError(f"no check matches {plan.selection} — run `funnelwatch validate` to list the checks and their tags")
     return plan
+
+
+def _known_tags(config: Config, tags: list[str]) -> None:
+    """A tag no check has is a typo: exit 2 with a did-you-mean, never "nothing to run"."""
+    known = sorted({t for c in config.checks for t in c.spec.tags} | {t for b in config.broken for t in b.tags})
+    unknown = [t for t in tags if t not in known]
+    if unknown:
+        names = sorted({c.name for c in config.checks} | {b.name for b in config.broken})
+        raise FunnelwatchError(f"no check has the tag {', '.join(repr(u) for u in unknown)} — tags are: {', '.join(known) or 'none'}"
+                               + _did_you_mean(unknown[0], known, names))
+
+
+def _did_you_mean(typo: str, candidates: list[str], names: list[str]) -> str:
+    close = difflib.get_close_matches(typo, candidates, n=1, cutoff=0.6)
+    if close:
+        return f" — did you mean '{close[0]}'?"
+    close = difflib.get_close_matches(typo, names, n=1, cutoff=0.6)
+    return f" — did you mean --check '{close[0]}'?" if close else ""
 
 
 def _describe(names: list[str], tags: list[str]) -> str:

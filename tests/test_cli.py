@@ -105,3 +105,90 @@ def test_console_script_is_installed():
     assert done.returncode == 0
     for command in ("init", "validate", "run", "report", "history", "demo"):
         assert command in done.stdout
+
+
+def _runs(project) -> int:
+    import sqlite3
+
+    path = project.root / "reports" / "history.db"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+def test_a_tag_no_check_has_exits_2_with_a_did_you_mean_and_records_no_run(project):
+    project.check("a", "name: Alpha\ntags: [google-ads, whitepaper]\nlanding:\n  url: http://127.0.0.1:1/\n")
+    project.check("b", "name: Beta\ntags: [meta-ads]\nlanding:\n  url: http://127.0.0.1:1/\n")
+    done = cli(project, "run", "--tag", "google-adds")
+    assert done.returncode == 2, done.stderr
+    assert ("no check has the tag 'google-adds' — tags are: google-ads, meta-ads, whitepaper "
+            "— did you mean 'google-ads'?") in done.stderr
+    assert "nothing to run" not in done.stderr and "Traceback" not in done.stderr
+    named = cli(project, "run", "--tag", "Alpah")
+    assert named.returncode == 2 and "did you mean --check 'Alpha'?" in named.stderr, named.stderr
+    assert _runs(project) == 0
+
+
+def test_a_selection_that_matches_no_check_exits_2_and_records_no_run(project):
+    project.check("a", "name: Alpha\ntags: [google-ads]\nlanding:\n  url: http://127.0.0.1:1/\n")
+    project.check("b", "name: Beta\ntags: [meta-ads]\nlanding:\n  url: http://127.0.0.1:1/\n")
+    done = cli(project, "run", "--check", "Alpha", "--tag", "meta-ads")
+    assert done.returncode == 2, done.stderr
+    assert "no check matches check Alpha, tag meta-ads" in done.stderr
+    assert _runs(project) == 0
+
+
+def test_a_misspelt_check_name_gets_a_did_you_mean(project):
+    project.check("a", "name: Alpha\nlanding:\n  url: https://example.com/\n")
+    project.check("b", "name: Beta\nlanding:\n  url: https://example.com/\n")
+    done = cli(project, "run", "--check", "Alhpa")
+    assert done.returncode == 2
+    assert "no check named 'Alhpa' — checks are: Alpha, Beta — did you mean 'Alpha'?" in done.stderr
+
+
+def test_a_broken_check_is_selected_by_its_tag_and_reported(project):
+    project.check("a", "name: Alpha\ntags: [google-ads]\nlanding:\n  url: https://example.com/\n  sucess: x\n")
+    done = cli(project, "run", "--tag", "google-ads", "--json")
+    assert done.returncode == 2, done.stderr
+    (result,) = json.loads(done.stdout)["results"]
+    assert (result["check"], result["status"], result["category"]) == ("Alpha", "error", "config")
+
+
+def test_validate_from_inside_checks_finds_the_project_like_git_does(project):
+    project.check("ok", "name: OK\nlanding:\n  url: https://example.com/\n")
+    deeper = project.root / "checks" / "drafts"
+    deeper.mkdir()
+    for where in (project.root / "checks", deeper):
+        done = subprocess.run([*FUNNELWATCH, "validate"], capture_output=True, text=True, cwd=where, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "config/funnelwatch.yaml and 1 check file are valid" in done.stdout
+    from_c = subprocess.run([*FUNNELWATCH, "-C", str(deeper), "validate"], capture_output=True, text=True, timeout=60)
+    assert from_c.returncode == 0, from_c.stderr
+
+
+def test_config_option_reads_the_settings_from_that_file(project, tmp_path):
+    project.check("ok", "name: OK\nlanding:\n  url: https://example.com/\n")
+    other = tmp_path / "elsewhere" / "prod.yaml"
+    other.parent.mkdir()
+    other.write_text("database: prod.db\nbrowser:\n  concurency: 2\n", encoding="utf-8")
+    done = subprocess.run([*FUNNELWATCH, "-C", str(project.root), "--config", str(other), "validate"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("prod.yaml:3: browser.concurency: unknown key — did you mean 'concurrency'?"), done.stderr
+    other.write_text("database: prod.db\n", encoding="utf-8")
+    done = subprocess.run([*FUNNELWATCH, "-C", str(project.root), "--config", str(other), "validate"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "and 1 check file are valid" in done.stdout, done.stderr
+    own = subprocess.run([*FUNNELWATCH, "--config", str(project.root / "config" / "funnelwatch.yaml"), "validate"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert own.returncode == 0 and "and 1 check file are valid" in own.stdout, own.stderr
+
+
+def test_init_honours_the_project_option(tmp_path):
+    done = subprocess.run([*FUNNELWATCH, "-C", str(tmp_path / "new"), "init"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "new" / "config" / "funnelwatch.yaml").is_file()
+    assert (tmp_path / "new" / "checks" / "example.yaml").is_file()
+    assert not (tmp_path / "config").exists()
