@@ -44,6 +44,16 @@ class BrowserSettings(Strict):
     viewports: Annotated[list[Literal["desktop", "mobile"]], BeforeValidator(_as_list)] = ["desktop"]
     timeout: Duration = 30.0
     concurrency: int = Field(4, ge=1, le=64)
+    #: Private address ranges the browser and the asset download may reach (staging sites); link-local never.
+    allow_private: StrList = []
+
+    @field_validator("allow_private")
+    @classmethod
+    def _allow_private_ranges(cls, value: list[str]) -> list[str]:
+        from .netguard import parse_networks
+
+        parse_networks(value)
+        return value
 
 
 class ImapInbox(Strict):

@@ -32,6 +32,7 @@ from ..asset_facts import KIND_NAMES, AssetFacts, Download, download, inspect_fi
 from ..email_facts import Attachment, DeliveryEmail, Link, find_link, find_merge_tag, match_link, summary
 from ..errors import MonitorProblem, StepFailed
 from ..inbox.base import ReceivedEmail, wait_for
+from ..netguard import AddressGuard
 from ..results import Category
 from ..schema import AssetExpect, AssetSection
 from ..units import format_duration, format_size
@@ -194,7 +195,8 @@ async def _check_link(ctx: "StepContext", link: Link, expect: AssetExpect, evide
     evidence["link"] = {"text": link.text, "url": link.url}
     cookies = await _cookies(ctx)
     try:
-        got: Download = await asyncio.to_thread(download, link.url, expect.max_size, ctx.timeout_s, cookies, f"the link {name}")
+        guard = AddressGuard(ctx.config.settings.browser.allow_private)
+        got: Download = await asyncio.to_thread(download, link.url, expect.max_size, ctx.timeout_s, cookies, f"the link {name}", guard)
     except StepFailed as failure:
         evidence["chain"] = failure.evidence.pop("chain", [])
         raise
