@@ -29,6 +29,7 @@ from bs4 import BeautifulSoup
 
 from .errors import StepFailed
 from .hops import meta_refresh_target, repeating_urls
+from .netguard import AddressGuard
 from .results import Category
 from .units import format_size
 
@@ -82,15 +83,18 @@ class AssetFacts:
 
 
 def download(url: str, max_bytes: int, timeout_s: float, cookies: list[dict[str, Any]] | None = None,
-             label: str = "the link", headers: dict[str, str] | None = None, proxy: str | None = None) -> Download:
+             label: str = "the link", headers: dict[str, str] | None = None, proxy: str | None = None,
+             guard: AddressGuard | None = None) -> Download:
     """Follow `url` through redirects (recorded) and stream the final body to a temp file.
 
     `headers` and `proxy` are the browser context's (`ContextProfile`): the download
     presents itself as the browser that found the link.
 
-    Raises `StepFailed`: `asset_unreachable` for 4xx/5xx, connection failures and
-    redirect loops; `wrong_asset` for a download over `max_bytes`.
+    Raises `StepFailed`: `asset_unreachable` for 4xx/5xx, connection failures,
+    redirect loops and hops to internal addresses (`guard`, default: no private
+    range allowed); `wrong_asset` for a download over `max_bytes`.
     """
+    guard = guard or AddressGuard()
     deadline = time.monotonic() + max(timeout_s * 2, 5.0)
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
@@ -106,6 +110,10 @@ def download(url: str, max_bytes: int, timeout_s: float, cookies: list[dict[str,
             if repeating_urls([hop["url"] for hop in chain] + [current], times=3) or len(chain) >= MAX_HOPS:
                 raise StepFailed(Category.ASSET_UNREACHABLE,
                                  f"{label} redirects in a loop ({len(chain)} hops, back to {current})", chain=chain)
+            blocked = guard.check(current)
+            if blocked:
+                chain.append({"url": current, "status": None, "error": blocked})
+                raise StepFailed(Category.ASSET_UNREACHABLE, f"{label}: {blocked}", chain=chain)
             response = _get(session, current, timeout_s, label, chain)
             hop = {"url": current, "status": response.status_code, "content_type": response.headers.get("Content-Type", "")}
             chain.append(hop)

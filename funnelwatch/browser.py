@@ -16,6 +16,7 @@ import shutil
 import sys
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import unquote, urlsplit
@@ -307,17 +308,27 @@ async def with_user_agent(browser: "Browser", viewport: str, profile: ContextPro
 class BrowserHolder:
     """One Chromium per run, relaunched if it dies mid-run so the other checks still run."""
 
-    def __init__(self, playwright: Any, executable: str, headless: bool):
+    def __init__(self, playwright: Any, executable: str, headless: bool, allow_private: Sequence[str] = ()):
         self.playwright = playwright
         self.executable = executable
         self.headless = headless
+        self.allow_private = list(allow_private)
         self.browser: Any = None
+        self._guard: Any = None
         self._lock = asyncio.Lock()
 
     async def get(self) -> Any:
         async with self._lock:
             if self.browser is None or not self.browser.is_connected():
-                self.browser = await launch(self.playwright, self.executable, self.headless)
+                from .netguard import AddressGuard, guard_browser
+
+                browser = await launch(self.playwright, self.executable, self.headless)
+                try:  # no request leaves this browser unchecked: internal addresses are blocked (netguard)
+                    self._guard = await guard_browser(browser, AddressGuard(self.allow_private))
+                except Exception as exc:
+                    await browser.close()
+                    raise FunnelwatchError(f"the browser started but would not let funnelwatch check its requests: {exc}") from None
+                self.browser = browser
             return self.browser
 
     async def close(self) -> None:

@@ -127,7 +127,8 @@ class Runner:
 
         semaphore = asyncio.Semaphore(self.settings.browser.concurrency)
         async with async_playwright() as playwright:
-            holder = BrowserHolder(playwright, self.settings.browser.executable, self.settings.browser.headless and not self.headed)
+            holder = BrowserHolder(playwright, self.settings.browser.executable, self.settings.browser.headless and not self.headed,
+                                   allow_private=self.settings.browser.allow_private)
             try:
                 await holder.get()
             except FunnelwatchError as exc:  # no browser: every check is a monitor problem, the run still completes

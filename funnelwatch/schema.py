@@ -91,6 +91,16 @@ class BrowserSettings(Strict):
     locale: Locale = "en-US"
     timezone_id: TimezoneId | None = None
     proxy: ProxyUrl | None = None
+    #: Private address ranges the browser and the asset download may reach (staging sites); link-local never.
+    allow_private: StrList = []
+
+    @field_validator("allow_private")
+    @classmethod
+    def _allow_private_ranges(cls, value: list[str]) -> list[str]:
+        from .netguard import parse_networks
+
+        parse_networks(value)
+        return value
 
 
 class ImapInbox(Strict):

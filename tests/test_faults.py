@@ -1306,3 +1306,85 @@ def test_names_from_an_ads_export_are_printed_escaped(project, tmp_path):
     assert "pwned" in done.stdout
     for trick in TERMINAL_TRICKS:
         assert trick not in done.stdout + done.stderr, trick
+
+
+# --- internal addresses -----------------------------------------------------------------------
+
+METADATA_URL = "http://169.254.169.254/latest/meta-data/"
+PRIVATE_URL = "http://10.255.255.1/"
+
+
+def test_address_guard_blocks_link_local_metadata_and_private_addresses_after_resolution():
+    from funnelwatch.netguard import AddressGuard
+
+    looked_up: list[str] = []
+    names = {"meta.attacker.test": ["93.184.216.34", "169.254.169.254"], "intranet.attacker.test": ["10.1.2.3"],
+             "staging.acme.test": ["10.1.9.9"], "shop.acme.test": ["93.184.216.34"], "v6.attacker.test": ["fe80::1"]}
+
+    def resolve(host: str) -> list[str]:
+        looked_up.append(host)
+        return names.get(host, [])
+
+    guard = AddressGuard(["10.1.0.0/16"], resolve=resolve)
+    assert "cloud-metadata" in guard.check("https://meta.attacker.test/latest/")  # one bad address is enough
+    assert "link-local" in guard.check("http://v6.attacker.test/")
+    assert guard.check("http://intranet.attacker.test/") is None  # 10.1/16 is allowed here
+    assert guard.check("http://staging.acme.test/lp") is None
+    assert guard.check("https://shop.acme.test/") is None and guard.check("http://unknown.test/") is None
+    assert guard.check("http://127.0.0.1:8080/lp") is None and guard.check("http://localhost/") is None
+    assert "link-local" in guard.check("http://[::ffff:169.254.1.1]/") and "cloud-metadata" in guard.check("http://[fd00:ec2::254]/")
+    assert "cloud-metadata" in guard.check("http://metadata.google.internal/computeMetadata/v1/")
+    blocked = AddressGuard(resolve=resolve).check("http://intranet.attacker.test/admin")
+    assert blocked.startswith("http://intranet.attacker.test/admin is blocked: intranet.attacker.test (10.1.2.3) is a private")
+    assert "browser.allow_private: [10.1.2.0/24]" in blocked
+    guard.check("https://meta.attacker.test/other")
+    assert looked_up.count("meta.attacker.test") == 1, "a host is resolved once per guard"
+
+
+def test_allow_private_refuses_link_local_ranges_at_validation(project):
+    project.config(FAST_CONFIG.replace("  concurrency: 2\n", "  concurrency: 2\n  allow_private: [10.1.0.0/16, 169.254.0.0/16, nonsense]\n"))
+    done = subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "validate"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "config/funnelwatch.yaml:6: browser.allow_private" in done.stderr and "never allowed" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("target, kind", [(METADATA_URL, "cloud-metadata"), (PRIVATE_URL, "private")])
+def test_a_redirect_to_an_internal_address_is_blocked_before_it_leaves_the_browser(project, site, target, kind):
+    site.redirect("/go/internal", target, 302, keep_query=False)
+    site.page("/lp/sneaky", f"<title>Sneaky</title><h1>Sneaky</h1><img src='{site.url('/go/internal')}'>"
+              f"<iframe src='{target}'></iframe>")
+    with_neighbour(project, site, "name: Faulty\nsteps:\n"
+                   f"  - goto: {site.url('/lp/sneaky')}\n  - expect_text: Sneaky\n  - goto: {site.url('/go/internal')}\n")
+    began = time.monotonic()
+    result, outcome = run_faulty(project)
+    assert time.monotonic() - began < 30
+    assert (result.status, result.step, result.category) == (Status.FAIL, "steps[2]", Category.CONNECTION), result.reason
+    assert result.reason.startswith(f"{target} is blocked: ") and f"is a {kind}" in result.reason
+    if kind == "private":
+        assert "browser.allow_private: [10.255.255.0/24]" in result.reason
+    failed = [r for r in result.evidence.get("failed_requests", []) if r["url"].startswith(target)]
+    assert failed and all("ERR_BLOCKED_BY_CLIENT" in r["error"] for r in failed), result.evidence.get("failed_requests")
+
+
+def test_allow_private_lets_a_staging_address_through_to_a_normal_connection(project, site):
+    site.redirect("/go/staging", PRIVATE_URL, 302, keep_query=False)
+    with_neighbour(project, site, landing(site.url("/go/staging")))
+    project.config(FAST_CONFIG.replace("  concurrency: 2\n", "  concurrency: 2\n  allow_private: [10.0.0.0/8]\n"))
+    result, _ = run_faulty(project)
+    assert result.status is Status.FAIL and result.category in (Category.CONNECTION, Category.TIMEOUT), result.reason
+    assert "blocked" not in result.reason and "allow_private" not in result.reason, result.reason
+
+
+def test_an_asset_link_redirecting_to_cloud_metadata_is_blocked_before_the_download(project, site):
+    site.redirect("/dl/checklist", METADATA_URL, 302, keep_query=False)
+    site.page("/lp/dl", f"<title>Get it</title><h1>Checklist</h1><a href='{site.url('/dl/checklist')}'>Download</a>")
+    with_neighbour(project, site, landing(site.url("/lp/dl")) + "asset:\n  page_link: Download\n  expect:\n    type: pdf\n")
+    began = time.monotonic()
+    result, _ = run_faulty(project)
+    assert time.monotonic() - began < 30
+    assert (result.status, result.step, result.category) == (Status.FAIL, "asset", Category.ASSET_UNREACHABLE), result.reason
+    assert f"{METADATA_URL} is blocked" in result.reason and "cloud-metadata" in result.reason
+    chain = result.evidence["asset"]["chain"]
+    assert [hop["url"] for hop in chain] == [site.url("/dl/checklist"), METADATA_URL] and chain[-1]["status"] is None

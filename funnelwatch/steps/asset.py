@@ -35,6 +35,7 @@ from ..email_facts import Attachment, DeliveryEmail, Link, find_link, find_merge
 from ..errors import MonitorProblem, StepFailed
 from ..fields import Duration, Size, Strict, StrList
 from ..inbox.base import ReceivedEmail, wait_for
+from ..netguard import AddressGuard
 from ..results import Category
 from ..units import format_duration, format_size
 from .base import StepKind
@@ -240,9 +241,10 @@ async def _check_link(ctx: "StepContext", link: Link, expect: AssetExpect, evide
     evidence["link"] = {"text": link.text, "url": link.url}
     cookies = await _cookies(ctx)
     try:
+        guard = AddressGuard(ctx.config.settings.browser.allow_private)
         got: Download = await asyncio.to_thread(download, link.url, expect.max_size, ctx.timeout_s, cookies, f"the link {name}",
                                                 ctx.profile.download_headers() if ctx.profile else None,
-                                                ctx.profile.proxy if ctx.profile else None)
+                                                ctx.profile.proxy if ctx.profile else None, guard)
     except StepFailed as failure:
         evidence["chain"] = failure.evidence.pop("chain", [])
         raise

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StepFailed
 from ..hops import repeating_urls
+from ..netguard import block_reason
 from ..results import Category
 from .message_match import fold, phrase_in
 from .redirects import ChainRecorder, RedirectHop
@@ -70,6 +71,10 @@ def describe_nav_error(exc: Exception, url: str, hops: list[RedirectHop] | None 
     chain = [hop.as_dict() for hop in hops or []]
     if "ERR_TOO_MANY_REDIRECTS" in text:
         return loop_failure(url, hops or [], chain)
+    if "ERR_BLOCKED_BY_CLIENT" in text:
+        blocked = block_reason(*[hop.url for hop in reversed(hops or [])], url)
+        if blocked:
+            return StepFailed(Category.CONNECTION, blocked, chain=chain)
     if "Timeout" in type(exc).__name__ or "Timeout" in first:
         return StepFailed(Category.TIMEOUT, f"{url} did not load in time", chain=chain)
     for marker in ("ERR_CONNECTION_REFUSED", "ERR_NAME_NOT_RESOLVED", "ERR_CONNECTION_RESET", "ERR_EMPTY_RESPONSE",
@@ -115,6 +120,9 @@ async def navigate(ctx: "StepContext", url: str) -> Navigation:
         await _freeze(page)
         raise loop_failure(url, hops, [h.as_dict() for h in hops])
     if hops and hops[-1].error and page.url.startswith("chrome-error:"):
+        blocked = block_reason(hops[-1].url) if "ERR_BLOCKED_BY_CLIENT" in hops[-1].error else None
+        if blocked:
+            raise StepFailed(Category.CONNECTION, blocked, chain=[h.as_dict() for h in hops])
         raise StepFailed(Category.CONNECTION, f"{hops[-1].url} could not be reached ({hops[-1].error})",
                          chain=[h.as_dict() for h in hops])
     if ready is None:
