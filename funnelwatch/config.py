@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from . import redaction
 from .errors import ConfigError, Diagnostic
 from .schema import CheckBase, Settings, check_model
-from .text import slugify
+from .text import short_hash, slugify
 
 CONFIG_FILE = Path("config") / "funnelwatch.yaml"
 CHECKS_DIR = Path("checks")
@@ -601,8 +601,12 @@ def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os
     files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []
     seen: dict[str, str] = {}
     inside = (root.resolve(), folder.resolve())
+    slugs: set[str] = set()
     for file in files:
         loaded = load_check(file, root, inside)
+        if loaded.slug in slugs:  # `a b.yaml` and `a-b.yaml`: own artifacts and report page for each
+            loaded.slug = f"{loaded.slug}-{short_hash(file.name)}"
+        slugs.add(loaded.slug)
         if isinstance(loaded, Check) and loaded.name in seen:
             line = 1
             loaded = BrokenCheck(

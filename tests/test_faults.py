@@ -290,16 +290,20 @@ def start_killable_run(project) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-def kill_run_when(process: subprocess.Popen, ready, what: str) -> None:
-    """SIGKILL the run (and its browser) as soon as `ready()` is true."""
+def kill_run_when(process: subprocess.Popen, ready, what: str, signum: int = signal.SIGKILL) -> None:
+    """Signal the run (and its browser) as soon as `ready()` is true; SIGKILL it if it is not gone in 30 s."""
     try:
         deadline = time.monotonic() + 60
         while not ready():
             assert process.poll() is None and time.monotonic() < deadline, f"the run never got to {what}"
             time.sleep(0.05)
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        os.killpg(process.pid, signum)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def probe_states(project) -> list[str]:
@@ -310,7 +314,8 @@ def probe_states(project) -> list[str]:
         store.close()
 
 
-def test_run_killed_before_submitting_frees_its_reservation_and_the_next_run_submits(project, site, sales):
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
+def test_run_killed_before_submitting_frees_its_reservation_and_the_next_run_submits(project, site, sales, signum):
     from tests.fixtures.sales import demo_check
 
     site.page("/lp/demo", "<title>Book a demo</title>slow", delay_s=30)  # the run dies while the form page loads
@@ -327,7 +332,7 @@ def test_run_killed_before_submitting_frees_its_reservation_and_the_next_run_sub
         except sqlite3.Error:
             return False
 
-    kill_run_when(start_killable_run(project), reserved, "reserving its demo request")
+    kill_run_when(start_killable_run(project), reserved, "reserving its demo request", signum)
     assert not sales.submissions
 
     from tests.fixtures.sales import FORM_PAGE

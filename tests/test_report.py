@@ -447,3 +447,67 @@ def test_a_follow_up_reported_missing_then_late_counts_once_like_history(tmp_pat
         store.close()
     assert stats is not None and stats.settled == ledger.probes == 1
     assert (stats.p90_s, stats.within_share) == (ledger.p90_latency_s, ledger.within_sla_share) == (5400.0, 0.0)
+
+
+class ConnectionCounter:
+    """A loopback port that counts every TCP connection made to it (and answers nothing)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.connections = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(2)
+        self.server.close()
+
+
+def test_frames_embeds_and_objects_in_an_email_open_no_connection_when_the_report_is_read(tmp_path, reader):
+    counter = ConnectionCounter()
+    try:
+        base = f"http://127.0.0.1:{counter.port}"
+        html = (f'<h1>Hi Funnel</h1><iframe src="{base}/iframe"></iframe><frameset><frame src="{base}/frame"></frameset>'
+                f'<embed src="{base}/embed"><object data="{base}/object"></object><portal src="{base}/portal"></portal>'
+                f'<link rel="preconnect" href="{base}/"><meta http-equiv="refresh" content="0; url={base}/refresh">')
+        project = Project(tmp_path).config()
+        project.check("demo", "name: Demo\nlanding:\n  url: http://127.0.0.1:9/lp\n")
+        store = Store(project.load().database_path)
+        try:
+            run_id, _ = store.begin_run("all checks")
+            store.add_result(run_id, CheckResult(
+                check="Demo", file="checks/demo.yaml", status=Status.FAIL, step="followup", reason="late",
+                evidence={"followup": {"state": "late", "email": {"subject": "Your demo", "html": html}}}))
+            store.finish_run(run_id, 1)
+        finally:
+            store.close()
+        funnelwatch.api.build_report(project.load())
+        page = reader.open(project.root / "reports" / "funnels" / "demo.html")
+        inner = page.frame_locator("iframe.email").first
+        assert inner.locator("h1").inner_text() == "Hi Funnel"
+        page.wait_for_timeout(1500)
+        assert counter.connections == 0, "the email's frames reached out from the reader's browser"
+        srcdoc = page.locator("iframe.email").first.get_attribute("srcdoc") or ""
+        for tag in ("<iframe", "<frame", "<embed", "<object", "<portal", "<link", "http-equiv"):
+            assert tag not in srcdoc.lower()
+        assert "<iframe" in (page.locator("section.evidence pre").first.text_content() or ""), "the HTML source still shows them"
+    finally:
+        counter.close()

@@ -92,3 +92,19 @@ def test_json_shape_matches_the_spec(project, site):
     assert (result["status"], result["step"], result["category"]) == ("fail", "landing", "text_missing")
     assert result["file"] == "checks/a.yaml" and result["report"] == "reports/funnels/a.html"
     assert doc["started_at"].endswith("Z") and doc["finished_at"].endswith("Z")
+
+
+def test_check_files_whose_names_slugify_alike_keep_their_own_screenshots_and_traces(project, site):
+    project.config("database: reports/history.db\nreports_dir: reports\nbrowser:\n  timeout: 5s\ndefaults:\n  retries: 0\n")
+    site.page("/lp/space", "<title>Space</title><h1>Space</h1>")
+    site.page("/lp/dash", "<title>Dash</title><h1>Dash</h1>")
+    landing(project, "a b", site.url("/lp/space"), "[Nowhere on the space page]")
+    landing(project, "a-b", site.url("/lp/dash"), "[Nowhere on the dash page]")
+    config = project.load()
+    outcome = project.run(report=False)
+    assert [r.status for r in outcome.results] == [Status.FAIL, Status.FAIL]
+    kept = [r.artifacts for r in outcome.results]
+    for kind in ("screenshot", "trace"):
+        paths = [artifacts[kind] for artifacts in kept]
+        assert len(set(paths)) == 2, f"two checks share one {kind}: {paths}"
+        assert all((config.reports_dir / path).is_file() for path in paths)

@@ -190,9 +190,31 @@ def _email(title: str, value: Any) -> Section | None:
     used = set(_EMAIL_HTML_KEYS) | set(_EMAIL_TEXT_KEYS) | set(_EMAIL_HEAD_KEYS)
     rest = _facts("", {k: v for k, v in value.items() if k not in used})
     return Section("email", title, email={
-        "heads": heads, "html": _text(html, MAX_EMAIL), "text": _text(text, MAX_EMAIL),
-        "rest": rest,
+        "heads": heads, "html": _text(inert_email_html(html), MAX_EMAIL) if html else "", "source": _text(html, MAX_EMAIL),
+        "text": _text(text, MAX_EMAIL), "rest": rest,
     })
+
+
+#: Elements that load or navigate by themselves even in a script-less sandbox: gone from the shown email.
+_REACHING_OUT = ("iframe", "frame", "frameset", "embed", "object", "applet", "portal", "fencedframe", "link", "base")
+
+
+def inert_email_html(html: str) -> str:
+    """The email's HTML without frames, embeds, objects, `<link>`, `<base>` and meta refresh.
+
+    The sandbox stops scripts; these would still open connections from the
+    reader's browser (an `<iframe src>` to a tracker). The HTML source view
+    keeps them, as text.
+    """
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for element in soup.find_all(list(_REACHING_OUT)):
+        element.decompose()
+    for meta in soup.find_all("meta"):
+        if meta.get("http-equiv"):
+            meta.decompose()
+    return str(soup)
 
 
 def artifact(path: Any, reports_dir: Path) -> Artifact | None:

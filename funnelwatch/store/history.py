@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from ..clock import Clock
+    from .ledger import SqlLedger
 
 _LIGHT = "id, run_id, check_name, file, viewport, kind, status, step, category, reason, duration_s, attempts, latency_s, started_at, tags"
 
@@ -49,6 +50,7 @@ class RunsAndResults:
     db: "sqlite_utils.Database"
     path: "Path"
     clock: "Clock"
+    ledger: "SqlLedger"
 
     def transaction(self) -> Any:
         raise NotImplementedError
@@ -76,9 +78,13 @@ class RunsAndResults:
         return finished
 
     def abandon_run(self, run_id: int) -> None:
-        """Mark a run stopped mid-way (SIGTERM): its finished results stay, the run is `incomplete`."""
+        """Mark a run stopped mid-way (SIGTERM): its finished results stay, the run is `incomplete`.
+
+        Its ledger reservations go as a dead run's do (a noted submission is watched, the rest released).
+        """
         with self.transaction():
             table(self.db, "runs").update(run_id, {"finished_at": iso(self.clock.now()), "state": "incomplete"})
+            self.ledger.release_dead_run(run_id)
 
     def run(self, run_id: int) -> dict[str, Any]:
         return dict(table(self.db, "runs").get(run_id))
