@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 from .clock import SYSTEM_CLOCK, Clock, iso
@@ -19,7 +18,7 @@ from .locking import RunLock
 from .plan import Plan, make_plan
 from .results import RunResult
 from .runner import Progress, Runner
-from .store import Store
+from .store import HistoryDamaged, Store
 
 
 def run(
@@ -66,7 +65,7 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
             except (OSError, FunnelwatchError) as exc:  # the results are stored; the report is its own problem
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 outcome.problems.append(f"the report could not be written to {config.settings.reports_dir}: {reason}")
-            except sqlite3.DatabaseError as exc:  # a damaged history must not silence the alerts and the heartbeat
+            except HistoryDamaged as exc:  # a damaged history must not silence the alerts and the heartbeat
                 path = config.database_path
                 outcome.problems.append(
                     f"the report could not be built: {path} is damaged ({exc}); this run's results are stored and "

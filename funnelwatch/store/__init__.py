@@ -102,6 +102,10 @@ class Store(RunsAndResults):
         self.db.conn.close()
 
 
+#: What a read of a damaged history raises (the report's queries); callers need not know it is SQLite's.
+HistoryDamaged = sqlite3.DatabaseError
+
+
 class _Transaction:
     """BEGIN IMMEDIATE … COMMIT/ROLLBACK on an autocommit connection."""
 
@@ -134,4 +138,4 @@ def _alive(pid: int | None, process: str | None = None) -> bool:
     return True
 
 
-__all__ = ["MIGRATIONS", "FollowupStats", "Probe", "Store", "iso", "parse_iso", "row_to_result", "stamp", "utcnow"]
+__all__ = ["MIGRATIONS", "FollowupStats", "HistoryDamaged", "Probe", "Store", "iso", "parse_iso", "row_to_result", "stamp", "utcnow"]
