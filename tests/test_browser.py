@@ -85,12 +85,17 @@ def launched_by(executable: str = "auto") -> tuple[browser.Found, str]:
     return asyncio.run(go())
 
 
+def _missing(why: str) -> None:
+    """`make test` installs a system Chromium; in CI its absence is a broken set-up, not a reason to skip."""
+    (pytest.fail if os.environ.get("CI") else pytest.skip)(why)
+
+
 def test_a_headless_shell_only_install_is_launched_as_playwrights_own(tmp_path, monkeypatch):
     """`playwright install --only-shell` leaves no full Chromium, so `executable_path` names nothing;
     Playwright still launches its headless shell, and funnelwatch lets it (before the system one)."""
     system = browser._system_chromium()
     if system is None:
-        pytest.skip("needs a system Chromium to stand in for Playwright's headless shell")
+        _missing("needs a system Chromium to stand in for Playwright's headless shell")
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "pw"))
     with sync_playwright() as playwright:
         with pytest.raises(Exception) as missing:
@@ -109,7 +114,7 @@ def test_a_headless_shell_only_install_is_launched_as_playwrights_own(tmp_path, 
 def test_launch_falls_back_to_the_system_chromium_when_playwright_has_none(tmp_path, monkeypatch):
     system = browser._system_chromium()
     if system is None:
-        pytest.skip("needs a system Chromium")
+        _missing("needs a system Chromium")
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "empty"))
     found, version = launched_by()
     assert found == browser.Found(system, "system Chromium") and version
