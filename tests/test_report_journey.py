@@ -16,7 +16,7 @@ from funnelwatch.report.journey import journey
 from funnelwatch.results import CATEGORY_ADVICE, Category, CheckResult, Status, StepRecord
 from funnelwatch.store import Store
 
-from .test_report import Reader, browser  # noqa: F401 - the module-scoped Chromium those tests share
+from .test_report import Reader, browser, built  # noqa: F401 - the module-scoped Chromium and history those tests share
 
 LANDING = "<title>Webinar</title><h1>Join the webinar</h1>"
 FORM = """<title>Webinar</title><h1>Join the webinar</h1>
@@ -120,3 +120,20 @@ def test_python_api_builds_the_same_strip(project, site):
     overview = funnelwatch.report.model.build_overview(project.load(), Store(project.root / "reports" / "history.db"))
     (row,) = overview.rows
     assert [(s.kind, s.status) for s in row.journey] == [("landing", "pass")] and row.advice is None
+
+
+def test_no_raw_floats_or_timestamps_reach_the_page_text(built, reader):  # noqa: F811 - the shared history
+    import re
+
+    raw_float = re.compile(r"\d\.\d+e[+-]\d+", re.I)
+    raw_iso = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+    pages = sorted((built.reports / "funnels").glob("*.html"))
+    assert len(pages) >= 8
+    for path in pages:
+        page = reader.open(path)
+        for summary in page.locator("details > summary").all():
+            summary.click()
+        text = page.locator("main").inner_text()
+        assert not raw_float.search(text), (path.name, raw_float.search(text))
+        assert not raw_iso.search(text), (path.name, text[max(0, raw_iso.search(text).start() - 80):][:160])
+    reader.assert_inert()
