@@ -198,6 +198,29 @@ def schedule_command(obj: dict[str, Any], run_now: bool, settle_every: str, stop
 
 
 @cli.command()
+@click.option("--since", default="7d", show_default=True, help="How far back the digest looks.")
+@click.option("--print", "print_only", is_flag=True, help="Print the digest (Markdown) instead of sending it.")
+@click.pass_obj
+def digest(obj: dict[str, Any], since: str, print_only: bool) -> None:
+    """Send the week's digest to every alert channel: breakages, recoveries, uptime, response times."""
+    from . import api
+    from .units import parse_duration
+
+    try:
+        since_s = parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    config = _load(obj)
+    built, problems = api.digest(config, since_s, send=not print_only)
+    if print_only or not config.settings.alerts:
+        _echo(built)
+    if not config.settings.alerts and not print_only:
+        _echo_err("funnelwatch: no alerts: channels in config/funnelwatch.yaml — printed the digest instead")
+    for problem in problems:
+        _echo_err(f"funnelwatch: {problem}")
+
+
+@cli.command()
 @click.pass_obj
 def cron(obj: dict[str, Any]) -> None:
     """Print crontab lines for the configured schedules."""
