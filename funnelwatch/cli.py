@@ -98,19 +98,27 @@ def validate(obj: dict[str, Any]) -> None:
 def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool) -> None:
     """Run checks, store results, rebuild the report, send alerts."""
     config = _load(obj)
-    interactive = sys.stderr.isatty()
+    from .live import Live
+
+    # On a terminal, one status line says what runs and what it waits for; logs and --json get none of it.
+    live = Live(write=lambda text: sys.stderr.write(_Terminal.redactor.redact(text)),
+                flush=sys.stderr.flush) if sys.stderr.isatty() and not as_json else None
 
     def progress(event: str, payload: Any) -> None:
+        if live is not None:
+            live.progress(event, payload)
         if event == "result":
             _echo_err(summary_line(payload))
-        elif event == "start" and interactive:
-            _echo_err(one_line(f"  … {payload.check.name} [{payload.viewport}]"))
         elif event == "notice":
             _echo_err(f"funnelwatch: {payload}")
 
     from . import api  # imported here so `validate` stays fast (no browser stack to import)
 
-    outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress)
+    try:
+        outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress)
+    finally:
+        if live is not None:
+            live.close()
     if junit:
         from .junit import write_junit
 

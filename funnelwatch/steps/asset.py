@@ -161,6 +161,7 @@ async def _delivery_email(ctx: "StepContext", section: AssetSection, evidence: d
     within = section.email.within
     if ctx.submitted_at is not None:
         within = max(1.0, within - (time.time() - ctx.submitted_at))
+    ctx.waiting("waiting for the delivery email", within)
     wait = await wait_for(ctx.inbox, ctx.token, lambda m: subject_ok(m) and carries_asset(m), within,
                           max_poll_s=max(0.5, ctx.config.settings.inbox.poll))
     match = wait.match or next((m for m in reversed(wait.seen) if subject_ok(m)), None)

@@ -51,7 +51,7 @@ from ..followup_rules import FollowupRules, judge
 from ..ledger import Ledger, Probe, ProbeStats, when
 from ..results import Category, CheckResult, Status
 from ..units import format_duration
-from .base import EvidenceKit, RunServices, StepKind, StepOutcome
+from .base import EvidenceKit, RunServices, StepKind, StepOutcome, Waiting
 
 if TYPE_CHECKING:
     from ..inbox.base import ReceivedEmail
@@ -243,6 +243,7 @@ async def settle_open_probes(services: RunServices) -> list[CheckResult]:
     probes = services.ledger.open_probes()
     if not probes:
         return []
+    services.progress("waiting", Waiting(f"{len(probes)} demo request{'s' if len(probes) != 1 else ''} waiting for a reply"))
     now = services.clock.now()
     results: list[CheckResult] = []
     for probe in probes:
