@@ -8,6 +8,9 @@ behind a lock, reconnected once if the server dropped it.
 
     inbox = ImapInbox(settings.inbox.imap, address="qa+{token}@example.com")
     inbox.open(); inbox.messages_for("fw1a2b3c4d5"); inbox.close()
+
+The backend declares its `inbox.imap` settings model (`ImapSettings`) and its
+opener here (`BACKEND`); `inbox/__init__.py` lists it.
 """
 
 from __future__ import annotations
@@ -20,24 +23,86 @@ import subprocess
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import MailboxFolderSelectError, MailboxLoginError, MailboxStarttlsError, UnexpectedCommandStatusError
+from pydantic import BeforeValidator, Field, model_validator
 
 from ..errors import MonitorProblem
+from ..fields import Strict, command_words
 from ..redaction import redact, register
 from ..results import Category
-from .base import ReceivedEmail
+from .base import Backend, ReceivedEmail
 
 if TYPE_CHECKING:
-    from ..schema import ImapInbox as ImapSettings
+    from ..config import Config
 
 TIMEOUT_S = 30.0
 TOKEN_COMMAND_TIMEOUT_S = 30.0
 FETCH_BATCH = 50
 _UID = re.compile(rb"UID (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+
+class ImapSettings(Strict):
+    """`inbox.imap`: `security:` says how the connection is encrypted, `auth:` how funnelwatch logs in.
+
+    `ssl: true|false` is the old spelling of `security: ssl|none` and still works.
+    """
+
+    host: str
+    port: int = Field(993, ge=1, le=65535)  # when not given: 993 for security: ssl, 143 otherwise
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    ssl: bool | None = None
+    ca_file: str | None = None
+    auth: Literal["password", "oauth2"] = "password"
+    username: str
+    password: str | None = None
+    token_command: Annotated[list[str], BeforeValidator(command_words)] | None = None
+    folder: str = "INBOX"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_ssl_key(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        old = data.get("ssl")
+        if isinstance(old, bool):
+            implied = "ssl" if old else "none"
+            given = data.get("security")
+            if given is not None and given != implied:
+                raise ValueError(f"ssl: {str(old).lower()} means security: {implied}, but security: {given} is given too — "
+                                 "keep only security: (ssl: is its old spelling)")
+            data["security"] = implied
+        if "port" not in data and data.get("security") in ("starttls", "none"):
+            data["port"] = 143
+        return data
+
+    @model_validator(mode="after")
+    def _login_fits(self) -> "ImapSettings":
+        if self.security == "starttls" and self.port == 993:
+            raise ValueError("port 993 speaks TLS from the first byte: use security: ssl there, or starttls on port 143")
+        if self.auth == "password":
+            if self.token_command is not None:
+                raise ValueError("token_command is for auth: oauth2 — add auth: oauth2, or remove token_command")
+            if self.password is None:
+                raise ValueError("give password (usually ${FUNNELWATCH_IMAP_PASSWORD}), or auth: oauth2 with a token_command")
+        else:
+            if self.password is not None:
+                raise ValueError("auth: oauth2 logs in with the token from token_command, not a password — remove password")
+            if not self.token_command:
+                raise ValueError("auth: oauth2 needs token_command: a program that prints an access token")
+        return self
+
+
+def _open(config: "Config", settings: ImapSettings) -> "ImapInbox":
+    return ImapInbox(settings, address=config.settings.inbox.address,
+                     ca_file=config.resolve(settings.ca_file) if settings.ca_file else None, cwd=config.root)
+
+
+BACKEND = Backend("imap", ImapSettings, _open)
 
 
 class ImapInbox:

@@ -1,4 +1,7 @@
-"""The `maildir` inbox: a local Maildir (the demo's and local staging sites' choice)."""
+"""The `maildir` inbox: a local Maildir (the demo's and local staging sites' choice).
+
+The backend declares its `inbox.maildir` settings model and opener here (`BACKEND`).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,28 @@ import mailbox
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import MonitorProblem
+from ..fields import Strict
 from ..results import Category
-from .base import ReceivedEmail
+from .base import Backend, ReceivedEmail
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+
+class MaildirSettings(Strict):
+    """`inbox.maildir`: the Maildir's folder (relative to the project folder)."""
+
+    path: str
+
+
+def _open(config: "Config", settings: MaildirSettings) -> "MaildirInbox":
+    return MaildirInbox(config.resolve(settings.path))
+
+
+BACKEND = Backend("maildir", MaildirSettings, _open)
 
 
 class MaildirInbox:

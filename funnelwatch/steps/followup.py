@@ -112,9 +112,13 @@ class Followup(StepKind):
         return None
 
     def settings_problem(self, section: FollowupSection, settings: "Settings") -> str | None:
-        if settings.inbox.backend == "smtp":
-            return ("needs an inbox that keeps mail between runs (imap or maildir): the smtp receiver only listens "
-                    "while funnelwatch runs, so replies that come later would be lost")
+        from ..inbox import BACKENDS, backend_of
+
+        backend = backend_of(settings.inbox)
+        if backend is not None and not backend.keeps_mail:
+            keepers = " or ".join(name for name, b in BACKENDS.items() if b.keeps_mail)
+            return (f"needs an inbox that keeps mail between runs ({keepers}): {backend.forgets}, "
+                    "so replies that come later would be lost")
         return None
 
     def sla_s(self, section: FollowupSection) -> float | None:
