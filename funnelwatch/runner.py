@@ -80,7 +80,8 @@ class Runner:
         self.progress = progress or (lambda event, payload: None)
         self.settings = config.settings
         self.artifacts_dir = config.reports_dir / "artifacts" / str(run_id)
-        self.services = RunServices(run_id=run_id, ledger=store.ledger, clock=clock, checks=config.checks)
+        self.services = RunServices(run_id=run_id, ledger=store.ledger, clock=clock, checks=config.checks,
+                                    trusted_authserv_id=config.settings.inbox.trusted_authserv_id)
 
     # --- the whole run ----------------------------------------------------------
 

@@ -96,6 +96,8 @@ class InboxSettings(Strict):
 
     address: str = "qa+{token}@example.com"
     poll: Duration = 2.0
+    #: The receiving server's authserv-id: only its `Authentication-Results` (SPF, DKIM, DMARC) count.
+    trusted_authserv_id: str | None = None
 
     @model_validator(mode="after")
     def _one_backend(self) -> "InboxSettings":

@@ -33,6 +33,18 @@ class ReceivedEmail:
     message: EmailMessage
     received_at: datetime
     key: str = ""
+    #: The folder it was found in, and the folder mail should land in ("" for a backend without folders).
+    folder: str = ""
+    home: str = ""
+
+    @property
+    def in_junk(self) -> bool:
+        """Found in one of the account's junk folders, not where the prospect reads mail."""
+        return bool(self.folder) and self.folder != self.home
+
+    def placed(self, folder: str, home: str) -> "ReceivedEmail":
+        self.folder, self.home = folder, home
+        return self
 
     @classmethod
     def parse(cls, raw: bytes, fallback_time: datetime | None = None, key: str = "") -> "ReceivedEmail":

@@ -3,7 +3,8 @@
 The server searches (`TO`/`CC` the submission's address), so a mailbox with
 years of mail costs the same as an empty one; only matching messages are
 fetched, with `BODY.PEEK[]` so nothing is marked read, and nothing is ever
-flagged, moved or deleted. One connection per run, shared by the checks
+flagged, moved or deleted. Besides `folder`, the account's junk folders are
+searched (`spam_folders`, see `junk.py`), each opened read-only (EXAMINE). One connection per run, shared by the checks
 behind a lock, reconnected once if the server dropped it.
 
     inbox = ImapInbox(settings.inbox.imap, address="qa+{token}@example.com")
@@ -33,6 +34,7 @@ from ..errors import MonitorProblem
 from ..fields import Strict, command_words
 from ..redaction import redact, register
 from ..results import Category
+from . import junk
 from .base import Backend, ReceivedEmail
 
 if TYPE_CHECKING:
@@ -61,6 +63,7 @@ class ImapSettings(Strict):
     password: str | None = None
     token_command: Annotated[list[str], BeforeValidator(command_words)] | None = None
     folder: str = "INBOX"
+    spam_folders: junk.SpamFolders = "auto"
 
     @model_validator(mode="before")
     @classmethod
@@ -117,7 +120,8 @@ class ImapInbox:
         self.cwd = cwd  # where token_command runs: the project folder
         self.mailbox: Any = None
         self._lock = threading.Lock()
-        self._cache: dict[str, ReceivedEmail] = {}
+        self._cache: dict[tuple[str, str], ReceivedEmail] = {}
+        self.junk: list[str] = []  # the account's junk folders, found at connect
 
     @property
     def where(self) -> str:
@@ -188,7 +192,20 @@ class ImapInbox:
         except MailboxFolderSelectError:
             _quietly_logout(box)
             raise self._problem(f"the IMAP server {self.where} has no folder '{s.folder}' for '{s.username}'") from None
+        self.junk = self._junk_folders(box)
         self.mailbox = box
+
+    def _junk_folders(self, box: Any) -> list[str]:
+        """The junk folders to search besides `folder`; a configured one the server lacks is a monitor problem."""
+        wanted = self.settings.spam_folders
+        if not wanted:
+            return []
+        found, missing = junk.pick(_list_folders(box), wanted, self.settings.folder)
+        if missing:
+            _quietly_logout(box)
+            raise self._problem(f"the IMAP server {self.where} has no folder '{missing[0]}' for '{self.settings.username}' "
+                                "(inbox.imap.spam_folders)")
+        return found
 
     def _access_token(self) -> str:
         """Run `token_command` and take what it prints as the access token (a secret from then on)."""
@@ -235,15 +252,21 @@ class ImapInbox:
     def _messages_for(self, token: str) -> list[ReceivedEmail]:
         address = self.address.replace("{token}", token) if "{token}" in self.address else token
         needle = _quote(address)
-        self.mailbox.client.noop()  # lets the server announce mail that arrived since the last poll
-        uids = self.mailbox.uids(f"OR TO {needle} CC {needle}")
-        fresh = [uid for uid in uids if uid not in self._cache]
-        for start in range(0, len(fresh), FETCH_BATCH):
-            self._fetch(fresh[start:start + FETCH_BATCH])
-        found = [self._cache[uid] for uid in uids if uid in self._cache]
+        found: list[ReceivedEmail] = []
+        for folder in [self.settings.folder, *self.junk]:
+            if self.junk:
+                self.mailbox.folder.set(folder, readonly=True)  # EXAMINE: read-only, and shows what arrived since
+            else:
+                self.mailbox.client.noop()  # lets the server announce mail that arrived since the last poll
+            uids = self.mailbox.uids(f"OR TO {needle} CC {needle}")
+            fresh = [uid for uid in uids if (folder, uid) not in self._cache]
+            for start in range(0, len(fresh), FETCH_BATCH):
+                self._fetch(fresh[start:start + FETCH_BATCH], folder)
+            found += [self._cache[(folder, uid)] for uid in uids if (folder, uid) in self._cache]
         return [message for message in found if message.addressed_to(token)]
 
-    def _fetch(self, uids: list[str]) -> None:
+    def _fetch(self, uids: list[str], folder: str = "") -> None:
+        folder = folder or self.settings.folder
         status, data = self.mailbox.client.uid("FETCH", ",".join(uids), "(UID INTERNALDATE BODY.PEEK[])")
         if status != "OK":
             raise imaplib.IMAP4.error(f"FETCH answered {status}")
@@ -254,7 +277,10 @@ class ImapInbox:
             uid = _UID.search(head)
             if not uid:
                 continue
-            self._cache[uid.group(1).decode()] = ReceivedEmail.parse(raw, _internaldate(head), key=f"imap:{uid.group(1).decode()}")
+            number = uid.group(1).decode()
+            key = f"imap:{number}" if folder == self.settings.folder else f"imap:{folder}:{number}"
+            message = ReceivedEmail.parse(raw, _internaldate(head), key=key)
+            self._cache[(folder, number)] = message.placed(folder, self.settings.folder)
 
     def close(self) -> None:
         with self._lock:
@@ -262,6 +288,26 @@ class ImapInbox:
                 _quietly_logout(self.mailbox)
             self.mailbox = None
             self._cache.clear()
+
+
+def _list_folders(box: Any) -> list[tuple[str, tuple[str, ...]]]:
+    """Every folder with its flags: LIST RETURN (SPECIAL-USE) where offered, else XLIST, else plain LIST."""
+    client = box.client
+    capabilities = {str(c).upper() for c in getattr(client, "capabilities", ())}
+    args: tuple[str, ...]
+    if "SPECIAL-USE" in capabilities:
+        command, args = "LIST", ('""', '"*"', "RETURN", "(SPECIAL-USE)")
+    elif "XLIST" in capabilities:
+        imaplib.Commands.setdefault("XLIST", ("AUTH", "SELECTED"))
+        command, args = "XLIST", ('""', '"*"')
+    else:
+        command, args = "LIST", ('""', '"*"')
+    try:
+        status, data = client._simple_command(command, *args)
+        status, data = client._untagged_response(status, data, command)
+    except (imaplib.IMAP4.error, OSError):
+        return []
+    return junk.parse_list(data) if status == "OK" else []
 
 
 def _quote(text: str) -> str:
