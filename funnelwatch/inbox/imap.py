@@ -293,7 +293,11 @@ class ImapInbox:
 def _list_folders(box: Any) -> list[tuple[str, tuple[str, ...]]]:
     """Every folder with its flags: LIST RETURN (SPECIAL-USE) where offered, else XLIST, else plain LIST."""
     client = box.client
-    capabilities = {str(c).upper() for c in getattr(client, "capabilities", ())}
+    try:  # what the server offers once logged in (imaplib keeps only the greeting's list)
+        status, data = client.capability()
+        capabilities = set(b" ".join(d for d in data if isinstance(d, bytes)).decode(errors="replace").upper().split())
+    except (imaplib.IMAP4.error, OSError):
+        capabilities = set()
     args: tuple[str, ...]
     if "SPECIAL-USE" in capabilities:
         command, args = "LIST", ('""', '"*"', "RETURN", "(SPECIAL-USE)")
