@@ -3,9 +3,10 @@
 The server searches (`TO`/`CC` the submission's address), so a mailbox with
 years of mail costs the same as an empty one; only matching messages are
 fetched, with `BODY.PEEK[]` so nothing is marked read, and nothing is ever
-flagged, moved or deleted. Besides `folder`, the account's junk folders are
-searched (`spam_folders`, see `junk.py`), each opened read-only (EXAMINE). One connection per run, shared by the checks
-behind a lock, reconnected once if the server dropped it.
+flagged, moved or deleted. One connection per run, shared by the checks
+behind a lock, reconnected once if the server dropped it. Besides `folder`,
+the account's junk folders are searched (`spam_folders`, see `junk.py`),
+each opened read-only (EXAMINE).
 
     inbox = ImapInbox(settings.inbox.imap, address="qa+{token}@example.com")
     inbox.open(); inbox.messages_for("fw1a2b3c4d5"); inbox.close()
@@ -302,7 +303,7 @@ def _list_folders(box: Any) -> list[tuple[str, tuple[str, ...]]]:
     if "SPECIAL-USE" in capabilities:
         command, args = "LIST", ('""', '"*"', "RETURN", "(SPECIAL-USE)")
     elif "XLIST" in capabilities:
-        imaplib.Commands.setdefault("XLIST", ("AUTH", "SELECTED"))
+        imaplib.Commands.setdefault("XLIST", ("AUTH", "SELECTED"))  # imaplib does not know Gmail's old command
         command, args = "XLIST", ('""', '"*"')
     else:
         command, args = "LIST", ('""', '"*"')
