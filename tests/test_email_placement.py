@@ -270,6 +270,15 @@ def test_spam_folders_and_trusted_authserv_id_are_config_keys(project):
     assert settings.inbox.trusted_authserv_id == "mx.example.com"
 
 
+def test_a_spam_folders_value_that_is_neither_auto_nor_a_list_says_what_to_write():
+    from funnelwatch.config import validate_text
+
+    problems = [str(p) for p in validate_text("inbox:\n  imap:\n    host: h\n    username: u\n    password: p\n"
+                                              "    spam_folders: {Junk: yes}\n", Settings, "config/funnelwatch.yaml")]
+    assert problems == ["config/funnelwatch.yaml:6: inbox.imap.spam_folders: write auto, a list of folder names like "
+                        "[Junk, Spam], or [] to look into the inbox folder only"]
+
+
 # --- follow-ups and whole funnels -------------------------------------------------------------
 
 

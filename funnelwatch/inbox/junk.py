@@ -23,11 +23,12 @@ JUNK_FLAGS = ("\\junk", "\\spam")
 
 
 def _one_or_many(value: Any) -> Any:
-    if isinstance(value, str) and value.strip().lower() != "auto":
-        return [value]
+    """`auto`, one folder name, or a list of them (`[]`: none)."""
     if isinstance(value, str):
-        return "auto"
-    return value
+        return "auto" if value.strip().lower() == "auto" else [value]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError("write auto, a list of folder names like [Junk, Spam], or [] to look into the inbox folder only")
+    return [str(v) if isinstance(v, (int, float)) else v for v in value]
 
 
 #: `spam_folders:` — `auto`, a list of folder names, or `[]` (inbox folder only).
