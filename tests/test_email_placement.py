@@ -98,6 +98,24 @@ def test_email_in_junk_is_reported_as_email_in_spam_and_stays_unread_in_junk(dov
     assert "\\Seen" not in where["Junk"][0]  # not marked read
 
 
+def test_mail_filed_into_junk_while_waiting_is_seen_at_the_next_poll(dovecot):
+    import threading
+
+    from funnelwatch.inbox.base import wait_for
+
+    token = new_token()
+    inbox = imap(dovecot)
+    timer = threading.Timer(0.6, dovecot.file_into, ("Junk", email(dovecot.address(token), PASSING)))
+    try:
+        assert inbox.messages_for(token) == [] and inbox.messages_for(token) == []
+        timer.start()
+        wait = asyncio.run(wait_for(inbox, token, lambda m: "HIPAA" in m.subject, within_s=10, max_poll_s=0.3))
+        assert wait.match is not None and (wait.match.folder, wait.match.in_junk) == ("Junk", True)
+    finally:
+        timer.cancel()
+        inbox.close()
+
+
 def test_gmail_spam_folder_is_found_by_its_name(dovecot_gmail):
     token = new_token()
     dovecot_gmail.file_into("[Gmail]/Spam", email(dovecot_gmail.address(token), PASSING))

@@ -123,6 +123,7 @@ class ImapInbox:
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], ReceivedEmail] = {}
         self.junk: list[str] = []  # the account's junk folders, found at connect
+        self._selected = ""  # the folder open (read-only) on the connection now
 
     @property
     def where(self) -> str:
@@ -194,7 +195,7 @@ class ImapInbox:
             _quietly_logout(box)
             raise self._problem(f"the IMAP server {self.where} has no folder '{s.folder}' for '{s.username}'") from None
         self.junk = self._junk_folders(box)
-        self.mailbox = box
+        self.mailbox, self._selected = box, s.folder
 
     def _junk_folders(self, box: Any) -> list[str]:
         """The junk folders to search besides `folder`; a configured one the server lacks is a monitor problem."""
@@ -253,18 +254,20 @@ class ImapInbox:
     def _messages_for(self, token: str) -> list[ReceivedEmail]:
         address = self.address.replace("{token}", token) if "{token}" in self.address else token
         needle = _quote(address)
-        found: list[ReceivedEmail] = []
-        for folder in [self.settings.folder, *self.junk]:
-            if self.junk:
-                self.mailbox.folder.set(folder, readonly=True)  # EXAMINE: read-only, and shows what arrived since
-            else:
+        folders = [self.settings.folder, *self.junk]
+        found: dict[str, list[ReceivedEmail]] = {}
+        for folder in sorted(folders, key=lambda f: f != self._selected):  # the open folder first: no re-EXAMINE
+            if folder == self._selected:
                 self.mailbox.client.noop()  # lets the server announce mail that arrived since the last poll
+            else:
+                self.mailbox.folder.set(folder, readonly=True)  # EXAMINE: read-only, and shows what arrived since
+                self._selected = folder
             uids = self.mailbox.uids(f"OR TO {needle} CC {needle}")
             fresh = [uid for uid in uids if (folder, uid) not in self._cache]
             for start in range(0, len(fresh), FETCH_BATCH):
                 self._fetch(fresh[start:start + FETCH_BATCH], folder)
-            found += [self._cache[(folder, uid)] for uid in uids if (folder, uid) in self._cache]
-        return [message for message in found if message.addressed_to(token)]
+            found[folder] = [self._cache[(folder, uid)] for uid in uids if (folder, uid) in self._cache]
+        return [message for folder in folders for message in found[folder] if message.addressed_to(token)]
 
     def _fetch(self, uids: list[str], folder: str = "") -> None:
         folder = folder or self.settings.folder
