@@ -4,9 +4,11 @@ Strict on purpose: an unknown key is an error (a misspelt key that is ignored
 is a check that silently stops checking). `config.py` loads YAML into these
 models and turns validation errors into file:line messages.
 
-`Settings` is config/funnelwatch.yaml. A check file's model is built from the
-step registry (`check_model()`): its top-level keys are here, each section's
-model is declared by its step kind (`steps/<kind>.py`).
+`Settings` is config/funnelwatch.yaml; its `inbox:` is built from the inbox
+backend registry (`settings_model()`, `inbox_model()`): each backend declares
+its own `inbox.<name>` model (`inbox/<name>.py`). A check file's model is
+built from the step registry (`check_model()`): its top-level keys are here,
+each section's model is declared by its step kind (`steps/<kind>.py`).
 """
 
 from __future__ import annotations
