@@ -313,6 +313,19 @@ def test_followup_reply_in_junk_settles_with_its_latency_and_fails_as_email_in_s
     assert result.evidence["followup"]["reply"]["email"]["folder"] == "Junk"
 
 
+def test_followup_reply_that_receivers_distrust_settles_with_its_latency_and_fails_as_email_auth_fail(project, site, sales):
+    project.check("demo", demo_check(site))
+    assert project.run_one(report=False).status is Status.PENDING
+    t0 = sales.submissions[-1][0]
+    sales.send(sales.last_address, "Re: your demo", t0 + 600, sales.reply_from,
+               {"Authentication-Results": f"{MX}; spf=softfail smtp.mailfrom=acme.test; dkim=none"})
+    project.clock = FixedClock(t0 + 1200)
+    [result] = project.run(settle_only=True, report=False).results
+    assert (result.status, result.step, result.category) == (Status.FAIL, "followup", Category.EMAIL_AUTH_FAIL), result.reason
+    assert result.latency_s == pytest.approx(600, abs=1.01)
+    assert result.reason.startswith(f"receivers distrust the first human follow-up: {MX} reports spf=softfail")
+
+
 def test_whole_funnel_whose_email_lands_in_junk_shows_folder_and_badges_on_its_page(project, site, dovecot):
     site.page("/lp/junk", """<title>Checklist</title><h1>Get the checklist</h1>
 <form method="post" action="/lead/junk"><input type="email" name="email"><button type="submit">Send</button></form>""")
