@@ -37,6 +37,8 @@ class Category(str, enum.Enum):
     FORM_NO_SUCCESS = "form_no_success"
     CAPTCHA = "captcha"
     NO_EMAIL = "no_email"
+    EMAIL_IN_SPAM = "email_in_spam"
+    EMAIL_AUTH_FAIL = "email_auth_fail"
     MERGE_TAG = "merge_tag"
     WRONG_ASSET = "wrong_asset"
     ASSET_UNREACHABLE = "asset_unreachable"
@@ -70,6 +72,8 @@ CATEGORY_LABELS: dict[Category, str] = {
     Category.FORM_NO_SUCCESS: "form showed no success",
     Category.CAPTCHA: "CAPTCHA blocks the form",
     Category.NO_EMAIL: "delivery email never arrived",
+    Category.EMAIL_IN_SPAM: "email landed in the spam folder",
+    Category.EMAIL_AUTH_FAIL: "receivers distrust the email (SPF/DKIM/DMARC)",
     Category.MERGE_TAG: "email shows a raw merge tag",
     Category.WRONG_ASSET: "wrong asset delivered",
     Category.ASSET_UNREACHABLE: "asset link is broken",

@@ -82,7 +82,8 @@ class Runner:
         self.artifacts_dir = config.reports_dir / "artifacts" / str(run_id)
         self.redact = config.redactor
         self.services = RunServices(run_id=run_id, ledger=store.ledger, clock=clock, checks=config.checks,
-                                    redactor=config.redactor, progress=self.progress)
+                                    redactor=config.redactor, progress=self.progress,
+                                    trusted_authserv_id=config.settings.inbox.trusted_authserv_id)
 
     # --- the whole run ----------------------------------------------------------
 

@@ -53,6 +53,10 @@ class EvidenceKit(Protocol):
 
     def email(self, title: str, value: Any) -> list[Any]: ...
 
+    def delivery(self, title: str, value: Any) -> list[Any]:
+        """Where an email landed and receivers' verdicts (`placement.delivery_facts` keys) as badges and facts."""
+        ...
+
     def table(self, title: str, rows: Any, columns: list[str]) -> list[Any]: ...
 
     def chain(self, value: Any) -> list[Any]: ...
@@ -73,7 +77,7 @@ class Waiting:
 
 @dataclass
 class RunServices:
-    """What a kind's run hooks may use: the ledger, the inbox reader, the clock, the run id.
+    """What a kind's run hooks may use: the ledger, the inbox reader (and whose verdicts to trust), the clock, the run id.
 
     `checks` are the checks as configured now (a probe may outlive a renamed
     file); `inbox_problem` says why there is no inbox, when there is none.
@@ -89,6 +93,8 @@ class RunServices:
     redactor: Redactor = field(default_factory=Redactor)
     #: Where a step says what it is waiting for (a terminal shows it live): `progress("waiting", Waiting(...))`.
     progress: Callable[[str, Any], None] = field(default=lambda event, payload: None)
+    #: Whose `Authentication-Results` count (`inbox.trusted_authserv_id`; None: the top-most header).
+    trusted_authserv_id: str | None = None
 
     def attach_check(self, result: "CheckResult") -> "CheckResult":
         """Tags and file from the check as configured now; the reason with the config's secrets hidden."""

@@ -13,6 +13,12 @@ settling all open probes against the inbox:
 - nothing while the window is still open (the check's own result said `pending`);
 - `error`/`inbox` when the inbox cannot be read (the probe stays open).
 
+A reply found in a junk folder still settles the probe with its latency (the
+sales rep did answer: statistics count it), but the result fails as
+`email_in_spam`, since the prospect would never see that answer; a reply the
+receiving server distrusts (DKIM/DMARC fail, see `placement.py`) fails as
+`email_auth_fail`.
+
 Latency runs from the submission to the reply's arrival (`Received:`/`Date:`,
 not the time funnelwatch looked). `every` spares the sales team: the runner
 asks `claim_submission` (the `claim` hook) before a followup check opens a browser, and between
@@ -25,7 +31,8 @@ Evidence, under `evidence["followup"]`:
      "token": "fw…", "address": "qa+fw…@example.com",
      "submitted_at": ISO, "sla_deadline": ISO, "give_up_at": ISO, "within_s": 3600.0,
      "hours": "Mon-Fri 09:00-17:00 Europe/Berlin" | None,
-     "reply": {"from", "subject", "received_at", "latency_s", "business_latency_s"} | None,
+     "reply": {"from", "subject", "received_at", "latency_s", "business_latency_s",
+               "email": {"folder", "in_spam", "auth", "return_path", "list_unsubscribe", "from"}} | None,
      "ignored": [{"from", "subject", "received_at", "why"}],   # auto-replies, wrong subject/sender
      # waiting results only:
      "last_submitted_at": ISO, "next_submission_at": ISO, "every_s": 604800.0}
@@ -49,6 +56,8 @@ from ..errors import MonitorProblem
 from ..fields import Duration, Strict, dates_as_text
 from ..followup_rules import FollowupRules, judge
 from ..ledger import Ledger, Probe, ProbeStats, when
+from ..placement import delivery_facts
+from ..placement import judge as judge_placement
 from ..results import Category, CheckResult, Status
 from ..units import format_duration
 from .base import EvidenceKit, RunServices, StepKind, StepOutcome, Waiting
@@ -111,9 +120,13 @@ class Followup(StepKind):
         return None
 
     def settings_problem(self, section: FollowupSection, settings: "Settings") -> str | None:
-        if settings.inbox.backend == "smtp":
-            return ("needs an inbox that keeps mail between runs (imap or maildir): the smtp receiver only listens "
-                    "while funnelwatch runs, so replies that come later would be lost")
+        from ..inbox import BACKENDS, backend_of
+
+        backend = backend_of(settings.inbox)
+        if backend is not None and not backend.keeps_mail:
+            keepers = " or ".join(name for name, b in BACKENDS.items() if b.keeps_mail)
+            return (f"needs an inbox that keeps mail between runs ({keepers}): {backend.forgets}, "
+                    "so replies that come later would be lost")
         return None
 
     def sla_s(self, section: FollowupSection) -> float | None:
@@ -122,7 +135,10 @@ class Followup(StepKind):
     def evidence(self, value: Any, kit: EvidenceKit) -> list[Any]:
         if not isinstance(value, dict):
             return kit.facts(self.title, value)
-        email = kit.email("The follow-up email as received", value.get("email"))
+        reply = value.get("reply")
+        delivery = kit.delivery("Where the follow-up landed, and whether receivers trust it",
+                                reply.get("email")) if isinstance(reply, dict) else []
+        email = delivery + kit.email("The follow-up email as received", value.get("email"))
         probes = value.get("probes")
         table = kit.table("Follow-up probes", probes, ["submitted_at", "state", "reply_at", "latency_s"]) \
             if isinstance(probes, list) and probes else []
@@ -261,13 +277,14 @@ async def settle_open_probes(services: RunServices) -> list[CheckResult]:
         if problem is not None:
             results.append(services.attach_check(_unchecked(probe, problem, now)))
             continue
-        settled = settle_probe(services.ledger, probe, messages, now, services.run_id)
+        settled = settle_probe(services.ledger, probe, messages, now, services.run_id, services.trusted_authserv_id)
         if settled is not None:
             results.append(services.attach_check(settled))
     return results
 
 
-def settle_probe(ledger: Ledger, probe: Probe, messages: list["ReceivedEmail"], now: datetime, run_id: int) -> CheckResult | None:
+def settle_probe(ledger: Ledger, probe: Probe, messages: list["ReceivedEmail"], now: datetime, run_id: int,
+                 trusted: str | None = None) -> CheckResult | None:
     """Decide one probe from the messages its address received; None when nothing changes.
 
     Every state change is a guarded update (`where state = <what we read>`),
@@ -295,15 +312,22 @@ def settle_probe(ledger: Ledger, probe: Probe, messages: list["ReceivedEmail"], 
         business = hours.seconds_between(probe.submitted_at, reply.received_at) if hours else None
         on_time = reply.received_at <= probe.sla_deadline
         state = "passed" if on_time else "late"
-        evidence["reply"] = {**_describe(reply), "latency_s": round(latency, 3), "business_latency_s": business}
+        evidence["reply"] = {**_describe(reply), "latency_s": round(latency, 3), "business_latency_s": business,
+                             "email": {"from": reply.sender[:200], **delivery_facts(reply, trusted)}}
         values.update(state=state, reply_at=stamp(reply.received_at), latency_s=latency, business_latency_s=business,
                       evidence=_json({"reply": evidence["reply"], "ignored": ignored}))
         if not ledger.move(probe.id, probe.state, values):
             return None
         evidence["state"] = state
+        late_by = _spent(probe, hours, latency, business)
+        landed = judge_placement(reply, trusted, "the first human follow-up")
+        if landed is not None:
+            when_ = "on time" if on_time else f"late (the SLA is {format_duration(probe.within_s)}{' business time' if hours else ''})"
+            reason = (f"{landed[1]}: the prospect would not see it (it came after {late_by}, {when_}, "
+                      f"from {reply.sender or 'an unknown sender'})")
+            return _result(probe, Status.FAIL, landed[0], reason, latency, evidence, now)
         if on_time:
             return _result(probe, Status.PASS, None, None, latency, evidence, now)
-        late_by = _spent(probe, hours, latency, business)
         reason = (f"the first human follow-up came after {late_by} (from {reply.sender or 'an unknown sender'}); "
                   f"the SLA is {format_duration(probe.within_s)}{' business time' if hours else ''}")
         return _result(probe, Status.FAIL, Category.LATE_FOLLOWUP, reason, latency, evidence, now)
