@@ -133,7 +133,7 @@ def test_every_guess_says_in_a_comment_what_it_was_guessed_from(forms_project):
     _, written = forms_project
     text = written["honeypot"].text
     assert "name: Funnel Test" in text and "# named 'your name'" in text
-    assert "# left alone: website (leave this field empty): hidden from visitors (aria-hidden), never filled" in text
+    assert "# left alone: website (leave this field empty): honeypot (placed off-screen), never filled" in text
     assert "hidden, the site's own: form_id" in text
     assert "# the form's 'Send' button" in text
     gdpr = written["gdpr"].text
@@ -148,12 +148,13 @@ def test_every_guess_says_in_a_comment_what_it_was_guessed_from(forms_project):
     ("overlay", "#onetrust-accept-btn-handler", "OneTrust"),
     ("honeypot", "#CybotCookiebotDialogBodyLevelButtonLevelOptinAllowAll", "Cookiebot"),
     ("select", '[data-testid="uc-accept-all-button"]', "Usercentrics"),
-    ("german", '#cookie-hinweis button:text-is("Alle akzeptieren")', "a fixed overlay"),
+    ("german", '#cookie-hinweis button:text-is("Alle akzeptieren")', "the consent banner's 'Alle akzeptieren' button in a fixed overlay"),
 ])
 def test_a_recognised_consent_banner_is_written_as_landing_dismiss(forms_project, kind, selector, tool):
     _, written = forms_project
     assert _spec(written, kind)["landing"]["dismiss"] == selector
-    assert f"# {tool} consent banner, dismissed on the way in" in written[kind].text
+    what = tool if " " in tool else f"{tool} consent banner"
+    assert f"# {what}, dismissed on the way in" in written[kind].text
 
 
 def test_other_email_forms_on_the_page_are_named_in_a_comment(site, project):

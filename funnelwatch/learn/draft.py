@@ -128,7 +128,9 @@ class Draft:
         value, why = max_load(d.nav.ready_s)
         section.add("max_load", value, why)
         if d.banner:
-            section.add("dismiss", d.banner["selector"], f"{d.banner['tool']} consent banner, dismissed on the way in")
+            what = (f"the consent banner's '{clean(d.banner['text'], 40)}' button in a fixed overlay" if d.banner.get("text")
+                    else f"{d.banner['tool']} consent banner")
+            section.add("dismiss", d.banner["selector"], f"{what}, dismissed on the way in")
         return section
 
     def _form(self) -> Mapping:

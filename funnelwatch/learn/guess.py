@@ -127,7 +127,7 @@ def guess_fill(fields: list[dict[str, Any]]) -> FillPlan:
         if f.get("honeypot"):
             plan.left.append(f"{name}: honeypot ({f['honeypot']}), never filled")
             continue
-        if f.get("email"):
+        if f.get("email") and kind == "text" and f.get("type") not in ("checkbox", "radio"):
             plan.fill.append(Guess(_key_of(f, fields), "{inbox}", f"email field ({_why_email(f)}): this run's unique address"))
             continue
         if kind == "select":
