@@ -48,6 +48,9 @@ defaults:
 """
 
 
+AD_QUERY = "?utm_source=google&utm_medium=cpc&utm_campaign=spring&gclid=FW-TEST&lang=en"
+
+
 def cli(root: Path, *args: str, timeout: int = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(root), *args], capture_output=True, text=True,
                           timeout=timeout, env=dict(os.environ))
@@ -59,7 +62,10 @@ def forms_project(tmp_path_factory, site_session):
     project = Project(tmp_path_factory.mktemp("new-forms")).config(CONFIG)
     (project.root / "mail").mkdir()
     paths = {kind: learn_forms.install(site_session, kind, f"new-{kind}") for kind in learn_forms.KINDS}
-    written = {kind: new_check(project.load(), site_session.url(path), output=project.root / "checks" / f"{kind}.yaml")
+    options = {kind: {} for kind in learn_forms.KINDS}
+    options["plain"] = {"ad_url": site_session.url(learn_forms.install_ad(site_session, "/go/new-plain", paths["plain"]) + AD_QUERY)}
+    options["spa"] = {"viewport": "mobile"}
+    written = {kind: new_check(project.load(), site_session.url(path), output=project.root / "checks" / f"{kind}.yaml", **options[kind])
                for kind, path in paths.items()}
     return project, written
 
@@ -155,6 +161,22 @@ def test_a_recognised_consent_banner_is_written_as_landing_dismiss(forms_project
     assert _spec(written, kind)["landing"]["dismiss"] == selector
     what = tool if " " in tool else f"{tool} consent banner"
     assert f"# {what}, dismissed on the way in" in written[kind].text
+
+
+def test_ad_url_adds_an_ad_section_with_where_it_landed_and_the_parameters_it_kept(forms_project, site_session):
+    _, written = forms_project
+    spec, text = _spec(written, "plain"), written["plain"].text
+    assert spec["ad"] == {"url": site_session.url("/go/new-plain" + AD_QUERY), "landing_url": site_session.url("/lp/new-plain"),
+                          "keep_params": ["utm_source", "utm_medium", "gclid"]}
+    assert "url" not in spec["landing"]  # the ad brings the browser there
+    assert "# lost on the way (not kept, so not checked): utm_campaign" in text
+    assert "# promise: [the ad's headline words, its offer, its numbers]   # fill in from the ad" in text
+
+
+def test_viewport_mobile_writes_a_check_for_the_phone(forms_project, runs):
+    _, written = forms_project
+    assert _spec(written, "spa")["viewports"] == ["mobile"]
+    assert runs[0][written["spa"].name].viewport == "mobile"
 
 
 def test_other_email_forms_on_the_page_are_named_in_a_comment(site, project):

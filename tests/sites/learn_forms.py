@@ -135,6 +135,18 @@ def install(site: LocalSite, kind: str, slug: str, variant: str = "ok") -> str:
     return f"/lp/{slug}"
 
 
+def install_ad(site: LocalSite, path: str, landing: str) -> str:
+    """An ad click URL that redirects to `landing`, keeping utm_source, utm_medium and gclid but losing the rest."""
+    from urllib.parse import urlencode
+
+    def hop(request: Request) -> Response:
+        kept = {k: v[0] for k, v in request.query.items() if k in ("utm_source", "utm_medium", "gclid")}
+        return Response(302, "", {"Location": f"{landing}?{urlencode(kept)}"})
+
+    site.route(path, hop)
+    return path
+
+
 KINDS = ["plain", "spa", "iframe", "gdpr", "overlay", "honeypot", "select", "german"]
 
 
