@@ -251,7 +251,7 @@ def new_command(obj: dict[str, Any], url: str, name: str | None, ad_url: str | N
     config = _load(obj)
 
     def confirm(warning: str) -> bool:
-        _echo_err(warning)
+        _echo_err(f"funnelwatch: {warning}")
         if not sys.stdin.isatty():
             raise FunnelwatchError("--learn creates a real lead and no one is at the terminal to confirm — pass --yes")
         return click.confirm("Submit it?", default=False, err=True)

@@ -53,7 +53,7 @@ AD_QUERY = "?utm_source=google&utm_medium=cpc&utm_campaign=spring&gclid=FW-TEST&
 
 def cli(root: Path, *args: str, timeout: int = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(root), *args], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ))
+                          timeout=timeout, env=dict(os.environ), stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +217,32 @@ def test_an_existing_file_is_kept_without_force(project):
 def test_learn_is_refused_before_anything_is_submitted_unless_confirmed(project):
     with pytest.raises(FunnelwatchError, match="creates a real lead — confirm with --yes"):
         new_check(project.load(), "https://example.com/lp", learn=True)
+    asked = []
+    with pytest.raises(FunnelwatchError, match="not submitted: nothing written"):
+        new_check(project.load(), "https://example.com/lp", learn=True, confirm=lambda warning: asked.append(warning) or False)
+    assert asked == ["--learn submits the form once: a real lead will be created on example.com "
+                     "(as qa+{token}@example.com, company 'funnelwatch test - please ignore')."]
+
+
+def test_learn_tells_the_user_first_and_without_a_terminal_creates_no_lead(project):
+    done = cli(project.root, "new", "--learn", "https://example.com/lp/guide")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "funnelwatch: --learn submits the form once: a real lead will be created on example.com "
+        "(as qa+{token}@example.com, company 'funnelwatch test - please ignore').",
+        "funnelwatch: --learn creates a real lead and no one is at the terminal to confirm — pass --yes",
+    ]
+    assert not (project.root / "checks").exists()
+
+
+def test_a_name_another_check_has_gets_a_number(project):
+    from funnelwatch.learn import _unique_name
+
+    project.check("guide", "name: The guide\nlanding:\n  url: https://example.com/lp\n")
+    config = project.load()
+    assert _unique_name(config, "The guide", "the page's main heading", project.root / "checks" / "guide-mobile.yaml") == (
+        "The guide (2)", "the page's main heading; (2) because another check has that name")
+    assert _unique_name(config, "The guide", "x", project.root / "checks" / "guide.yaml") == ("The guide", "x")  # --force over itself
 
 
 # --- --learn against the bundled demo site -----------------------------------------------------------

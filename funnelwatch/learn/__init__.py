@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 DEFAULT_EMAIL_WAIT_S = 300.0
 _LOGIN_URL = re.compile(r"/(log-?in|sign-?in|signin|sso|auth|account/login|wp-login\.php|users/sign_in)\b", re.I)
-LEAD_WARNING = ("funnelwatch new --learn submits the form once: a real lead will be created on {url} "
+LEAD_WARNING = ("--learn submits the form once: a real lead will be created on {url} "
                 "(as {address}, company 'funnelwatch test - please ignore').")
 
 
@@ -78,9 +78,13 @@ def new_check(config: Config, url: str, *, name: str | None = None, ad_url: str 
         output = _default_path(config, name)
     if output is not None:
         _refuse_existing(output, force)
-    if learn and not yes and confirm is None:
-        raise FunnelwatchError("--learn submits the form once and creates a real lead — confirm with --yes to go ahead")
-    return asyncio.run(_new(config, url, name, ad_url, learn, yes, confirm, viewport, output, force, email_wait_s, headed))
+    if learn and not yes:  # asked before anything is opened: a lead must never go out unannounced
+        warning = LEAD_WARNING.format(url=_host(ad_url or url), address=config.settings.inbox.address)
+        if confirm is None:
+            raise FunnelwatchError("--learn submits the form once and creates a real lead — confirm with --yes to go ahead")
+        if not confirm(warning):
+            raise FunnelwatchError("not submitted: nothing written (pass --yes to create the test lead)")
+    return asyncio.run(_new(config, url, name, ad_url, learn, viewport, output, force, email_wait_s, headed))
 
 
 def _default_path(config: Config, name: str) -> Path:
@@ -93,9 +97,8 @@ def _refuse_existing(path: Path, force: bool) -> None:
         raise FunnelwatchError(f"{path} already exists — pass --force to overwrite it, or choose another file with -o FILE")
 
 
-async def _new(config: Config, url: str, name: str | None, ad_url: str | None, learn: bool, yes: bool,
-               confirm: Callable[[str], bool] | None, viewport: str, output: Path | None, force: bool,
-               email_wait_s: float, headed: bool) -> NewCheck:
+async def _new(config: Config, url: str, name: str | None, ad_url: str | None, learn: bool, viewport: str,
+               output: Path | None, force: bool, email_wait_s: float, headed: bool) -> NewCheck:
     from ..errors import MonitorProblem
     from ..inbox import make_inbox
     from .look import browser_page, discover
@@ -114,14 +117,12 @@ async def _new(config: Config, url: str, name: str | None, ad_url: str | None, l
             check_name, why = (name, "given with --name") if name else name_of(discovery, url)
             path = output or _default_path(config, check_name)
             _refuse_existing(path, force)
+            check_name, why = _unique_name(config, check_name, why, path)
             draft = Draft(check_name, why, url, viewport, discovery, form, plan, learn=learn, inbox=inbox is not None,
                           personal=[g.value for g in plan.fill if isinstance(g.value, str) and len(g.value) > 2 and "{" not in g.value])
             if ad_url:
                 draft.ad = ad_facts(ad_url, discovery.nav.final_url)
             if learn:
-                warning = LEAD_WARNING.format(url=_host(discovery.nav.final_url), address=ctx.address)
-                if not yes and not (confirm and confirm(warning)):
-                    raise FunnelwatchError("not submitted: nothing written (pass --yes to create the test lead)")
                 draft.learned = await _learn(ctx, draft, email_wait_s)
             text = render(draft.document(), draft.header())
     finally:
@@ -136,6 +137,17 @@ async def _new(config: Config, url: str, name: str | None, ad_url: str | None, l
     path.write_text(text, encoding="utf-8")
     _validate(config, path)
     return NewCheck(path, check_name, text, notes)
+
+
+def _unique_name(config: Config, name: str, why: str, path: Path) -> tuple[str, str]:
+    """Two checks may not share a name: a page checked twice (another viewport, another file) gets `name (2)`."""
+    taken = {c.name.casefold() for c in config.checks if (config.root / c.file).resolve() != path.resolve()}
+    if name.casefold() not in taken:
+        return name, why
+    n = 2
+    while f"{name} ({n})".casefold() in taken:
+        n += 1
+    return f"{name} ({n})", f"{why}; ({n}) because another check has that name"
 
 
 def _refuse_unusable(discovery: Discovery, url: str) -> FoundLeadForm:

@@ -172,6 +172,20 @@ def guess_fill(fields: list[dict[str, Any]]) -> FillPlan:
             plan.fill.append(Guess(_key_of(f, fields), value, "required, not recognised: a test text"))
         else:
             plan.left.append(f"{name}: optional, not recognised")
+    return _unique_keys(plan)
+
+
+def _unique_keys(plan: FillPlan) -> FillPlan:
+    """One `fill:` entry per key (a YAML mapping cannot hold a key twice): a second field with the same key is left."""
+    seen: set[str] = set()
+    kept = []
+    for guess in plan.fill:
+        if guess.key in seen:
+            plan.left.append(f"{guess.key}: another field answers to the same name, left empty")
+            continue
+        seen.add(guess.key)
+        kept.append(guess)
+    plan.fill = kept
     return plan
 
 
