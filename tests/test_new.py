@@ -355,3 +355,44 @@ def test_the_readme_quick_start_runs_new_right_after_init():
 
 def test_funnelwatch_api_exports_new_check():
     assert funnelwatch.new_check is new_check
+
+
+def test_an_emailed_attachment_is_learned_as_attachment_true_with_its_title(project):
+    import asyncio
+    from email.message import EmailMessage
+
+    from funnelwatch.demo.documents import make_pdf
+    from funnelwatch.email_facts import DeliveryEmail
+    from funnelwatch.inbox.base import ReceivedEmail
+    from funnelwatch.learn.draft import Draft
+    from funnelwatch.learn.look import Discovery, FoundLeadForm
+    from funnelwatch.learn.record import Learned, inspect_asset
+    from funnelwatch.learn.yamltext import render
+    from funnelwatch.steps.pagekit import Navigation
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "Acme <c@acme.test>", "qa+fw1@funnelwatch.test", "Funnel, your Ransomware Report"
+    message.set_content("Hi Funnel, the report is attached.")
+    message.add_attachment(make_pdf("2026 Ransomware Report", ["Attack trends by sector", "Recovery costs"], pad_to=9000),
+                           maintype="application", subtype="pdf", filename="ransomware-2026.pdf")
+    email = DeliveryEmail.of(ReceivedEmail.parse(message.as_bytes()))
+    asset, problem = asyncio.run(inspect_asset(None, email))
+    assert asset is not None and asset.source == "attachment", problem
+    field = {"name": "email", "id": "", "type": "email", "kind": "text", "label": "email", "placeholder": "", "autocomplete": "",
+             "required": True, "visible": True, "honeypot": "", "email": True, "value": "", "options": []}
+    form = FoundLeadForm("https://example.com/lp", False, {"index": 0, "selector": "form#report", "visible": True, "email": True,
+                                                            "password": False, "fields": [field], "button": None})
+    discovery = Discovery("https://example.com/lp", Navigation("https://example.com/lp", "https://example.com/lp", 200, 0.4),
+                          title="Report", heading="The 2026 Ransomware Report", forms=[form])
+    learned = Learned("https://example.com/thanks", url_contains="/thanks", text="Your report is on its way",
+                      email=email, delay_s=75.0, asset=asset)
+    draft = Draft("The 2026 Ransomware Report", "the page's main heading", "https://example.com/lp", "desktop", discovery, form,
+                  guess_fill([field]), learned=learned, learn=True, inbox=True, personal=["Funnel"])
+    text = render(draft.document(), draft.header())
+    spec = yaml.safe_load(text)
+    assert spec["asset"] == {"email": {"subject_contains": "your Ransomware Report", "within": "7m"}, "attachment": True,
+                             "expect": {"type": "pdf", "title_contains": "2026 Ransomware Report",
+                                        "text_contains": ["Attack trends by sector"], "min_size": "4KB"}}
+    assert "# the email carried 'ransomware-2026.pdf'" in text and "# arrived 75.0s after submitting" in text
+    loaded = load_check(project.check("report", text), project.root)
+    assert isinstance(loaded, Check), loaded
