@@ -195,6 +195,9 @@ async def _learn(ctx: "StepContext", draft: Draft, email_wait_s: float) -> "Lear
                             reason=verdict.reason, viewport=draft.viewport)
         raise FunnelwatchError(f"the test submission failed, nothing written: {summary_line(shown)} — fix the form "
                                "(or run `funnelwatch new` without --learn)") from None
+    if not (learned.url_contains or learned.text):
+        learned.notes.append("the page showed nothing new after the test submission, so no success: was written — add what "
+                             "the thank-you state shows")
     if ctx.inbox is None:
         return learned
     message, seen, delay = await wait_for_delivery(ctx, email_wait_s)
