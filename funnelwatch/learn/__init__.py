@@ -32,7 +32,7 @@ from ..errors import ConfigError, Diagnostic, FunnelwatchError
 from ..fields import web_url
 from ..text import short_hash, slugify
 from .draft import Draft, ad_facts, name_of
-from .guess import guess_fill
+from .guess import COMPANY, FIRST_NAME, LAST_NAME, PHONE, guess_fill
 from .look import Discovery, FoundLeadForm
 from .yamltext import render
 
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from .record import Learned
 
 DEFAULT_EMAIL_WAIT_S = 300.0
+#: The test values `new` types: a learned phrase (subject, thank-you text) never depends on them.
+TYPED = (f"{FIRST_NAME} {LAST_NAME}", FIRST_NAME, LAST_NAME, COMPANY, PHONE)
 _LOGIN_URL = re.compile(r"/(log-?in|sign-?in|signin|sso|auth|account/login|wp-login\.php|users/sign_in)\b", re.I)
 LEAD_WARNING = ("--learn submits the form once: a real lead will be created on {url} "
                 "(as {address}, company 'funnelwatch test - please ignore').")
@@ -119,7 +121,7 @@ async def _new(config: Config, url: str, name: str | None, ad_url: str | None, l
             _refuse_existing(path, force)
             check_name, why = _unique_name(config, check_name, why, path)
             draft = Draft(check_name, why, url, viewport, discovery, form, plan, learn=learn, inbox=inbox is not None,
-                          personal=[g.value for g in plan.fill if isinstance(g.value, str) and len(g.value) > 2 and "{" not in g.value])
+                          personal=[v for v in TYPED if v in {g.value for g in plan.fill}] + [ctx.address, ctx.token])
             if ad_url:
                 draft.ad = ad_facts(ad_url, discovery.nav.final_url)
             if learn:
@@ -162,8 +164,8 @@ def _refuse_unusable(discovery: Discovery, url: str) -> FoundLeadForm:
     candidates = discovery.email_forms
     usable = [f for f in candidates if not f.info["password"]]
     if not usable and (discovery.password or candidates):
-        raise FunnelwatchError(f"{nav.final_url} is a login page (it asks for a password) — give the URL of the public "
-                               "landing page with the lead form (a check cannot sign in)")
+        raise FunnelwatchError(f"{nav.final_url} needs a login (its form asks for a password) — give the URL of the public "
+                               "landing page with the lead form (a check cannot sign in; a sign-up flow can be written with steps:)")
     if not usable:
         searched = f"page and {discovery.frames - 1} iframe(s) searched"
         raise FunnelwatchError(f"no lead form with an email field on {nav.final_url} ({searched}) — give the URL of the page "

@@ -106,7 +106,9 @@ class Draft:
         assert ad is not None
         section = Mapping()
         section.add("url", ad.click_url, "--ad-url")
-        section.add("landing_url", ad.landing_url, "where the click landed")
+        given = urlunsplit(urlsplit(self.url)._replace(query="", fragment=""))
+        elsewhere = "" if given.rstrip("/") == ad.landing_url.rstrip("/") else f" (not {given}, the URL given)"
+        section.add("landing_url", ad.landing_url, f"where the click landed{elsewhere}")
         if ad.kept:
             section.add("keep_params", ad.kept, "tracking parameters the landing page kept")
         above = [f"lost on the way (not kept, so not checked): {', '.join(ad.lost)}"] if ad.lost else []

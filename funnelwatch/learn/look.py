@@ -198,12 +198,14 @@ async def discover(ctx: StepContext, url: str) -> Discovery:
     deadline = time.monotonic() + ctx.timeout_s
     signature: Any = None
     stable_since = time.monotonic()
+    tried: set[str] = set()
     while True:
         frames = list(ctx.page.frames)
         looks = await asyncio.gather(*(_evaluate(frame, {"consent": CONSENT_BUTTONS}) for frame in frames))
         main = looks[0] if looks else None
-        if main and main.get("banner") and found.banner is None:
+        if main and main.get("banner") and found.banner is None and main["banner"]["selector"] not in tried:
             banner = main["banner"]
+            tried.add(banner["selector"])
             if await dismiss(ctx, banner["selector"]):
                 found.banner = banner
                 stable_since = time.monotonic()

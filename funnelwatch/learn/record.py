@@ -110,13 +110,18 @@ def _new_sentence(before: str, after: str, personal: list[str]) -> str:
     fresh = []
     for line in after.splitlines():
         text = clean(line, 300)
-        if not text or normalize(text) in seen or any(p and p.lower() in text.lower() for p in personal):
+        if not text or normalize(text) in seen or mentions(text, personal):
             continue
         fresh.append(text)
     for line in fresh:
         if len(line.split()) >= 3 and len(line) <= 120:
             return _short(line)
     return _short(fresh[0]) if fresh else ""
+
+
+def mentions(text: str, personal: list[str]) -> bool:
+    """`text` names one of the values typed into the form (whole words, as typed)."""
+    return any(value and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text) for value in personal)
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -209,9 +214,9 @@ async def inspect_asset(ctx: "StepContext", email: DeliveryEmail) -> tuple[Learn
 def subject_phrase(subject: str, personal: list[str]) -> str:
     """The subject without personalisation (the test name, the address), as a phrase to look for."""
     text = clean(subject, 120)
-    for value in personal:
+    for value in sorted(personal, key=len, reverse=True):
         if value:
-            text = re.sub(re.escape(value), " ", text, flags=re.I)
+            text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", " ", text)
     text = re.sub(r"\s+", " ", text).strip(" ,;:-—!")
     return text or clean(subject, 120)
 
