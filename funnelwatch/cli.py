@@ -257,7 +257,8 @@ def new_command(obj: dict[str, Any], url: str, name: str | None, ad_url: str | N
         return click.confirm("Submit it?", default=False, err=True)
 
     made = new_check(config, url, name=name, ad_url=ad_url, learn=learn, yes=yes, confirm=confirm, viewport=viewport,
-                     output=Path(output) if output else None, force=force, email_wait_s=wait_s, headed=headed)
+                     output=Path(output) if output else None, force=force, email_wait_s=wait_s, headed=headed,
+                     progress=(lambda line: _echo_err(f"  {line}")) if sys.stderr.isatty() else None)
     for note in made.notes:
         _echo_err(f"note: {note}")
     _echo(f"wrote {made.path} — {made.name}")

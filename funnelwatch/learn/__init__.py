@@ -62,8 +62,10 @@ class NewCheck:
 def new_check(config: Config, url: str, *, name: str | None = None, ad_url: str | None = None, learn: bool = False,
               yes: bool = False, confirm: Callable[[str], bool] | None = None, viewport: str = "desktop",
               output: Path | None = None, force: bool = False, email_wait_s: float = DEFAULT_EMAIL_WAIT_S,
-              headed: bool = False) -> NewCheck:
+              headed: bool = False, progress: Callable[[str], None] | None = None) -> NewCheck:
     """Look at `url` (through `ad_url` when given), write a check file and validate it.
+
+    `progress(line)` hears what is going on while it takes time (the page, the test submission, the email wait).
 
     With `learn`, the form is submitted once: `confirm(warning)` is asked first
     unless `yes` (no `confirm` and no `yes`: refused, since a real lead would be created).
@@ -86,7 +88,8 @@ def new_check(config: Config, url: str, *, name: str | None = None, ad_url: str 
             raise FunnelwatchError("--learn submits the form once and creates a real lead — confirm with --yes to go ahead")
         if not confirm(warning):
             raise FunnelwatchError("not submitted: nothing written (pass --yes to create the test lead)")
-    return asyncio.run(_new(config, url, name, ad_url, learn, viewport, output, force, email_wait_s, headed))
+    say = progress or (lambda line: None)
+    return asyncio.run(_new(config, url, name, ad_url, learn, viewport, output, force, email_wait_s, headed, say))
 
 
 def _default_path(config: Config, name: str) -> Path:
@@ -100,7 +103,7 @@ def _refuse_existing(path: Path, force: bool) -> None:
 
 
 async def _new(config: Config, url: str, name: str | None, ad_url: str | None, learn: bool, viewport: str,
-               output: Path | None, force: bool, email_wait_s: float, headed: bool) -> NewCheck:
+               output: Path | None, force: bool, email_wait_s: float, headed: bool, say: Callable[[str], None]) -> NewCheck:
     from ..errors import MonitorProblem
     from ..inbox import make_inbox
     from .look import browser_page, discover
@@ -113,6 +116,7 @@ async def _new(config: Config, url: str, name: str | None, ad_url: str | None, l
             raise FunnelwatchError(f"{problem.reason} — nothing submitted; fix the inbox: section, or run without --learn") from None
     try:
         async with browser_page(config, viewport, url, inbox, headed) as ctx:
+            say(f"opening {ad_url or url} in Chromium ({viewport}) …")
             discovery = await discover(ctx, ad_url or url)
             form = _refuse_unusable(discovery, ad_url or url)
             plan = guess_fill(form.info["fields"])
@@ -125,7 +129,7 @@ async def _new(config: Config, url: str, name: str | None, ad_url: str | None, l
             if ad_url:
                 draft.ad = ad_facts(ad_url, discovery.nav.final_url)
             if learn:
-                draft.learned = await _learn(ctx, draft, email_wait_s)
+                draft.learned = await _learn(ctx, draft, email_wait_s, say)
             text = render(draft.document(), draft.header())
     finally:
         if inbox is not None:
@@ -179,11 +183,12 @@ def _refuse_unusable(discovery: Discovery, url: str) -> FoundLeadForm:
     return max(usable, key=weight)
 
 
-async def _learn(ctx: "StepContext", draft: Draft, email_wait_s: float) -> "Learned":
+async def _learn(ctx: "StepContext", draft: Draft, email_wait_s: float, say: Callable[[str], None]) -> "Learned":
     from ..errors import StepFailed
     from ..outcome import classify
     from ..results import CheckResult, Status, summary_line
     from ..steps.form import FormSection
+    from ..units import format_duration
     from .record import inspect_asset, submit_once, wait_for_delivery
 
     info = draft.form.info
@@ -202,6 +207,7 @@ async def _learn(ctx: "StepContext", draft: Draft, email_wait_s: float) -> "Lear
                              "the thank-you state shows")
     if ctx.inbox is None:
         return learned
+    say(f"submitted; waiting up to {format_duration(email_wait_s)} for the delivery email at {ctx.address} …")
     message, seen, delay = await wait_for_delivery(ctx, email_wait_s)
     if message is None:
         return learned
