@@ -33,6 +33,9 @@ from funnelwatch.learn.yamltext import Mapping, render
 from tests.fixtures.projects import Project
 from tests.sites import learn_forms
 
+#: One worker runs this module (with `--dist loadgroup`), so the shared form-kind run is made once.
+pytestmark = pytest.mark.xdist_group("new")
+
 CONFIG = """\
 database: reports/history.db
 reports_dir: reports
