@@ -186,6 +186,9 @@ def _unique_keys(plan: FillPlan) -> FillPlan:
         seen.add(guess.key)
         kept.append(guess)
     plan.fill = kept
+    for guess in [g for g in plan.fill if not g.key]:
+        plan.fill.remove(guess)
+        plan.left.append(f"a field with no name, id or label ({guess.why}): nothing to find it by, left empty")
     return plan
 
 

@@ -69,6 +69,7 @@ class Learned:
 async def submit_once(ctx: "StepContext", section: FormSection, landing_url: str, before_text: str,
                       fill_values: list[str]) -> Learned:
     """Submit with the form step (raises its `StepFailed` on a broken form), then read the success state."""
+    before_text = before_text + "\n" + await _all_text(ctx)  # every frame: an embed's own text is not new after the click
     await Form().run(ctx, section)
     await wait_ready(ctx.page, min(ctx.timeout_s, 10.0))
     final = ctx.page.url
