@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,7 @@ defaults:
 
 
 LEARNED = ("spa", "iframe", "gdpr", "german")
+WRONG_PDF = threading.Event()
 AD_QUERY = "?utm_source=google&utm_medium=cpc&utm_campaign=spring&gclid=FW-TEST&lang=en"
 
 
@@ -74,11 +76,13 @@ def forms_project(tmp_path_factory, site_session):
     project = Project(tmp_path_factory.mktemp("new-forms")).config(CONFIG)
     (project.root / "mail").mkdir()
     paths = {kind: learn_forms.install(site_session, kind, f"new-{kind}") for kind in learn_forms.KINDS}
+    for kind in LEARNED:
+        learn_forms.deliver_assets(site_session, kind, f"new-{kind}", project.root / "mail", WRONG_PDF)
     options = {kind: {} for kind in learn_forms.KINDS}
     options["plain"] = {"ad_url": site_session.url(learn_forms.install_ad(site_session, "/go/new-plain", paths["plain"]) + AD_QUERY)}
     options["spa"] = {"viewport": "mobile"}
-    for kind in LEARNED:  # half the kinds learn their success state (no email here: these sites send none)
-        options[kind].update(learn=True, yes=True, email_wait_s=1.0)
+    for kind in LEARNED:  # half the kinds learn what a good run looks like, their delivery email included
+        options[kind].update(learn=True, yes=True, email_wait_s=20.0)
     written = {kind: new_check(project.load(), site_session.url(path), output=project.root / "checks" / f"{kind}.yaml", **options[kind])
                for kind, path in paths.items()}
     return project, written
@@ -87,7 +91,7 @@ def forms_project(tmp_path_factory, site_session):
 @pytest.fixture(scope="module")
 def runs(forms_project, site_session):
     """The written checks run as written: on the healthy sites, then on their broken twins."""
-    project, _ = forms_project
+    project, written = forms_project
     healthy = {r.check: r for r in project.run(report=False).results}
     for kind in learn_forms.KINDS:
         learn_forms.install(site_session, kind, f"new-{kind}", "endpoint_500")
@@ -96,7 +100,14 @@ def runs(forms_project, site_session):
     finally:
         for kind in learn_forms.KINDS:
             learn_forms.install(site_session, kind, f"new-{kind}")
-    return healthy, broken
+    for kind in LEARNED:
+        learn_forms.deliver_assets(site_session, kind, f"new-{kind}", project.root / "mail", WRONG_PDF)
+    WRONG_PDF.set()  # the learned checks' guides, delivered later: another PDF behind the same link
+    try:
+        wrong = {r.check: r for r in project.run(report=False, checks=[written[k].path.stem for k in LEARNED]).results}
+    finally:
+        WRONG_PDF.clear()
+    return healthy, broken, wrong
 
 
 def _spec(written, kind):
@@ -118,7 +129,10 @@ def test_new_writes_a_check_file_that_validates_for_each_form_kind(forms_project
     assert spec["landing"]["must_show"] and spec["landing"]["max_load"] == "5s"
     if kind in LEARNED:
         assert spec["form"]["success"] == LEARNED_SUCCESS[kind], made.text
-        assert "asset" not in spec and any("no email reached the inbox" in note for note in made.notes)
+        assert spec["asset"]["email"] == {"subject_contains": f"Your new-{kind} buyer's guide", "within": "2m"}
+        assert spec["asset"]["link_text"] == "Download the guide"
+        assert spec["asset"]["expect"] == {"type": "pdf", "title_contains": f"The new-{kind} Buyer's Guide",
+                                           "text_contains": [f"Chapter one: choosing a new-{kind} vendor"], "min_size": "4KB"}
     else:
         assert "success" not in spec["form"] and "# success:" in made.text  # nothing submitted, so success is left to --learn
 
@@ -137,6 +151,15 @@ def test_the_written_check_fails_as_form_http_error_when_the_endpoint_answers_50
     assert (result.status, result.step, result.category.value if result.category else None) == (
         Status.FAIL, "form", "form_http_error"), (kind, result.reason)
     assert "500" in result.reason
+
+
+@pytest.mark.parametrize("kind", LEARNED)
+def test_a_learned_check_fails_as_wrong_asset_when_another_pdf_is_delivered_later(forms_project, runs, kind):
+    _, written = forms_project
+    result = runs[2][written[kind].name]
+    assert (result.status, result.step, result.category.value if result.category else None) == (
+        Status.FAIL, "asset", "wrong_asset"), (kind, result.reason)
+    assert "GDPR Readiness Guide" in result.reason
 
 
 def test_each_field_gets_the_value_a_person_would_type(forms_project):

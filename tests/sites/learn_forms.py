@@ -11,10 +11,17 @@ installing again with `variant="endpoint_500"` turns the same URL into its broke
 
 from __future__ import annotations
 
+import re
+import threading
+from email.message import EmailMessage
 from html import escape
+from pathlib import Path
 from typing import Callable
+from urllib.parse import unquote
 
+from funnelwatch.demo.documents import make_pdf
 from funnelwatch.demo.server import LocalSite, Request, Response
+from funnelwatch.inbox.maildir import deliver
 from tests.sites import forms
 
 THANKS = "<title>Thank you</title><h1>Thank you!</h1><p>Check your inbox for the guide.</p>"
@@ -145,6 +152,42 @@ def install_ad(site: LocalSite, path: str, landing: str) -> str:
 
     site.route(path, hop)
     return path
+
+
+ENDPOINTS = {"plain": "/lead/{slug}", "spa": "/api/{slug}/leads", "iframe": "/mkto/{slug}/save2"}
+_ADDRESS = re.compile(r"[\w.+-]+@[\w.-]+\.test")
+
+
+def deliver_assets(site: LocalSite, kind: str, slug: str, maildir: Path, wrong: threading.Event) -> None:
+    """After each successful submission, email the guide's download link (a moment later, as ESPs do).
+
+    While `wrong` is set, the link serves another PDF: the broken twin of the asset.
+    """
+    endpoint = ENDPOINTS.get(kind, "/lead/{slug}").replace("{slug}", slug)
+    submitted = site.routes[endpoint]
+    title = f"{slug} buyer's guide"
+    right = make_pdf(f"The {slug} Buyer's Guide", [f"Chapter one: choosing a {slug} vendor", "Checklist"], pad_to=8000)
+    other = make_pdf("GDPR Readiness Guide", ["Lawful basis", "Data subject rights"], pad_to=8000)
+    site.route(f"/dl/{slug}.pdf", lambda r: Response(200, other if wrong.is_set() else right, {}, "application/pdf"))
+
+    def send(to: str) -> None:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "Acme <content@acme.test>", to, f"Your {title}"
+        message.set_content(f"Hi Funnel, your guide: {site.url(f'/dl/{slug}.pdf')}")
+        message.add_alternative(f'<p>Hi Funnel,</p><p><a href="{site.url(f"/dl/{slug}.pdf")}">Download the guide</a></p>'
+                                '<p><a href="https://acme.test/unsubscribe">Unsubscribe</a></p>', subtype="html")
+        deliver(maildir, message.as_bytes())
+
+    def handle(request: Request) -> Response:
+        response = submitted(request)
+        found = _ADDRESS.search(unquote(request.body.decode("utf-8", "replace")))  # form-encoded or JSON alike
+        if response.status < 400 and found:
+            timer = threading.Timer(0.3, send, (found.group(0),))
+            timer.daemon = True
+            timer.start()
+        return response
+
+    site.route(endpoint, handle)
 
 
 KINDS = ["plain", "spa", "iframe", "gdpr", "overlay", "honeypot", "select", "german"]
