@@ -41,7 +41,7 @@ CONFIG = """\
 database: reports/history.db
 reports_dir: reports
 browser:
-  timeout: 8s
+  timeout: 15s                    # generous: the machine running the tests may be busy
   concurrency: 4
 inbox:
   maildir:
