@@ -265,6 +265,45 @@ def import_ads_command(obj: dict[str, Any], csv_file: str, force: bool, director
         sys.exit(2)
 
 
+@cli.command(name="new")
+@click.argument("url")
+@click.option("--name", help="The check's name (default: the page's main heading).")
+@click.option("--ad-url", "ad_url", metavar="CLICK_URL", help="The ad's click URL: adds an ad: section (landing URL, kept tracking parameters).")
+@click.option("--learn", is_flag=True, help="Submit the form once and record what a good run looks like (creates a real lead).")
+@click.option("--yes", is_flag=True, help="With --learn: do not ask before creating the test lead.")
+@click.option("--viewport", type=click.Choice(["desktop", "mobile"]), default="desktop", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the check here (default: checks/<slug>.yaml).")
+@click.option("--force", is_flag=True, help="Overwrite the check file if it exists.")
+@click.option("--wait", "wait", default="5m", show_default=True, help="With --learn: how long to wait for the delivery email.")
+@click.option("--headed", is_flag=True, help="Show the browser (needs a display).")
+@click.pass_obj
+def new_command(obj: dict[str, Any], url: str, name: str | None, ad_url: str | None, learn: bool, yes: bool, viewport: str,
+                output: str | None, force: bool, wait: str, headed: bool) -> None:
+    """Write a check for a landing page (form, fill values, headline; with --learn what success looks like)."""
+    from .learn import new_check
+    from .units import parse_duration
+
+    try:
+        wait_s = parse_duration(wait)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--wait") from None
+    config = _load(obj)
+
+    def confirm(warning: str) -> bool:
+        _echo_err(f"funnelwatch: {warning}")
+        if not sys.stdin.isatty():
+            raise FunnelwatchError("--learn creates a real lead and no one is at the terminal to confirm — pass --yes")
+        return click.confirm("Submit it?", default=False, err=True)
+
+    made = new_check(config, url, name=name, ad_url=ad_url, learn=learn, yes=yes, confirm=confirm, viewport=viewport,
+                     output=Path(output) if output else None, force=force, email_wait_s=wait_s, headed=headed,
+                     progress=(lambda line: _echo_err(f"  {line}")) if sys.stderr.isatty() else None)
+    for note in made.notes:
+        _echo_err(f"note: {note}")
+    _echo(f"wrote {made.path} — {made.name}")
+    _echo_err(f"{made.path} is valid; run it with `funnelwatch run --check {made.path.stem}`")
+
+
 @cli.command()
 @click.option("--keep-running", is_flag=True, help="Keep the demo site up after the run (Ctrl-C to stop).")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default="reports/demo",
