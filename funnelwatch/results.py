@@ -42,6 +42,9 @@ class Category(str, enum.Enum):
     ASSET_UNREACHABLE = "asset_unreachable"
     LATE_FOLLOWUP = "late_followup"
     MISSING_FOLLOWUP = "missing_followup"
+    LATE_REPLY = "late_reply"
+    MISSING_REPLY = "missing_reply"
+    BOUNCED = "bounced"
     SLOW_PAGE = "slow_page"
     TEXT_MISSING = "text_missing"
     TEXT_FORBIDDEN = "text_forbidden"
@@ -52,6 +55,7 @@ class Category(str, enum.Enum):
     CONFIG = "config"
     BROWSER = "browser"
     INBOX = "inbox"
+    OUTBOX = "outbox"
     INTERNAL = "internal"
 
 
@@ -75,6 +79,9 @@ CATEGORY_LABELS: dict[Category, str] = {
     Category.ASSET_UNREACHABLE: "asset link is broken",
     Category.LATE_FOLLOWUP: "follow-up came late",
     Category.MISSING_FOLLOWUP: "no follow-up",
+    Category.LATE_REPLY: "reply came late",
+    Category.MISSING_REPLY: "no reply",
+    Category.BOUNCED: "published address bounced",
     Category.SLOW_PAGE: "page too slow",
     Category.TEXT_MISSING: "expected text missing",
     Category.TEXT_FORBIDDEN: "page shows forbidden text",
@@ -84,6 +91,7 @@ CATEGORY_LABELS: dict[Category, str] = {
     Category.CONFIG: "check file is invalid",
     Category.BROWSER: "browser problem",
     Category.INBOX: "inbox problem",
+    Category.OUTBOX: "outbox problem",
     Category.INTERNAL: "funnelwatch problem",
 }
 

@@ -167,6 +167,24 @@ class ImapInbox:
             except (imaplib.IMAP4.error, OSError, UnexpectedCommandStatusError) as exc:
                 raise self._problem(f"searching the IMAP folder '{self.settings.folder}' on {self.where} failed: {_describe(exc)}") from None
 
+    def messages_referencing(self, message_id: str) -> list[ReceivedEmail]:
+        """Replies to a probe email: the server searches In-Reply-To and References for its Message-ID."""
+        wanted = message_id.strip().strip("<>")
+        if not wanted:
+            return []
+        with self._lock:
+            if self.mailbox is None:
+                self._connect()
+            try:
+                needle = _quote(wanted)
+                uids = self.mailbox.uids(f"OR HEADER In-Reply-To {needle} HEADER References {needle}")
+                fresh = [uid for uid in uids if uid not in self._cache]
+                for start in range(0, len(fresh), FETCH_BATCH):
+                    self._fetch(fresh[start:start + FETCH_BATCH])
+            except (imaplib.IMAP4.error, OSError, UnexpectedCommandStatusError) as exc:
+                raise self._problem(f"searching the IMAP folder '{self.settings.folder}' on {self.where} failed: {_describe(exc)}") from None
+            return [self._cache[uid] for uid in uids if uid in self._cache and self._cache[uid].refers_to(wanted)]
+
     def _messages_for(self, token: str) -> list[ReceivedEmail]:
         address = self.address.replace("{token}", token) if "{token}" in self.address else token
         needle = _quote(address)

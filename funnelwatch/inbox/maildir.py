@@ -26,8 +26,16 @@ class MaildirInbox:
             raise MonitorProblem(Category.INBOX, f"cannot open the Maildir at {self.path}: {exc.strerror}") from None
 
     def messages_for(self, token: str) -> list[ReceivedEmail]:
+        return [m for m in self._containing(token) if m.addressed_to(token)]
+
+    def messages_referencing(self, message_id: str) -> list[ReceivedEmail]:
+        """Replies to a probe email: In-Reply-To or References names its Message-ID."""
+        wanted = message_id.strip().strip("<>")
+        return [m for m in self._containing(wanted) if m.refers_to(wanted)] if wanted else []
+
+    def _containing(self, needle: str) -> list[ReceivedEmail]:
         found = []
-        token_bytes = token.lower().encode()
+        token_bytes = needle.lower().encode()
         for sub in ("new", "cur"):
             folder = self.path / sub
             try:
@@ -43,9 +51,7 @@ class MaildirInbox:
                     continue
                 if token_bytes not in raw.lower():
                     continue
-                message = ReceivedEmail.parse(raw, mtime, key=name)
-                if message.addressed_to(token):
-                    found.append(message)
+                found.append(ReceivedEmail.parse(raw, mtime, key=name))
         return found
 
     def close(self) -> None:
