@@ -281,12 +281,14 @@ def test_history_and_report_show_response_times_by_channel(project, published):
     index = (project.root / "reports" / "index.html").read_text()
     table = index.split("Response times by channel", 1)[1].split("</table>", 1)[0]
     assert "sales@acme.test" in table and "support@acme.test" in table
-    assert "2h 0m" in table and "1d 6h" in table
+    assert "2h 0m" in table and "30h 0m" in table and 'class="late"' in table
     page = (project.root / "reports" / "funnels" / "support.html").read_text()
     assert "The question sent" in page and "The auto-reply" in page and "The first human reply" in page
     done = subprocess.run([sys.executable, "-m", "funnelwatch", "history", "support@ answers"], cwd=project.root,
                           capture_output=True, text=True, timeout=60)
-    assert "response time over 30 days: SLA 1d 0h, last 1d 6h, median 1d 6h, p90 1d 6h, 0% within SLA" in done.stdout
+    assert ("response time over 30 days (support@acme.test): SLA 1 day, last 30h 0m, median 30h 0m, p90 30h 0m, "
+            "0% within SLA of 1 settled") in done.stdout
+    assert "reply over the last 1 question: last 30h 0m" in done.stdout
 
 
 def test_validate_checks_the_outbox_block(project, published):

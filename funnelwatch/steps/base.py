@@ -97,6 +97,8 @@ class StepKind:
     settles: ClassVar[bool] = False
     #: How a result settled by a later run is named after its check (JUnit: "Demo [desktop] follow-up").
     settled_name: ClassVar[str] = ""
+    #: The funnel page's heading over those settled results ("Sales follow-ups").
+    settled_title: ClassVar[str] = "Settled later"
 
     # --- what the rest needs to know about a section ---------------------------
 
@@ -134,6 +136,14 @@ class StepKind:
 
     def sla_s(self, section: Any) -> float | None:
         """The answer time this section promises (follow-ups), for the report."""
+        return None
+
+    def summary(self, ledger: "Ledger", check_name: str, section: Any, now: Any) -> list[str]:
+        """Lines `funnelwatch history NAME` prints under the results (a probe kind's response times)."""
+        return []
+
+    def channel(self, section: Any) -> tuple[str, str] | None:
+        """(channel, SLA in words) for the report's "Response times by channel" table; None: not a channel."""
         return None
 
     # --- work --------------------------------------------------------------------

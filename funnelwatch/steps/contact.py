@@ -37,7 +37,7 @@ from ..email_facts import DeliveryEmail
 from ..errors import MonitorProblem
 from ..fields import Duration
 from ..followup_rules import automation_marker
-from ..ledger import Probe, when
+from ..ledger import Ledger, Probe, when
 from ..results import Category, CheckResult, Status
 from ..units import format_duration
 from . import probes
@@ -124,6 +124,7 @@ class ContactProbes(ProbeKind):
         return {**DeliveryEmail.of(message).evidence(), **probes.describe(message)}
 
     def late_reason(self, probe: Probe, reply: "ReceivedEmail", spent: str) -> str:
+        """`support@example.com took 2d 4h to answer (…); the SLA is 1 business day` — what the alert says."""
         return (f"{probe.channel or 'the address'} took {spent} to answer (first human reply from "
                 f"{reply.sender or 'an unknown sender'}); the SLA is {self.sla_text(probe)}")
 
@@ -153,6 +154,7 @@ class Contact(StepKind):
     one_viewport = True
     settles = True
     settled_name = "reply"
+    settled_title = "Replies"
 
     def needs_inbox(self, section: ContactSection) -> bool:
         return True
@@ -178,6 +180,9 @@ class Contact(StepKind):
     def sla_s(self, section: ContactSection) -> float | None:
         return section.within
 
+    def channel(self, section: ContactSection) -> tuple[str, str] | None:
+        return section.email, sla_text(section)
+
     def evidence(self, value: Any, kit: EvidenceKit) -> list[Any]:
         if not isinstance(value, dict):
             return kit.facts(self.title, value)
@@ -186,6 +191,9 @@ class Contact(StepKind):
         shown += kit.email("The first human reply", value.get("reply"))
         shown += kit.facts("The bounce", value.get("bounce")) if isinstance(value.get("bounce"), dict) else []
         return shown + kit.facts(self.title, value, {"question", "auto_reply", "reply", "bounce"})
+
+    def summary(self, ledger: Ledger, check_name: str, section: ContactSection, now: datetime) -> list[str]:
+        return probes.summary_lines(ledger, check_name, self, section, now, "question", "reply")
 
     async def settle(self, services: RunServices) -> list[CheckResult]:
         return await probes.settle_open_probes(services, PROBES)

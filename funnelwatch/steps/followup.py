@@ -76,6 +76,7 @@ class Followup(StepKind):
     one_viewport = True
     settles = True
     settled_name = "follow-up"
+    settled_title = "Sales follow-ups"
 
     def needs_inbox(self, section: FollowupSection) -> bool:
         return True
@@ -94,6 +95,9 @@ class Followup(StepKind):
     def sla_s(self, section: FollowupSection) -> float | None:
         return section.within
 
+    def channel(self, section: FollowupSection) -> tuple[str, str] | None:
+        return "demo form", format_duration(section.within) + (" business time" if section.hours else "")
+
     def evidence(self, value: Any, kit: EvidenceKit) -> list[Any]:
         if not isinstance(value, dict):
             return kit.facts(self.title, value)
@@ -103,6 +107,9 @@ class Followup(StepKind):
             if isinstance(rows, list) and rows else []
         skip = ({"email"} if email else set()) | ({"probes"} if table else set())
         return email + table + kit.facts(self.title, value, skip)
+
+    def summary(self, ledger: Ledger, check_name: str, section: FollowupSection, now: datetime) -> list[str]:
+        return probes.summary_lines(ledger, check_name, self, section, now, "demo request", "follow-up")
 
     async def settle(self, services: RunServices) -> list[CheckResult]:
         return await settle_open_probes(services)

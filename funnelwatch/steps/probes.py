@@ -350,3 +350,66 @@ def describe_stats(stats: ProbeStats, sent: str = "demo request", answer: str = 
     if stats.open_probes:
         parts.append(f"; {stats.open_probes} awaiting a reply")
     return " ".join(parts).replace(" ;", ";")
+
+
+# --- response times by channel (the report's table and `funnelwatch history`) --------------
+
+CHANNEL_WINDOW_DAYS = 30
+
+
+@dataclass
+class ChannelFigures:
+    """One channel (a demo form, a published address) over the last 30 days: what the index table shows."""
+
+    check_name: str
+    channel: str
+    sla_s: float | None
+    sla_text: str
+    stats: ProbeStats
+    #: (submitted_at, latency_s or None, state), oldest first: the sparkline.
+    points: list[tuple[str, float | None, str]] = field(default_factory=list)
+
+    @property
+    def late_now(self) -> bool:
+        """The channel's newest settled probe missed its SLA (a red row)."""
+        return self.stats.last_state not in (None, "passed")
+
+    @property
+    def last_text(self) -> str:
+        if self.stats.last_state is None:
+            return "—"
+        if self.stats.last_latency_s is not None:
+            return format_duration(self.stats.last_latency_s)
+        return "bounced" if self.stats.last_state == "bounced" else "no reply"
+
+    def line(self) -> str:
+        """The same figures in one line, for `funnelwatch history NAME`."""
+        s = self.stats
+        share = f"{s.within_sla_share:.0%}" if s.within_sla_share is not None else "—"
+        return (f"response time over {CHANNEL_WINDOW_DAYS} days ({self.channel}): SLA {self.sla_text}, last {self.last_text}, "
+                f"median {format_duration(s.median_latency_s)}, p90 {format_duration(s.p90_latency_s)}, "
+                f"{share} within SLA of {s.probes} settled")
+
+
+def channel_figures(ledger: Ledger, check_name: str, spec: Any, now: datetime) -> ChannelFigures | None:
+    """The figures of the check's channel (its first kind that is one), or None when it has none."""
+    for kind, section in spec.sections():
+        found = kind.channel(section)
+        if found is None:
+            continue
+        since = now - timedelta(days=CHANNEL_WINDOW_DAYS)
+        stats = ledger.stats(check_name, limit=100_000, since=since)
+        return ChannelFigures(check_name, found[0], kind.sla_s(section), found[1], stats, ledger.latencies(check_name, since))
+    return None
+
+
+def summary_lines(ledger: Ledger, check_name: str, kind: Any, section: Any, now: datetime, sent: str, answer: str) -> list[str]:
+    """`funnelwatch history NAME`: the last-30-probes line, then the channel table's figures."""
+    lines = [line] if (line := describe_stats(ledger.stats(check_name), sent, answer)) else []
+    found = kind.channel(section)
+    if found is not None and lines:
+        since = now - timedelta(days=CHANNEL_WINDOW_DAYS)
+        figures = ChannelFigures(check_name, found[0], kind.sla_s(section), found[1],
+                                 ledger.stats(check_name, limit=100_000, since=since))
+        lines.append(figures.line())
+    return lines
