@@ -312,3 +312,18 @@ def test_validate_checks_the_outbox_block(project, published):
     project.config(BASE + MAILDIR_INBOX.replace("qa+{token}", "other+{token}") + published.outbox_yaml())
     [broken] = project.load().broken
     assert "make them the same address" in str(broken.diagnostics[0])
+
+
+def test_a_late_reply_alerts_like_a_broken_funnel(project, published, receiver):
+    configure(project, published)
+    project.config((project.root / "config" / "funnelwatch.yaml").read_text()
+                   + f"alerts:\n  - url: {receiver.apprise_url('/hook/contact')}\n")
+    t0 = send_all(project, ["support"])
+    published.arrive(t0 + 31 * HOUR)
+    project.clock = FixedClock(t0 + 31 * HOUR)
+    project.run(settle_only=True, report=False, alerts=True)
+    [message] = receiver.wait_for(1)
+    assert message["title"] == "funnelwatch: 1 funnel broken"
+    assert ("support@ answers — Published inbox: reply came late: support@acme.test took 30h 0m to answer (first human reply from "
+            "Support team <support@acme.test>); the SLA is 1 day") in message["message"]
+    assert SMTP_PASSWORD not in json.dumps(message)
