@@ -12,16 +12,22 @@ import click
 
 from .config import Config, find_root, load_config
 from .errors import ConfigError, FunnelwatchError
-from .redaction import redact, redact_deep
+from .redaction import Redactor
 from .results import summary_line
 from .text import json_one_line, one_line, one_line_each
 from .units import format_duration
 
 
+class _Terminal:
+    """What this command shows: one command per process, so the config it loaded decides which secrets are hidden."""
+
+    redactor = Redactor()  # URL credentials only, until a config is loaded
+
+
 def _echo_err(text: str) -> None:
     """Print to stderr: secrets redacted, control and bidi characters shown escaped (text from pages,
     emails and files reaches the terminal and cron logs as harmless text)."""
-    click.echo(one_line_each(redact(text)), err=True)
+    click.echo(one_line_each(_Terminal.redactor.redact(text)), err=True)
 
 
 def _echo(text: str) -> None:
@@ -48,8 +54,10 @@ def cli(ctx: click.Context, project: str, settings_file: str | None) -> None:
 
 
 def _load(obj: dict[str, Any]) -> Config:
-    """The project the global options name (-C, --config)."""
-    return load_config(obj["project"], settings_file=obj["settings_file"])
+    """The project the global options name (-C, --config); its secrets are hidden from here on."""
+    config = load_config(obj["project"], settings_file=obj["settings_file"])
+    _Terminal.redactor = config.redactor
+    return config
 
 
 @cli.command()
@@ -107,7 +115,7 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
         from .junit import write_junit
 
         try:
-            write_junit(outcome, junit)
+            write_junit(outcome, junit, config.redactor)
         except OSError as exc:  # the results are stored: the JUnit file is its own problem, not the run's exit code
             outcome.problems.append(
                 f"the JUnit XML could not be written to {junit}: {exc.strerror or exc} — "
@@ -116,7 +124,7 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
     for problem in outcome.problems:
         _echo_err(f"funnelwatch: {problem}")
     if as_json:
-        click.echo(json_one_line(json.dumps(redact_deep(outcome.to_json()), ensure_ascii=False)))
+        click.echo(json_one_line(json.dumps(config.redactor.redact_deep(outcome.to_json()), ensure_ascii=False)))
     else:
         _summary(outcome)
     sys.exit(outcome.exit_code)
@@ -151,7 +159,7 @@ def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
     from .store import Store
 
     config = _load(obj)
-    store = Store(config.database_path)
+    store = Store(config.database_path, redactor=config.redactor)
     try:
         rows = store.history(name, limit)
         if name and not rows:

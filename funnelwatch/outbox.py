@@ -10,10 +10,11 @@ CAs (or `ca_file`); plain SMTP only to a relay on this machine, and only with
 Every way the server can say no is mapped here, by type, to one
 `MonitorProblem(Category.OUTBOX, …)`: a server we cannot reach or that refuses
 us is funnelwatch's problem (`error`), never the funnel's. The server's own
-words are quoted, redacted (a server may echo the login back).
+words are quoted, redacted with the config's `Redactor` (a server may echo
+the login back).
 
     message = probe_message(outbox, token, to="sales@example.com", subject="Pricing?", body="Hi …")
-    send(outbox, message)      # raises MonitorProblem(Category.OUTBOX, …)
+    send(outbox, message, redactor=config.redactor)   # raises MonitorProblem(Category.OUTBOX, …)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import MonitorProblem
-from .redaction import redact, register
+from .redaction import Redactor
 from .results import Category
 
 if TYPE_CHECKING:
@@ -54,21 +55,25 @@ def probe_message(outbox: "OutboxSettings", token: str, to: str, subject: str, b
     return message
 
 
-def send(outbox: "OutboxSettings", message: EmailMessage, ca_file: Path | None = None) -> None:
+def send(outbox: "OutboxSettings", message: EmailMessage, ca_file: Path | None = None,
+         redactor: Redactor | None = None) -> None:
     """Submit `message` over SMTP; any refusal is a `MonitorProblem` with the server's words, redacted."""
     smtp = outbox.smtp
+    redactor = redactor if redactor is not None else Redactor()
     for secret in (smtp.password, smtp.username):
         if secret:
-            register(secret)  # typed into the YAML rather than ${VAR}: just as secret
+            redactor.add(secret)  # typed into the YAML rather than ${VAR}: just as secret
     where = f"{smtp.host}:{smtp.port}"
     try:
         client = _connect(smtp, ca_file)
-    except MonitorProblem:
-        raise
+    except MonitorProblem as problem:
+        raise _problem(problem.reason, redactor) from None
     except Exception as exc:
-        raise _problem(f"cannot reach the SMTP server {where}: {_describe(exc, smtp)}") from None
+        raise _problem(f"cannot reach the SMTP server {where}: {_describe(exc, smtp)}", redactor) from None
     try:
         _submit(client, smtp, message, where, ca_file)
+    except MonitorProblem as problem:
+        raise _problem(problem.reason, redactor) from None
     finally:
         try:
             client.quit()
@@ -124,8 +129,9 @@ def _submit(client: smtplib.SMTP, smtp: "OutboxSmtp", message: EmailMessage, whe
         raise _problem(f"sending through the SMTP server {where} failed: {_describe(exc, smtp)}") from None
 
 
-def _problem(reason: str) -> MonitorProblem:
-    return MonitorProblem(Category.OUTBOX, redact(reason))
+def _problem(reason: str, redactor: Redactor | None = None) -> MonitorProblem:
+    """The one error of the outbox; `send` hides the config's secrets in it before it leaves."""
+    return MonitorProblem(Category.OUTBOX, redactor.redact(reason) if redactor is not None else reason)
 
 
 def _said(answer: object) -> str:
@@ -137,7 +143,7 @@ def _said(answer: object) -> str:
     else:
         return str(answer)[:200]
     words = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-    return redact(f"{code} {' '.join(words.split())}"[:300])
+    return f"{code} {' '.join(words.split())}"[:300]
 
 
 def _describe(exc: BaseException, smtp: "OutboxSmtp") -> str:
@@ -157,4 +163,4 @@ def _describe(exc: BaseException, smtp: "OutboxSmtp") -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         return _said(exc)
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return redact(str(text)[:200])
+    return str(text)[:200]

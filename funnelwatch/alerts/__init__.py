@@ -21,7 +21,7 @@ from typing import Iterator
 
 from ..clock import utcnow
 from ..config import Config
-from ..redaction import mask_url, redact, register
+from ..redaction import mask_url
 from ..results import RunResult
 from ..schema import AlertChannel
 from ..store import Store
@@ -35,8 +35,7 @@ __all__ = ["dispatch", "channel_id", "send", "heartbeat"]
 def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
     """Send what this run calls for; return problems worth showing (never raises)."""
     problems: list[str] = []
-    for url in [c.url for c in config.settings.alerts] + [config.settings.heartbeat or ""]:
-        register(url)  # a URL typed into the YAML (not via ${VAR}) is just as secret
+    redact = config.redactor.redact  # holds the channel URLs too, typed or from ${VAR}
     for channel in config.settings.alerts:
         try:
             problem = _channel(config, store, outcome, channel)

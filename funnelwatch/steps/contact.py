@@ -199,8 +199,9 @@ class Contact(StepKind):
         return await probes.settle_open_probes(services, PROBES)
 
     def claim(self, services: RunServices, item: "PlanItem") -> CheckResult | None:
-        return probes.claim_submission(services.ledger, item, services.run_id, services.clock.now(), PROBES,
-                                       services.inbox_problem)
+        refused = probes.claim_submission(services.ledger, item, services.run_id, services.clock.now(), PROBES,
+                                          services.inbox_problem)
+        return services.attach_check(refused) if refused is not None else None
 
     def release(self, services: RunServices, item: "PlanItem", submitted: bool) -> None:
         services.ledger.release(item.check.spec.name, item.viewport, services.run_id, submitted)
@@ -219,7 +220,7 @@ class Contact(StepKind):
         services.ledger.arm(ctx.check.spec.name, ctx.viewport, ctx.run_id, values)  # a run killed mid-send still watches it
         ctx.no_retry = True  # asking twice bothers the people who answer; a refused login only gets worse with retries
         ca_file = ctx.config.resolve(outbox.smtp.ca_file) if outbox.smtp.ca_file else None
-        await asyncio.to_thread(send, outbox, message, ca_file)
+        await asyncio.to_thread(send, outbox, message, ca_file, ctx.redactor)
         ctx.submitted_at = now.timestamp()
         probe_id = services.ledger.record(ctx.check.spec.name, ctx.viewport, ctx.run_id, values)
         reason = (f"question sent to {section.email.strip()}; waiting up to {sla_text(section)} for a human reply "

@@ -115,7 +115,8 @@ class Followup(StepKind):
         return await settle_open_probes(services)
 
     def claim(self, services: RunServices, item: "PlanItem") -> CheckResult | None:
-        return claim_submission(services.ledger, item, services.run_id, services.clock.now(), services.inbox_problem)
+        refused = claim_submission(services.ledger, item, services.run_id, services.clock.now(), services.inbox_problem)
+        return services.attach_check(refused) if refused is not None else None
 
     def release(self, services: RunServices, item: "PlanItem", submitted: bool) -> None:
         services.ledger.release(item.check.spec.name, item.viewport, services.run_id, submitted)

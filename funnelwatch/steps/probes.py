@@ -32,7 +32,6 @@ from ..clock import iso, show, stamp
 from ..errors import MonitorProblem
 from ..fields import Duration, Strict, dates_as_text
 from ..ledger import Ledger, Probe, ProbeStats
-from ..redaction import redact
 from ..results import Category, CheckResult, Status
 from ..units import format_duration
 
@@ -172,7 +171,7 @@ def claim_submission(ledger: Ledger, item: "PlanItem", run_id: int, now: datetim
     if inbox_problem is not None:
         return CheckResult(
             check=spec.name, file=item.check.file, status=Status.ERROR, step=probes.step, category=inbox_problem.category,
-            reason=redact(f"{probes.not_sent} sent: its {probes.answer} could not be watched — {inbox_problem.reason}"),
+            reason=f"{probes.not_sent} sent: its {probes.answer} could not be watched — {inbox_problem.reason}",
             viewport=item.viewport, started_at=iso(now), tags=list(spec.tags),
         )
     holder = ledger.reserve(spec.name, item.viewport, run_id, now, section.every)
@@ -201,7 +200,10 @@ def claim_submission(ledger: Ledger, item: "PlanItem", run_id: int, now: datetim
 
 
 async def settle_open_probes(services: "RunServices", probes: ProbeKind) -> list[CheckResult]:
-    """Settle every open probe of this kind (whatever the run's selection); the runner records the results."""
+    """Settle every open probe of this kind (whatever the run's selection); the runner records the results.
+
+    Each result passes `services.attach_check`, which also hides the config's secrets in its reason.
+    """
     kinds = (probes.step,)
     open_now = services.ledger.open_probes(kinds)
     if not open_now:
@@ -320,7 +322,7 @@ def _result(probe: Probe, status: Status, category: Category | None, reason: str
             evidence: dict[str, Any], now: datetime, probes: ProbeKind) -> CheckResult:
     return CheckResult(
         check=probe.check_name, file=probe.file, status=status, step=probes.step, category=category,
-        reason=redact(reason) if reason else None, viewport=probe.viewport, latency_s=latency, token=probe.token,
+        reason=reason or None, viewport=probe.viewport, latency_s=latency, token=probe.token,
         evidence={probes.step: evidence}, started_at=iso(now),
     )
 

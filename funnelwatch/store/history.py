@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import iso
 from ..errors import FunnelwatchError
-from ..redaction import redact, redact_deep
+from ..redaction import Redactor
 from ..results import Category, CheckResult, Status
 from .migrations import table
 
@@ -51,6 +51,7 @@ class RunsAndResults:
     path: "Path"
     clock: "Clock"
     ledger: "SqlLedger"
+    redactor: Redactor
 
     def transaction(self) -> Any:
         raise NotImplementedError
@@ -110,7 +111,7 @@ class RunsAndResults:
             "status": result.status.value,
             "step": result.step,
             "category": result.category.value if result.category else None,
-            "reason": redact(result.reason),
+            "reason": self.redactor.redact(result.reason),
             "duration_s": result.duration_s,
             "attempts": result.attempts,
             "latency_s": result.latency_s,
@@ -118,7 +119,7 @@ class RunsAndResults:
             "started_at": result.started_at or iso(self.clock.now()),
             "kind": kind,
             "tags": json.dumps(result.tags),
-            "evidence": json.dumps(redact_deep(result.evidence), default=str),
+            "evidence": json.dumps(self.redactor.redact_deep(result.evidence), default=str),
             "artifacts": json.dumps(result.artifacts),
         }
         with self.transaction():
