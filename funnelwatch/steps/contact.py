@@ -131,7 +131,7 @@ class ContactProbes(ProbeKind):
     def missing_reason(self, probe: Probe, ignored: list[dict[str, Any]], gave_up: bool) -> str:
         reason = (f"{probe.channel or 'the address'} did not answer the question of {show(probe.submitted_at)} "
                   f"within {self.sla_text(probe)}")
-        return reason + probes._ignored_and_watching(probe, ignored, gave_up)
+        return reason + probes.ignored_and_watching(probe, ignored, gave_up)
 
     def bounced_reason(self, probe: Probe, bounce: dict[str, Any]) -> str:
         said = " ".join(p for p in (bounce.get("diagnostic") or "", f"(status {bounce['status']})" if bounce.get("status") else "") if p)

@@ -108,7 +108,7 @@ class ProbeKind:
 
     def missing_reason(self, probe: Probe, ignored: list[dict[str, Any]], gave_up: bool) -> str:
         reason = f"no human {self.answer} to the {self.sent} of {show(probe.submitted_at)} within {self.sla_text(probe)}"
-        return reason + _ignored_and_watching(probe, ignored, gave_up)
+        return reason + ignored_and_watching(probe, ignored, gave_up)
 
     def bounced_reason(self, probe: Probe, bounce: dict[str, Any]) -> str:
         return f"the {self.sent} bounced: {bounce.get('status', '')} {bounce.get('diagnostic', '')}".strip()
@@ -304,7 +304,7 @@ def latency_s(submitted: datetime, reply_at: datetime) -> float:
     return max(0.0, (reply_at - submitted).total_seconds())
 
 
-def _ignored_and_watching(probe: Probe, ignored: list[dict[str, Any]], gave_up: bool) -> str:
+def ignored_and_watching(probe: Probe, ignored: list[dict[str, Any]], gave_up: bool) -> str:
     text = ""
     if ignored:
         kinds = sorted({i["why"] for i in ignored})
