@@ -98,19 +98,27 @@ def validate(obj: dict[str, Any]) -> None:
 def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool) -> None:
     """Run checks, store results, rebuild the report, send alerts."""
     config = _load(obj)
-    interactive = sys.stderr.isatty()
+    from .live import Live
+
+    # On a terminal, one status line says what runs and what it waits for; logs and --json get none of it.
+    live = Live(write=lambda text: sys.stderr.write(_Terminal.redactor.redact(text)),
+                flush=sys.stderr.flush) if sys.stderr.isatty() and not as_json else None
 
     def progress(event: str, payload: Any) -> None:
+        if live is not None:
+            live.progress(event, payload)
         if event == "result":
             _echo_err(summary_line(payload))
-        elif event == "start" and interactive:
-            _echo_err(one_line(f"  … {payload.check.name} [{payload.viewport}]"))
         elif event == "notice":
             _echo_err(f"funnelwatch: {payload}")
 
     from . import api  # imported here so `validate` stays fast (no browser stack to import)
 
-    outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress)
+    try:
+        outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress)
+    finally:
+        if live is not None:
+            live.close()
     if junit:
         from .junit import write_junit
 
@@ -204,6 +212,29 @@ def schedule_command(obj: dict[str, Any], run_now: bool, settle_every: str, stop
     daemon = Daemon(obj["project"], settle_every_s=settle_s, stop_grace_s=grace_s, run_now=run_now, log=_echo_err,
                     settings_file=obj["settings_file"])
     sys.exit(daemon.serve())
+
+
+@cli.command()
+@click.option("--since", default="7d", show_default=True, help="How far back the digest looks.")
+@click.option("--print", "print_only", is_flag=True, help="Print the digest (Markdown) instead of sending it.")
+@click.pass_obj
+def digest(obj: dict[str, Any], since: str, print_only: bool) -> None:
+    """Send the week's digest to every alert channel: breakages, recoveries, uptime, response times."""
+    from . import api
+    from .units import parse_duration
+
+    try:
+        since_s = parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    config = _load(obj)
+    built, problems = api.digest(config, since_s, send=not print_only)
+    if print_only or not config.settings.alerts:
+        _echo(built)
+    if not config.settings.alerts and not print_only:
+        _echo_err("funnelwatch: no alerts: channels in config/funnelwatch.yaml — printed the digest instead")
+    for problem in problems:
+        _echo_err(f"funnelwatch: {problem}")
 
 
 @cli.command()

@@ -82,11 +82,13 @@ class Runner:
         self.artifacts_dir = config.reports_dir / "artifacts" / str(run_id)
         self.redact = config.redactor
         self.services = RunServices(run_id=run_id, ledger=store.ledger, clock=clock, checks=config.checks,
-                                    redactor=config.redactor)
+                                    redactor=config.redactor, progress=self.progress,
+                                    trusted_authserv_id=config.settings.inbox.trusted_authserv_id)
 
     # --- the whole run ----------------------------------------------------------
 
     async def run(self, plan: Plan) -> list[CheckResult]:
+        self.progress("plan", len(plan.items) + len(plan.broken))
         results: list[CheckResult] = [self._broken_result(b) for b in plan.broken]
         for result in results:
             self._record(result)

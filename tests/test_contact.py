@@ -327,3 +327,32 @@ def test_a_late_reply_alerts_like_a_broken_funnel(project, published, receiver):
     assert ("support@ answers — Published inbox: reply came late: support@acme.test took 30h 0m to answer (first human reply from "
             "Support team <support@acme.test>); the SLA is 1 day") in message["message"]
     assert SMTP_PASSWORD not in json.dumps(message)
+
+
+def test_a_reply_in_the_maildir_junk_folder_keeps_its_latency_and_fails_as_email_in_spam(project, smtp_env):
+    from funnelwatch.inbox.maildir import deliver
+
+    server = PublishedInboxes(lambda raw, to: deliver(project.root / "inbox", raw, folder="Junk")).start()
+    try:
+        configure(project, server)
+        t0 = send_all(project, ["help"])  # help@ answers the bare address: found only by In-Reply-To/References
+        [result] = settle_at(project, t0, 4 * HOUR, server)
+    finally:
+        server.stop()
+    assert (result.status, result.step, result.category) == (Status.FAIL, "contact", Category.EMAIL_IN_SPAM)
+    assert round(result.latency_s / 60) * 60 == 1 * HOUR
+    assert result.reason.startswith("the first human reply arrived in Junk, not INBOX: the prospect would not see it "
+                                    "(it came after 1h 0m, on time, from Help team <help@acme.test>)")
+    assert result.evidence["contact"]["reply"]["email"]["folder"] == "Junk"
+
+
+def test_a_reply_filed_into_dovecots_junk_is_found_by_its_references_and_fails_as_email_in_spam(project, smtp_env, dovecot):
+    server = PublishedInboxes(lambda raw, to: dovecot.file_into("Junk", raw)).start()
+    try:
+        configure(project, server, inbox=dovecot.config_yaml())
+        t0 = send_all(project, ["help"])
+        [result] = settle_at(project, t0, 4 * HOUR, server)
+    finally:
+        server.stop()
+    assert (result.status, result.step, result.category) == (Status.FAIL, "contact", Category.EMAIL_IN_SPAM)
+    assert result.reason.startswith("the first human reply arrived in Junk, not INBOX")

@@ -79,8 +79,11 @@ def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertCha
     return None
 
 
-def send(url: str, title: str, body: str, notify_type: str = "info") -> str | None:
-    """Deliver one message through Apprise; None when it went out, else why not (no secrets)."""
+def send(url: str, title: str, body: str, notify_type: str = "info", body_format: str = "text") -> str | None:
+    """Deliver one message through Apprise; None when it went out, else why not (no secrets).
+
+    `body_format` is "text", "markdown" or "html" (Apprise converts for services that need another).
+    """
     import apprise
 
     notifier = apprise.Apprise()
@@ -89,7 +92,7 @@ def send(url: str, title: str, body: str, notify_type: str = "info") -> str | No
             return "not a valid Apprise URL (see the Apprise wiki for the URL of your service)"
         try:
             sent = notifier.notify(body=body, title=title, notify_type=notify_type,
-                                   body_format=apprise.NotifyFormat.TEXT)
+                                   body_format=apprise.NotifyFormat(body_format))
         except Exception as exc:
             return f"could not send ({type(exc).__name__})"
     return None if sent else "the service did not accept the message"

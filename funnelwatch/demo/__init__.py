@@ -32,6 +32,7 @@ inbox:
   maildir:
     path: inbox
   address: demo+{{token}}@acme.test
+  trusted_authserv_id: mx.acme.test          # the demo's receiving server: only its verdicts count
 outbox:                               # contact probes go out through the demo's relay on this machine
   smtp:
     host: 127.0.0.1

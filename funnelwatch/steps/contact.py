@@ -12,6 +12,9 @@ times the first human reply in the same pending ledger as demo follow-ups
   `In-Reply-To`/`References` names the probe's `Message-ID`. Auto-replies
   (RFC 3834 `Auto-Submitted`, `X-Autoreply`, `Precedence`) are ignored with
   the reason, as for follow-ups; the first one is kept to show.
+- A reply in a junk folder (both searches look there) keeps its latency but
+  fails as `email_in_spam`; one the receiving server distrusts as
+  `email_auth_fail` (`steps/probes.py`, `placement.py`).
 - `within` defaults to 1d. With `hours:` a whole number of days is that many
   business days (`1d` = one opening day), otherwise open time.
 - `every` (default 7d) is reserved in one transaction before anything is
@@ -166,9 +169,13 @@ class Contact(StepKind):
         if settings.outbox is None:
             return ("needs outbox: in config/funnelwatch.yaml (the SMTP server that sends the question, and a from "
                     "address with {token}) — see the README's outbox section")
-        if settings.inbox.backend not in ("imap", "maildir"):
-            return ("needs an inbox that keeps mail between runs (imap or maildir) to read the replies: "
-                    "add inbox: to config/funnelwatch.yaml")
+        from ..inbox import BACKENDS, backend_of
+
+        backend = backend_of(settings.inbox)
+        if backend is None or not backend.keeps_mail:
+            keepers = " or ".join(name for name, b in BACKENDS.items() if b.keeps_mail)
+            return (f"needs an inbox that keeps mail between runs ({keepers}) to read the replies: "
+                    + (f"{backend.forgets}" if backend is not None else "add inbox: to config/funnelwatch.yaml"))
         from ..outbox import from_address
 
         _, sent_from = from_address(settings.outbox, "{token}")
@@ -188,7 +195,11 @@ class Contact(StepKind):
             return kit.facts(self.title, value)
         shown = kit.email("The question sent", value.get("question"))
         shown += kit.email("The auto-reply", value.get("auto_reply"))
-        shown += kit.email("The first human reply", value.get("reply"))
+        reply = value.get("reply")
+        if isinstance(reply, dict):
+            shown += kit.delivery("Where the reply landed, and whether receivers trust it", reply.get("email"))
+            reply = {k: v for k, v in reply.items() if k != "email"}
+        shown += kit.email("The first human reply", reply)
         shown += kit.facts("The bounce", value.get("bounce")) if isinstance(value.get("bounce"), dict) else []
         return shown + kit.facts(self.title, value, {"question", "auto_reply", "reply", "bounce"})
 

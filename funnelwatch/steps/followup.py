@@ -13,6 +13,12 @@ settling all open probes against the inbox:
 - nothing while the window is still open (the check's own result said `pending`);
 - `error`/`inbox` when the inbox cannot be read (the probe stays open).
 
+A reply found in a junk folder still settles the probe with its latency (the
+sales rep did answer: statistics count it), but the result fails as
+`email_in_spam`, since the prospect would never see that answer; a reply the
+receiving server distrusts (DKIM/DMARC fail, see `placement.py`) fails as
+`email_auth_fail`.
+
 Latency runs from the submission to the reply's arrival (`Received:`/`Date:`,
 not the time funnelwatch looked). `every` spares the sales team: the runner
 asks `claim_submission` (the `claim` hook) before a followup check opens a browser, and between
@@ -25,7 +31,8 @@ Evidence, under `evidence["followup"]`:
      "token": "fw…", "address": "qa+fw…@example.com",
      "submitted_at": ISO, "sla_deadline": ISO, "give_up_at": ISO, "within_s": 3600.0,
      "hours": "Mon-Fri 09:00-17:00 Europe/Berlin" | None,
-     "reply": {"from", "subject", "received_at", "latency_s", "business_latency_s"} | None,
+     "reply": {"from", "subject", "received_at", "latency_s", "business_latency_s",
+               "email": {"folder", "in_spam", "auth", "return_path", "list_unsubscribe", "from"}} | None,
      "ignored": [{"from", "subject", "received_at", "why"}],   # auto-replies, wrong subject/sender
      # waiting results only:
      "last_submitted_at": ISO, "next_submission_at": ISO, "every_s": 604800.0}
@@ -87,9 +94,13 @@ class Followup(StepKind):
         return None
 
     def settings_problem(self, section: FollowupSection, settings: "Settings") -> str | None:
-        if settings.inbox.backend == "smtp":
-            return ("needs an inbox that keeps mail between runs (imap or maildir): the smtp receiver only listens "
-                    "while funnelwatch runs, so replies that come later would be lost")
+        from ..inbox import BACKENDS, backend_of
+
+        backend = backend_of(settings.inbox)
+        if backend is not None and not backend.keeps_mail:
+            keepers = " or ".join(name for name, b in BACKENDS.items() if b.keeps_mail)
+            return (f"needs an inbox that keeps mail between runs ({keepers}): {backend.forgets}, "
+                    "so replies that come later would be lost")
         return None
 
     def sla_s(self, section: FollowupSection) -> float | None:
@@ -101,7 +112,10 @@ class Followup(StepKind):
     def evidence(self, value: Any, kit: EvidenceKit) -> list[Any]:
         if not isinstance(value, dict):
             return kit.facts(self.title, value)
-        email = kit.email("The follow-up email as received", value.get("email"))
+        reply = value.get("reply")
+        delivery = kit.delivery("Where the follow-up landed, and whether receivers trust it",
+                                reply.get("email")) if isinstance(reply, dict) else []
+        email = delivery + kit.email("The follow-up email as received", value.get("email"))
         rows = value.get("probes")
         table = kit.table("Follow-up probes", rows, ["submitted_at", "state", "reply_at", "latency_s"]) \
             if isinstance(rows, list) and rows else []
@@ -183,9 +197,13 @@ async def settle_open_probes(services: RunServices) -> list[CheckResult]:
     return await probes.settle_open_probes(services, PROBES)
 
 
-def settle_probe(ledger: Ledger, probe: Probe, messages: list["ReceivedEmail"], now: datetime, run_id: int) -> CheckResult | None:
-    """Decide one demo request from the messages its address received; None when nothing changes."""
-    return probes.settle_probe(ledger, probe, messages, now, run_id, PROBES)
+def settle_probe(ledger: Ledger, probe: Probe, messages: list["ReceivedEmail"], now: datetime, run_id: int,
+                 trusted: str | None = None) -> CheckResult | None:
+    """Decide one demo request from the messages its address received; None when nothing changes.
+
+    `trusted` is the receiving server's authserv-id (`inbox.trusted_authserv_id`), whose verdicts count.
+    """
+    return probes.settle_probe(ledger, probe, messages, now, run_id, PROBES, trusted)
 
 
 def describe_stats(stats: ProbeStats) -> str | None:

@@ -13,6 +13,12 @@ speaks (its step, categories, nouns) and which message answers its probe.
 - `settle_open_probes` / `settle_probe` decide each open probe from its
   messages: `passed` / `late` / `overdue` → `missing`, or `bounced` at once.
 
+A reply found in a junk folder still settles the probe with its latency (the
+person did answer: statistics count it), but the result fails as
+`email_in_spam`, since the one who asked would never see that answer; a reply
+the receiving server distrusts (DKIM/DMARC fail, see `placement.py`) fails as
+`email_auth_fail`. The reply's delivery facts are kept in its evidence.
+
     probes = ProbeKind(step="followup", ...)
     results = await settle_open_probes(services, probes)
 """
@@ -32,8 +38,11 @@ from ..clock import iso, show, stamp
 from ..errors import MonitorProblem
 from ..fields import Duration, Strict, dates_as_text
 from ..ledger import Ledger, Probe, ProbeStats
+from ..placement import delivery_facts
+from ..placement import judge as judge_placement
 from ..results import Category, CheckResult, Status
 from ..units import format_duration
+from .base import Waiting
 
 if TYPE_CHECKING:
     from ..inbox.base import ReceivedEmail
@@ -87,6 +96,8 @@ class ProbeKind:
     #: What went out, and what answers it, for people: "demo request" / "follow-up".
     sent = "demo request"
     answer = "follow-up"
+    #: Who would not see an answer that landed in Junk.
+    reader = "the prospect"
     #: Reasons said when no probe is sent this run.
     not_sent = "no demo request"
     sending = "submitting"
@@ -109,6 +120,12 @@ class ProbeKind:
     def missing_reason(self, probe: Probe, ignored: list[dict[str, Any]], gave_up: bool) -> str:
         reason = f"no human {self.answer} to the {self.sent} of {show(probe.submitted_at)} within {self.sla_text(probe)}"
         return reason + ignored_and_watching(probe, ignored, gave_up)
+
+    def placement_reason(self, probe: Probe, reply: "ReceivedEmail", landed: str, spent: str, on_time: bool) -> str:
+        """A reply in Junk (or distrusted): `the first human follow-up arrived in Junk, not INBOX: the prospect …`."""
+        when_ = "on time" if on_time else f"late (the SLA is {self.sla_text(probe)})"
+        return (f"{landed}: {self.reader} would not see it (it came after {spent}, {when_}, "
+                f"from {reply.sender or 'an unknown sender'})")
 
     def bounced_reason(self, probe: Probe, bounce: dict[str, Any]) -> str:
         return f"the {self.sent} bounced: {bounce.get('status', '')} {bounce.get('diagnostic', '')}".strip()
@@ -208,6 +225,8 @@ async def settle_open_probes(services: "RunServices", probes: ProbeKind) -> list
     open_now = services.ledger.open_probes(kinds)
     if not open_now:
         return []
+    count = len(open_now)
+    services.progress("waiting", Waiting(f"{count} {probes.sent}{'s' if count != 1 else ''} waiting for a reply"))
     now = services.clock.now()
     results: list[CheckResult] = []
     for probe in open_now:
@@ -225,7 +244,7 @@ async def settle_open_probes(services: "RunServices", probes: ProbeKind) -> list
         if problem is not None:
             results.append(services.attach_check(_unchecked(probe, problem, now, probes)))
             continue
-        settled = settle_probe(services.ledger, probe, messages, now, services.run_id, probes)
+        settled = settle_probe(services.ledger, probe, messages, now, services.run_id, probes, services.trusted_authserv_id)
         if settled is not None:
             results.append(services.attach_check(settled))
     return results
@@ -242,8 +261,10 @@ def messages_about(inbox: Any, probe: Probe) -> list["ReceivedEmail"]:
 
 
 def settle_probe(ledger: Ledger, probe: Probe, messages: list["ReceivedEmail"], now: datetime, run_id: int,
-                 probes: ProbeKind) -> CheckResult | None:
+                 probes: ProbeKind, trusted: str | None = None) -> CheckResult | None:
     """Decide one probe from its messages; None when nothing changes.
+
+    `trusted` is the receiving server's authserv-id: only its `Authentication-Results` count.
 
     Every state change is a guarded update (`where state = <what we read>`),
     so a probe that an overlapping run settled first is left alone here.
@@ -268,17 +289,24 @@ def settle_probe(ledger: Ledger, probe: Probe, messages: list["ReceivedEmail"], 
         business = hours.seconds_between(probe.submitted_at, reply.received_at) if hours else None
         on_time = reply.received_at <= probe.sla_deadline
         state = "passed" if on_time else "late"
-        evidence["reply"] = {**probes.describe(reply), "latency_s": round(latency, 3), "business_latency_s": business}
+        delivery = {"from": reply.sender[:200], **delivery_facts(reply, trusted)}
+        evidence["reply"] = {**probes.describe(reply), "latency_s": round(latency, 3), "business_latency_s": business,
+                             "email": delivery}
         values.update(state=state, reply_at=stamp(reply.received_at), latency_s=latency, business_latency_s=business,
-                      evidence=as_json({"reply": {**describe(reply), "latency_s": round(latency, 3)}, "ignored": ignored}))
+                      evidence=as_json({"reply": {**describe(reply), "latency_s": round(latency, 3),
+                                                  "business_latency_s": business, "email": delivery}, "ignored": ignored}))
         if not ledger.move(probe.id, probe.state, values):
             return None
         evidence["state"] = state
-        if on_time:
-            return _result(probe, Status.PASS, None, None, latency, evidence, now, probes)
         spent = format_duration(latency)
         if hours and business is not None:
             spent += f" ({format_duration(business)} in business hours)"
+        landed = judge_placement(reply, trusted, f"the first human {probes.answer}")
+        if landed is not None:
+            reason = probes.placement_reason(probe, reply, landed[1], spent, on_time)
+            return _result(probe, Status.FAIL, landed[0], reason, latency, evidence, now, probes)
+        if on_time:
+            return _result(probe, Status.PASS, None, None, latency, evidence, now, probes)
         return _result(probe, Status.FAIL, probes.late, probes.late_reason(probe, reply, spent), latency, evidence, now, probes)
     if now >= probe.give_up_at:
         values.update(state="missing", evidence=as_json({"ignored": ignored}))
