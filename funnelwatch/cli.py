@@ -176,13 +176,22 @@ def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
         for result in rows:
             _echo(f"{result.started_at}  {summary_line(result)}  ({format_duration(result.duration_s)})")
         if name:
-            from .steps.followup import describe_stats
-
-            summary = describe_stats(store.ledger.stats(rows[0].check))
-            if summary:
-                _echo(summary)
+            for line in _probe_summary(config, store, rows[0].check):
+                _echo(line)
     finally:
         store.close()
+
+
+def _probe_summary(config: Any, store: Any, check_name: str) -> list[str]:
+    """Response-time lines of a check's probe kinds (follow-ups, replies), as the report shows them."""
+    from .clock import utcnow
+    from .steps.probes import describe_stats
+
+    check = next((c for c in config.checks if c.name == check_name), None)
+    if check is None:  # no longer configured: its probes still have figures
+        line = describe_stats(store.ledger.stats(check_name))
+        return [line] if line else []
+    return [line for kind, section in check.spec.sections() for line in kind.summary(store.ledger, check_name, section, utcnow())]
 
 
 @cli.command(name="schedule")

@@ -29,6 +29,16 @@ browser:
 #   address: qa+{token}@example.com            # {token} makes every submission unique
 #   trusted_authserv_id: mx.example.com        # optional: whose Authentication-Results (SPF/DKIM/DMARC) count
 
+# How contact: probes (questions to sales@, support@) are sent; replies must reach the inbox above.
+# outbox:
+#   smtp:
+#     host: smtp.example.com
+#     port: 587
+#     starttls: true                           # or ssl: true (port 465); plain: true only for a relay on this machine
+#     username: ${FUNNELWATCH_SMTP_USER}
+#     password: ${FUNNELWATCH_SMTP_PASSWORD}   # never stored, logged or shown
+#   from: "Funnel Tester <qa+{token}@example.com>"   # the inbox address: every probe gets its own
+
 # alerts:
 #   - url: ${FUNNELWATCH_ALERT_URL}            # an Apprise URL: slack://, mailto://, json://, ...
 #     on: [broken, recovered, error]

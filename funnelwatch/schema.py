@@ -136,6 +136,83 @@ def inbox_model() -> type[InboxSettings]:
     return _inbox_models[key]
 
 
+_LOOPBACK_HOSTS = ("localhost", "localhost.localdomain")
+
+
+def is_loopback(host: str) -> bool:
+    """A relay on this machine: 127.0.0.0/8, ::1 or localhost (plain SMTP may go there, nowhere else)."""
+    import ipaddress
+
+    if host.strip().lower() in _LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class OutboxSmtp(Strict):
+    """SMTP submission for probe emails: `starttls` (587) or `ssl` (465); plain only to a relay on this machine."""
+
+    host: str
+    port: int | None = Field(None, ge=1, le=65535)  # when not given: 587 for starttls, 465 for ssl, 25 for plain
+    starttls: bool = False
+    ssl: bool = False
+    plain: bool = False
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    timeout: Duration = 30.0
+
+    @model_validator(mode="after")
+    def _security_fits(self) -> "OutboxSmtp":
+        if self.starttls and self.ssl:
+            raise ValueError("choose one: starttls: true (port 587) or ssl: true (port 465), not both")
+        if not (self.starttls or self.ssl):
+            if not self.plain:
+                raise ValueError("say how to encrypt: starttls: true (port 587) or ssl: true (port 465); "
+                                 "plain SMTP needs plain: true and a relay on this machine")
+            if not is_loopback(self.host):
+                raise ValueError(f"plain SMTP only goes to a relay on this machine (127.0.0.1, localhost), not "
+                                 f"'{self.host}' — use starttls: true (port 587) or ssl: true (port 465)")
+        elif self.plain:
+            raise ValueError("plain: true means no encryption: remove it, or remove starttls/ssl")
+        if self.ssl and self.port == 587:
+            raise ValueError("port 587 starts in plain text and upgrades: use starttls: true there, or ssl: true on port 465")
+        if self.starttls and self.port == 465:
+            raise ValueError("port 465 speaks TLS from the first byte: use ssl: true there, or starttls: true on port 587")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both username and password (usually ${FUNNELWATCH_SMTP_USER} and "
+                             "${FUNNELWATCH_SMTP_PASSWORD}), or neither for a relay that needs no login")
+        if self.port is None:
+            self.port = 465 if self.ssl else 587 if self.starttls else 25
+        return self
+
+    @property
+    def security(self) -> str:
+        return "ssl" if self.ssl else "starttls" if self.starttls else "plain"
+
+
+class OutboxSettings(Strict):
+    """How probe emails (`contact:` checks) are sent; `from` holds {token}, so every probe has its own reply address."""
+
+    smtp: OutboxSmtp
+    from_: str = Field(alias="from")
+
+    @field_validator("from_")
+    @classmethod
+    def _from_has_token(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        if "{token}" not in value:
+            raise ValueError("from must contain {token} (e.g. \"Funnel Tester <qa+{token}@example.com>\") "
+                             "so every probe has its own reply address")
+        _, address = parseaddr(value.replace("{token}", "fwtoken"))
+        if "@" not in address:
+            raise ValueError(f"'{value}' is not an email address; write it like \"Funnel Tester <qa+{{token}}@example.com>\"")
+        return value
+
+
 class AlertChannel(Strict):
     url: str
     on: Annotated[list[Literal["broken", "recovered", "error", "reminder"]], BeforeValidator(_as_list)] = [
@@ -170,6 +247,7 @@ class SettingsBase(Strict):
     reports_dir: str = "reports"
     browser: BrowserSettings = BrowserSettings()  # type: ignore[call-arg]  # pydantic fills the defaults
     inbox: InboxSettings = Field(default_factory=lambda: inbox_model()())
+    outbox: OutboxSettings | None = None
     alerts: list[AlertChannel] = []
     heartbeat: str | None = None
     defaults: Defaults = Defaults()  # type: ignore[call-arg]

@@ -39,6 +39,11 @@ def test_demo_catches_every_breakage_and_writes_the_report(tmp_path):
         assert got == EXPECTED
         assert "GDPR Readiness Guide" in latest["Cloud security e-book"].reason
         assert "$59" in latest["Compliance Suite — pricing ad"].reason
+        replies = {r.check: r for r in store.latest() if r.step == "contact" and r.status.value != "pending"}
+        assert (replies["sales@ answers"].status.value, replies["sales@ answers"].category) == ("pass", None)
+        late = replies["support@ answers"]
+        assert (late.status.value, late.category.value) == ("fail", "late_reply")
+        assert late.reason.startswith("support@acme.test took ")
         assert latest["Zero Trust guide — email in Junk"].reason == "the delivery email arrived in Junk, not INBOX"
         assert "dkim=fail (signed by acme.test)" in latest["SOC 2 checklist — DKIM failure"].reason
         assert latest["HIPAA checklist — Google Ads spring"].evidence["asset"]["email"]["auth"]["dkim"] == "pass"
@@ -46,3 +51,5 @@ def test_demo_catches_every_breakage_and_writes_the_report(tmp_path):
         store.close()
     html = index.read_text()
     assert "Cloud security e-book" in html and "http://" not in html.split("<body", 1)[0]
+    channels = html.split("Response times by channel", 1)[1].split("</table>", 1)[0]
+    assert "sales@acme.test" in channels and "support@acme.test" in channels and "demo form" in channels

@@ -5,7 +5,8 @@ Its emails land in a Maildir (what a local MTA would do), each with the
 write, and its "sales team" answers demo requests after a configurable
 delay, with an immediate auto-reply first, as real teams do. One funnel's
 email is filed into the Maildir++ `.Junk` folder, another's DKIM signature
-fails.
+fails. Behind its mail relay (`relay.py`) sales@ and support@ answer
+`contact:` probes, one in time and one late.
 
     site = build_demo_site(Path("inbox")).start()
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 from ..inbox.maildir import deliver
 from .documents import make_pdf
+from .relay import DemoRelay
 from .server import LocalSite, Request, Response
 
 FAST_REPLY_S = 1.0
@@ -62,6 +64,7 @@ class DemoSite:
         self.fast_reply_s = fast_reply_s
         self.site = LocalSite()
         self._timers: list[threading.Timer] = []
+        self.relay = DemoRelay(maildir, self._later, fast_reply_s, slow_reply_s)
         self._routes()
 
     @property
@@ -70,11 +73,13 @@ class DemoSite:
 
     def start(self) -> "DemoSite":
         self.site.start()
+        self.relay.start()
         return self
 
     def stop(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        self.relay.stop()
         self.site.stop()
 
     # --- email ------------------------------------------------------------------

@@ -76,6 +76,11 @@ class ReceivedEmail:
         except Exception:
             return next((str(v) for k, v in self.message.raw_items() if k.lower() == name.lower()), "")
 
+    def refers_to(self, message_id: str) -> bool:
+        """This message answers (In-Reply-To) or threads under (References) the message with that Message-ID."""
+        wanted = message_id.strip().strip("<>").lower()
+        return bool(wanted) and any(wanted in self.header(name).lower() for name in ("In-Reply-To", "References"))
+
     def addressed_to(self, token: str) -> bool:
         token = token.lower()
         return any(token in r for r in self.recipients)
@@ -117,6 +122,9 @@ class Inbox(Protocol):
 
     def messages_for(self, token: str) -> list[ReceivedEmail]:
         """Every message addressed to the submission with this token."""
+
+    # Optional: `messages_referencing(message_id) -> list[ReceivedEmail]`, every message whose
+    # In-Reply-To/References names that Message-ID (a reply to a probe email sent to the bare address).
 
     def close(self) -> None: ...
 

@@ -254,9 +254,28 @@ class ImapInbox:
             except (imaplib.IMAP4.error, OSError, UnexpectedCommandStatusError) as exc:
                 raise self._problem(f"searching the IMAP folder '{self.settings.folder}' on {self.where} failed: {_describe(exc)}") from None
 
+    def messages_referencing(self, message_id: str) -> list[ReceivedEmail]:
+        """Replies to a probe email, in the folder and the junk folders: In-Reply-To or References names its Message-ID."""
+        wanted = message_id.strip().strip("<>")
+        if not wanted:
+            return []
+        needle = _quote(wanted)
+        with self._lock:
+            if self.mailbox is None:
+                self._connect()
+            try:
+                found = self._search(f"OR HEADER In-Reply-To {needle} HEADER References {needle}")
+            except (imaplib.IMAP4.error, OSError, UnexpectedCommandStatusError) as exc:
+                raise self._problem(f"searching the IMAP folder '{self.settings.folder}' on {self.where} failed: {_describe(exc)}") from None
+        return [message for message in found if message.refers_to(wanted)]
+
     def _messages_for(self, token: str) -> list[ReceivedEmail]:
         address = self.address.replace("{token}", token) if "{token}" in self.address else token
         needle = _quote(address)
+        return [message for message in self._search(f"OR TO {needle} CC {needle}") if message.addressed_to(token)]
+
+    def _search(self, criteria: str) -> list[ReceivedEmail]:
+        """The messages matching `criteria` in the folder, then each junk folder (fetched once, then cached)."""
         folders = [self.settings.folder, *self.junk]
         found: dict[str, list[ReceivedEmail]] = {}
         for folder in sorted(folders, key=lambda f: f != self._selected):  # the open folder first: no re-EXAMINE
@@ -265,12 +284,12 @@ class ImapInbox:
             else:
                 self.mailbox.folder.set(folder, readonly=True)  # EXAMINE: read-only, and shows what arrived since
                 self._selected = folder
-            uids = self.mailbox.uids(f"OR TO {needle} CC {needle}")
+            uids = self.mailbox.uids(criteria)
             fresh = [uid for uid in uids if (folder, uid) not in self._cache]
             for start in range(0, len(fresh), FETCH_BATCH):
                 self._fetch(fresh[start:start + FETCH_BATCH], folder)
             found[folder] = [self._cache[(folder, uid)] for uid in uids if (folder, uid) in self._cache]
-        return [message for folder in folders for message in found[folder] if message.addressed_to(token)]
+        return [message for folder in folders for message in found[folder]]
 
     def _fetch(self, uids: list[str], folder: str = "") -> None:
         folder = folder or self.settings.folder

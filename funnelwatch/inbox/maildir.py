@@ -64,14 +64,23 @@ class MaildirInbox:
             raise MonitorProblem(Category.INBOX, f"cannot open the Maildir at {self.path}: {exc.strerror}") from None
 
     def messages_for(self, token: str) -> list[ReceivedEmail]:
-        found = self._messages_in(self.path, token, HOME)
+        return [m for m in self._containing(token) if m.addressed_to(token)]
+
+    def messages_referencing(self, message_id: str) -> list[ReceivedEmail]:
+        """Replies to a probe email: In-Reply-To or References names its Message-ID (junk folders too)."""
+        wanted = message_id.strip().strip("<>")
+        return [m for m in self._containing(wanted) if m.refers_to(wanted)] if wanted else []
+
+    def _containing(self, needle: str) -> list[ReceivedEmail]:
+        """Every message, in the inbox and its junk folders, whose raw bytes contain `needle`."""
+        found = self._messages_in(self.path, needle, HOME)
         for folder in self.junk_folders():
-            found += self._messages_in(self.path / f".{folder}", token, folder)
+            found += self._messages_in(self.path / f".{folder}", needle, folder)
         return found
 
-    def _messages_in(self, root: Path, token: str, folder: str) -> list[ReceivedEmail]:
+    def _messages_in(self, root: Path, needle: str, folder: str) -> list[ReceivedEmail]:
         found = []
-        token_bytes = token.lower().encode()
+        token_bytes = needle.lower().encode()
         for sub in ("new", "cur"):
             where = root / sub
             try:
@@ -88,8 +97,7 @@ class MaildirInbox:
                 if token_bytes not in raw.lower():
                     continue
                 message = ReceivedEmail.parse(raw, mtime, key=name if folder == HOME else f"{folder}/{name}")
-                if message.addressed_to(token):
-                    found.append(message.placed(folder, HOME))
+                found.append(message.placed(folder, HOME))
         return found
 
     def close(self) -> None:

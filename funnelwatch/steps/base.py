@@ -8,7 +8,7 @@ A kind is a module with a `StepKind` subclass and one line in `steps/__init__.py
 - `model` — the pydantic model of its section (the check schema is built from
   the registry: `schema.check_model()`); `repeated` kinds take a list of items,
   labelled `name[i]` (custom `steps:`);
-- its rules: `needs_inbox`, `one_viewport`, `submits_once`, `starts_page`,
+- its rules: `needs_inbox`, `needs_browser`, `one_viewport`, `submits_once`, `starts_page`,
   `needs_page`, `submits`, `check_rules`, `settings_problem`, `time_cap_s`;
 - `run(ctx, section)` — the work on the page, once per attempt. A step signals
   "the funnel is broken here" by raising `StepFailed`, "funnelwatch could not
@@ -121,12 +121,18 @@ class StepKind:
     settles: ClassVar[bool] = False
     #: How a result settled by a later run is named after its check (JUnit: "Demo [desktop] follow-up").
     settled_name: ClassVar[str] = ""
+    #: The funnel page's heading over those settled results ("Sales follow-ups").
+    settled_title: ClassVar[str] = "Settled later"
 
     # --- what the rest needs to know about a section ---------------------------
 
     def needs_inbox(self, section: Any) -> bool:
         """This section reads email (the run opens the inbox, and an inbox problem stops it here)."""
         return False
+
+    def needs_browser(self, section: Any) -> bool:
+        """This section works in the browser (a check whose sections all say no runs without one: an email probe)."""
+        return True
 
     def starts_page(self, section: Any) -> bool:
         """This section opens the funnel's first page (an ad click, a landing URL)."""
@@ -154,6 +160,14 @@ class StepKind:
 
     def sla_s(self, section: Any) -> float | None:
         """The answer time this section promises (follow-ups), for the report."""
+        return None
+
+    def summary(self, ledger: "Ledger", check_name: str, section: Any, now: Any) -> list[str]:
+        """Lines `funnelwatch history NAME` prints under the results (a probe kind's response times)."""
+        return []
+
+    def channel(self, section: Any) -> tuple[str, str] | None:
+        """(channel, SLA in words) for the report's "Response times by channel" table; None: not a channel."""
         return None
 
     # --- work --------------------------------------------------------------------
