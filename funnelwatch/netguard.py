@@ -24,6 +24,7 @@ import asyncio
 import ipaddress
 import socket
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -185,16 +186,27 @@ def block_reason(*urls: str) -> str | None:
     return None
 
 
-async def guard_browser(browser: Any, guard: AddressGuard) -> Any:
+async def guard_browser(browser: Any, guard: AddressGuard, answer_hits: bool = False) -> Any:
     """Pause every request of `browser` (all contexts, frames, workers, redirect hops) until `guard` allows it.
 
-    Uses Chromium's browser-wide request interception (CDP `Fetch`); returns the session (kept alive with the browser).
+    With `answer_hits`, analytics and ad hits (`tag_hits.is_hit`) are answered
+    right here with an empty 204 and never leave the machine: a synthetic lead
+    must not reach anyone's analytics. Uses Chromium's browser-wide request
+    interception (CDP `Fetch`); returns the session (kept alive with the browser).
     """
     session = await browser.new_browser_cdp_session()
     pending: set[asyncio.Task[None]] = set()
+    watch = _watches[browser] = HitWatch()
 
     async def decide(event: dict[str, Any]) -> None:
         request_id, url = event["requestId"], event["request"]["url"]
+        if answer_hits and _answered(event["request"]):
+            try:
+                await session.send("Fetch.fulfillRequest", {"requestId": request_id, "responseCode": 204,
+                                                            "responseHeaders": _empty_answer_headers(event["request"])})
+            except Exception:  # the request was cancelled or the browser went away
+                pass
+            return
         try:
             if guard.known(url):
                 reason = guard.check(url)
@@ -212,6 +224,7 @@ async def guard_browser(browser: Any, guard: AddressGuard) -> Any:
             pass
 
     def on_paused(event: dict[str, Any]) -> None:
+        watch.tell(event)
         task = asyncio.ensure_future(decide(event))
         pending.add(task)
         task.add_done_callback(pending.discard)
@@ -219,3 +232,73 @@ async def guard_browser(browser: Any, guard: AddressGuard) -> Any:
     session.on("Fetch.requestPaused", on_paused)
     await session.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
     return session
+
+
+class HitWatch:
+    """Who hears about a page's requests as the browser issues them: main-frame id → callback.
+
+    The browser-wide interception sees what a page's own event stream misses:
+    a beacon sent while the page unloads (the form's page, as it leaves for
+    the thank-you page). `page_events` registers each attempt's page here.
+    """
+
+    def __init__(self) -> None:
+        self.watchers: dict[str, Callable[[dict[str, Any], str], None]] = {}
+
+    def watch(self, frame_id: str, callback: Callable[[dict[str, Any], str], None]) -> None:
+        self.watchers[frame_id] = callback
+
+    def forget(self, frame_id: str) -> None:
+        self.watchers.pop(frame_id, None)
+
+    def tell(self, event: dict[str, Any]) -> None:
+        callback = self.watchers.get(str(event.get("frameId", "")))
+        if callback is not None:
+            try:
+                callback(event["request"], str(event.get("resourceType", "")).lower())
+            except Exception:  # a watcher's trouble never stops a request
+                pass
+
+
+_watches: "weakref.WeakKeyDictionary[Any, HitWatch]" = weakref.WeakKeyDictionary()
+
+
+def hit_watch(browser: Any) -> HitWatch | None:
+    """The watch of a guarded browser (None: not guarded by `guard_browser`)."""
+    try:
+        return _watches.get(browser)
+    except TypeError:
+        return None
+
+
+def request_body(request: dict[str, Any]) -> str | None:
+    """A paused request's body as text (CDP hands it as `postData` or as base64 `postDataEntries`)."""
+    body = request.get("postData")
+    if body is None and request.get("postDataEntries"):
+        import base64
+
+        body = b"".join(base64.b64decode(e.get("bytes", "")) for e in request["postDataEntries"]).decode("utf-8", "replace")
+    return body
+
+
+def _answered(request: dict[str, Any]) -> bool:
+    from .tag_hits import is_hit
+
+    headers = {str(k).lower(): str(v) for k, v in (request.get("headers") or {}).items()}
+    try:
+        return is_hit(str(request.get("method", "GET")), str(request.get("url", "")), request_body(request), headers.get("content-type", ""))
+    except Exception:
+        return False
+
+
+def _empty_answer_headers(request: dict[str, Any]) -> list[dict[str, str]]:
+    """An empty answer a page's XHR or fetch may read (CORS allows the page's own origin)."""
+    headers = {str(k).lower(): str(v) for k, v in (request.get("headers") or {}).items()}
+    answer = [{"name": "Cache-Control", "value": "no-store"}, {"name": "X-Funnelwatch", "value": "answered"}]
+    origin = headers.get("origin")
+    if origin:
+        answer += [{"name": "Access-Control-Allow-Origin", "value": origin},
+                   {"name": "Access-Control-Allow-Credentials", "value": "true"},
+                   {"name": "Access-Control-Allow-Methods", "value": "GET, POST, OPTIONS"},
+                   {"name": "Access-Control-Allow-Headers", "value": headers.get("access-control-request-headers", "content-type")}]
+    return answer

@@ -45,6 +45,8 @@ class Category(str, enum.Enum):
     SLOW_PAGE = "slow_page"
     TEXT_MISSING = "text_missing"
     TEXT_FORBIDDEN = "text_forbidden"
+    CONVERSION_MISSING = "conversion_missing"
+    CONVERSION_EARLY = "conversion_early"
     ELEMENT_MISSING = "element_missing"
     TIMEOUT = "timeout"
     CONNECTION = "connection"
@@ -78,6 +80,8 @@ CATEGORY_LABELS: dict[Category, str] = {
     Category.SLOW_PAGE: "page too slow",
     Category.TEXT_MISSING: "expected text missing",
     Category.TEXT_FORBIDDEN: "page shows forbidden text",
+    Category.CONVERSION_MISSING: "conversion tag did not fire",
+    Category.CONVERSION_EARLY: "conversion fires before the submit",
     Category.ELEMENT_MISSING: "element not found",
     Category.TIMEOUT: "timed out",
     Category.CONNECTION: "site unreachable",

@@ -19,7 +19,7 @@ from .config import BrokenCheck, Config
 from .errors import FunnelwatchError, MonitorProblem
 from .inbox import Inbox, make_inbox
 from .outcome import Verdict, classify, first_line
-from .page_events import browser_evidence, listen
+from .page_events import browser_evidence, listen, watch_hits
 from .plan import Plan, PlanItem
 from .redaction import redact
 from .results import Category, CheckResult, Status, StepRecord
@@ -128,7 +128,8 @@ class Runner:
         semaphore = asyncio.Semaphore(self.settings.browser.concurrency)
         async with async_playwright() as playwright:
             holder = BrowserHolder(playwright, self.settings.browser.executable, self.settings.browser.headless and not self.headed,
-                                   allow_private=self.settings.browser.allow_private)
+                                   allow_private=self.settings.browser.allow_private,
+                                   answer_hits=self.settings.browser.analytics == "answer")
             try:
                 await holder.get()
             except FunnelwatchError as exc:  # no browser: every check is a monitor problem, the run still completes
@@ -249,6 +250,7 @@ class Runner:
             profile=profile,
         )
         listen(ctx)
+        await watch_hits(ctx)
         return _Opened(browser, context, ctx, tracing)
 
     async def _run_steps(self, ctx: StepContext, item: PlanItem, attempt: Attempt) -> None:

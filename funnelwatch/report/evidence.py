@@ -235,6 +235,8 @@ def artifact(path: Any, reports_dir: Path) -> Artifact | None:
 
 
 _BROWSER_KEYS = {
+    "tags": ("Tags: every analytics and ad hit the browser attempted",
+             ["vendor", "id", "event", "value", "when", "handling", "expected", "sent_by"]),
     "console_errors": ("Console errors", ["text", "url"]),
     "page_errors": ("Uncaught page errors", ["message", "stack"]),
     "failed_requests": ("Failed requests", ["status", "method", "url", "error", "resource"]),

@@ -89,6 +89,8 @@ class StepKind:
     model: ClassVar[type["Strict"]]
     #: The section is a list of items (`steps:`), each run as its own step `name[i]`.
     repeated: ClassVar[bool] = False
+    #: The section is a list of items (`conversions:`) judged together as one step `name`.
+    listed: ClassVar[bool] = False
     #: Once the check submitted its form, a failed attempt is not retried (a demo request is never sent twice).
     submits_once: ClassVar[bool] = False
     #: Run the check on its first viewport only (one demo request per window: no twin from mobile).
@@ -192,6 +194,10 @@ class StepContext:
     console_errors: list[dict[str, Any]] = field(default_factory=list)
     failed_requests: list[dict[str, Any]] = field(default_factory=list)
     page_errors: list[dict[str, Any]] = field(default_factory=list)
+    #: Every analytics and ad hit the browser attempted (`tag_hits.Seen`), from the context's first request on.
+    tag_hits: list[Any] = field(default_factory=list)
+    #: Every request of the context (capped): {"url", "at", "resource", "page"}, for `url:` tag globs.
+    requests_seen: list[dict[str, Any]] = field(default_factory=list)
     submitted_at: float | None = None
     no_retry: bool = False
     outcome: StepOutcome | None = None
@@ -199,6 +205,7 @@ class StepContext:
     #: Locators of the fields a step filled with a secret: masked in every screenshot.
     secret_fields: list[Any] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    started_at: float = field(default_factory=time.time)  # epoch seconds, to place page events beside `submitted_at`
     profile: "ContextProfile | None" = None  # the browser's user agent, locale and proxy, for plain HTTP downloads
 
     @property
