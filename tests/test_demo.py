@@ -17,6 +17,7 @@ EXPECTED = {
     "Webinar registration": ("fail", "form_http_error"),
     "Cloud security e-book": ("fail", "wrong_asset"),
     "Ransomware report — newsletter": ("fail", "merge_tag"),
+    "Free trial — Google Ads": ("fail", "conversion_missing"),
 }
 
 
@@ -37,6 +38,10 @@ def test_demo_catches_every_breakage_and_writes_the_report(tmp_path):
         assert got == EXPECTED
         assert "GDPR Readiness Guide" in latest["Cloud security e-book"].reason
         assert "$59" in latest["Compliance Suite — pricing ad"].reason
+        assert "G-DEMO12345 sent page_view but no generate_lead" in latest["Free trial — Google Ads"].reason
+        hipaa_tags = latest["HIPAA checklist — Google Ads spring"].evidence["tags"]
+        assert {(t["event"], t["expected"]) for t in hipaa_tags} == {("page_view", ""), ("generate_lead", "✓")}
+        assert {t["handling"] for t in hipaa_tags} == {"answered by funnelwatch"}  # no demo lead reached analytics
     finally:
         store.close()
     html = index.read_text()
