@@ -104,3 +104,24 @@ def test_no_doc_sends_microsoft_365_users_to_app_passwords_and_oauth2_is_documen
                 "browser.locale", "browser.timezone_id", "browser.proxy", "locale", "timezone_id", "proxy"):
         assert key in reference_keys()
     assert "auth: oauth2" in (ROOT / "docs" / "inbox-and-assets.md").read_text(encoding="utf-8")
+
+
+SPEC = ROOT.parent / "shared" / "spec" / "PRODUCT.md"
+
+
+def spec_section(title: str) -> str:
+    """One `### title` section of the product spec, up to the next heading."""
+    text = SPEC.read_text(encoding="utf-8")
+    start = text.index(f"### {title}\n")
+    end = re.search(r"^#{2,3} ", text[start + 4:], re.M)
+    return text[start:start + 4 + end.start()] if end else text[start:]
+
+
+@pytest.mark.skipif(not SPEC.exists(), reason="shared/spec is not beside this clone")
+def test_the_spec_conversion_tags_yaml_validates_as_written(monkeypatch):
+    section = spec_section("Conversion tags")
+    assert assert_yaml_blocks_validate(section, "PRODUCT.md") >= 1
+    [block] = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    spec = CheckSpec.model_validate({"name": "spec", "landing": {"url": "https://example.com/"}, **__import__("yaml").safe_load(block)})
+    assert [tag.vendor for tag in spec.conversions] == ["ga4", "google_ads", "meta", "linkedin", "url"]
+    assert [tag.wanted_event for tag in spec.conversions][:3] == ["generate_lead", "AbC-D_efG-hIjk", "Lead"]
