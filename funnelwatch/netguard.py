@@ -186,12 +186,13 @@ def block_reason(*urls: str) -> str | None:
     return None
 
 
-async def guard_browser(browser: Any, guard: AddressGuard, answer_hits: bool = False) -> Any:
+async def guard_browser(browser: Any, guard: AddressGuard, answer_hits: bool = False, answer_globs: Sequence[str] = ()) -> Any:
     """Pause every request of `browser` (all contexts, frames, workers, redirect hops) until `guard` allows it.
 
     With `answer_hits`, analytics and ad hits (`tag_hits.is_hit`) are answered
     right here with an empty 204 and never leave the machine: a synthetic lead
-    must not reach anyone's analytics. Uses Chromium's browser-wide request
+    must not reach anyone's analytics. So are requests whose path and query
+    match one of `answer_globs` (the checks' own tags). Uses Chromium's browser-wide request
     interception (CDP `Fetch`); returns the session (kept alive with the browser).
     """
     session = await browser.new_browser_cdp_session()
@@ -200,7 +201,7 @@ async def guard_browser(browser: Any, guard: AddressGuard, answer_hits: bool = F
 
     async def decide(event: dict[str, Any]) -> None:
         request_id, url = event["requestId"], event["request"]["url"]
-        if answer_hits and _answered(event["request"]):
+        if answer_hits and _answered(event["request"], answer_globs):
             try:
                 await session.send("Fetch.fulfillRequest", {"requestId": request_id, "responseCode": 204,
                                                             "responseHeaders": _empty_answer_headers(event["request"])})
@@ -281,9 +282,11 @@ def request_body(request: dict[str, Any]) -> str | None:
     return body
 
 
-def _answered(request: dict[str, Any]) -> bool:
-    from .tag_hits import is_hit
+def _answered(request: dict[str, Any], globs: Sequence[str] = ()) -> bool:
+    from .tag_hits import is_hit, matches_glob
 
+    if globs and matches_glob(str(request.get("url", "")), globs):
+        return True
     headers = {str(k).lower(): str(v) for k, v in (request.get("headers") or {}).items()}
     try:
         return is_hit(str(request.get("method", "GET")), str(request.get("url", "")), request_body(request), headers.get("content-type", ""))

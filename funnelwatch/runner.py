@@ -129,7 +129,8 @@ class Runner:
         async with async_playwright() as playwright:
             holder = BrowserHolder(playwright, self.settings.browser.executable, self.settings.browser.headless and not self.headed,
                                    allow_private=self.settings.browser.allow_private,
-                                   answer_hits=self.settings.browser.analytics == "answer")
+                                   answer_hits=self.settings.browser.analytics == "answer",
+                                   answer_globs=_answered_globs(items))
             try:
                 await holder.get()
             except FunnelwatchError as exc:  # no browser: every check is a monitor problem, the run still completes
@@ -321,6 +322,15 @@ class Runner:
             reason=reason, started_at=iso(self.clock.now()),
             evidence={"diagnostics": [str(d) for d in broken.diagnostics]},
         )
+
+
+def _answered_globs(items: list[PlanItem]) -> list[str]:
+    """Globs of hits the browser answers besides the known vendors' (a check's own tags, e.g. `conversions[].url`)."""
+    globs: list[str] = []
+    for item in items:
+        for kind, section in item.check.spec.sections():
+            globs += [g for g in kind.answered_globs(section) if g not in globs]
+    return globs
 
 
 def _connected(browser: Any) -> bool:

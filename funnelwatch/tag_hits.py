@@ -23,6 +23,7 @@ these: they load normally, because without them nothing fires.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -177,6 +178,14 @@ def path_and_query(url: str) -> str:
     except ValueError:
         return url
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def matches_glob(url: str, globs: Sequence[str]) -> bool:
+    """Whether a URL's path and query match one of `globs` (`*` anything, `?` one character)."""
+    import fnmatch
+
+    target = path_and_query(url)
+    return any(fnmatch.fnmatchcase(target, glob) for glob in globs)
 
 
 def as_facts(hit: Hit) -> dict[str, Any]:

@@ -130,6 +130,10 @@ class StepKind:
         """A step may never hang a run: its own waits plus generous slack."""
         return timeout_s * 3 + 10
 
+    def answered_globs(self, section: Any) -> list[str]:
+        """Globs (on a request's path and query) of hits the browser answers itself, like the known analytics vendors'."""
+        return []
+
     def sla_s(self, section: Any) -> float | None:
         """The answer time this section promises (follow-ups), for the report."""
         return None

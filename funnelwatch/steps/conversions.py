@@ -177,6 +177,10 @@ class Conversions(StepKind):
     def needs_page(self, section: list[ConversionTag]) -> bool:
         return True
 
+    def answered_globs(self, section: list[ConversionTag]) -> list[str]:
+        """A `url:` tag's hits are answered in the browser too: no synthetic lead reaches that tool either."""
+        return [tag.ident for tag in section if tag.vendor == "url"]
+
     def time_cap_s(self, section: Any, timeout_s: float) -> float:
         return timeout_s + 10
 
@@ -227,7 +231,7 @@ def _add_url_hits(ctx: "StepContext", tags: list[ConversionTag]) -> None:
         target = path_and_query(request["url"])
         for tag in tags:
             if fnmatch.fnmatchcase(target, tag.ident):
-                answered = any(s.answered and s.url[:2000] == request["url"] for s in ctx.tag_hits)  # a vendor's hit too
+                answered = ctx.config.settings.browser.analytics == "answer"
                 ctx.tag_hits.append(Seen(Hit("url", tag.ident, "match"), request["at"], request["url"],
                                          transport_of(request["resource"]), answered, page=request["page"], source=index))
                 break
