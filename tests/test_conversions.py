@@ -134,6 +134,9 @@ def test_the_spec_keys_validate_and_a_wrong_id_is_named_with_what_to_write():
     assert any("exactly one of" in p for p in problems([{"ga4": GA4, "meta": PIXEL}]))
     assert any("AW-<conversion id>/<label>" in p for p in problems([{"google_ads": "123/abc"}]))
     assert any("unknown key" in p for p in problems([{"ga4": GA4, "evnt": "x"}]))
+    text = "name: t\nlanding:\n  url: https://example.com/\nconversions:\n  - ga4: G-ABC\n  - meta: '1'\n    evnt: Lead\n"
+    assert [str(d) for d in validate_text(text, CheckSpec, "checks/t.yaml")] == [
+        "checks/t.yaml:7: conversions[1].evnt: unknown key — did you mean 'event'?"]
 
 
 # --- healthy: every tag fires, nothing reaches the platforms --------------------------------------------
@@ -226,6 +229,7 @@ def test_a_value_mismatch_is_conversion_missing_with_both_values(answered):
 def test_a_conversion_fired_on_landing_before_the_submit_is_conversion_early(answered):
     assert_fails(answered["results"]["early"], "conversion_early", f"GA4 {GA4} generate_lead fired",
                  "before the form was submitted", "/lp/tags-early", "every visitor counts as a lead")
+    assert any(t["expected"] == "✗ before submit" and t["when"].endswith("before submit") for t in answered["results"]["early"].evidence["tags"])
 
 
 def test_an_unrelated_collect_is_neither_ga4_nor_answered(answered):

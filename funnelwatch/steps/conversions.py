@@ -243,8 +243,10 @@ def _judge(tag: ConversionTag, hits: list[Seen], submitted: float | None) -> dic
     before = [s for s in hits if submitted is not None and s.at < submitted]
     fired = [s for s in after if tag.same_tag(s.hit) and tag.same_event(s.hit) and tag.same_money(s.hit)]
     early = [s for s in before if tag.same_tag(s.hit) and tag.same_event(s.hit)]
-    for seen in fired + early:
+    for seen in fired:
         seen.expected = "✓"
+    for seen in early:
+        seen.expected = "✗ before submit"
     row: dict[str, Any] = {"tag": tag.describe()}
     if early and submitted is not None:
         first = early[0]
@@ -277,7 +279,7 @@ def _missing_reason(tag: ConversionTag, hits: list[Hit], submitted: bool) -> str
         reason = f"{tag.label()} sent {wanted} with {money}, not {want}"
     elif own:
         sent = ", ".join(dict.fromkeys(event_words(h.vendor, h.event) for h in own))
-        reason = f"{tag.label()} sent {sent} but no {wanted}" + ("" if submitted else "")
+        reason = f"{tag.label()} sent {sent} but no {wanted}"
     else:
         reason = f"{tag.label()} sent no {wanted} {where}" if event else f"{tag.label()} sent nothing {where}"
     elsewhere = list(dict.fromkeys(h.id for h in hits if h.vendor == tag.vendor and not tag.same_tag(h) and tag.same_event(h)))
