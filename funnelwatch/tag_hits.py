@@ -78,7 +78,7 @@ class Seen:
         from .redaction import redact
 
         return {**as_facts(self.hit), "when": when, "sent_by": self.transport,
-                "handling": "answered by funnelwatch" if self.answered else "sent", "expected": self.expected,
+                "handling": "answered" if self.answered else "sent", "expected": self.expected,
                 "url": redact(self.url[:300])}
 
 

@@ -151,7 +151,7 @@ def test_healthy_tags_pass_and_no_hit_reaches_the_collector(answered):
     assert {("GA4", "page_view", "sendBeacon"), ("GA4", "generate_lead", "sendBeacon"), ("Meta pixel", "Lead", "fetch/XHR"),
             ("Meta pixel", "PageView", "image"), ("Google Ads", ADS_LABEL, "image"), ("Google Ads", ADS_LABEL, "fetch/XHR"),
             ("LinkedIn Insight", LI_CONVERSION, "fetch/XHR")} <= seen, seen
-    assert all(t["handling"] == "answered by funnelwatch" for t in result.evidence["tags"])
+    assert all(t["handling"] == "answered" for t in result.evidence["tags"])
     assert all(t["when"].endswith("after submit") for t in result.evidence["tags"])
     assert result.evidence["conversions"]["waited_s"] < 4  # it stops once every tag fired, before the cap
     page = (answered["project"].root / result.report).read_text(encoding="utf-8")
@@ -175,14 +175,14 @@ def test_a_check_without_conversions_still_answers_every_hit(answered):
     result = answered["results"]["landing only"]
     assert result.status is Status.PASS, result.reason
     assert answered["collector"] == []
-    assert [(t["vendor"], t["event"], t["handling"]) for t in result.evidence["tags"]] == [("GA4", "page_view", "answered by funnelwatch")]
+    assert [(t["vendor"], t["event"], t["handling"]) for t in result.evidence["tags"]] == [("GA4", "page_view", "answered")]
 
 
 def test_a_url_glob_tag_is_seen_and_answered_too(answered):
     result = answered["results"]["own tag"]
     assert result.status is Status.PASS, result.reason
     assert answered["collector"] == []
-    assert [(t["vendor"], t["expected"], t["handling"]) for t in result.evidence["tags"]] == [("url: glob", "✓", "answered by funnelwatch")]
+    assert [(t["vendor"], t["expected"], t["handling"]) for t in result.evidence["tags"]] == [("url: glob", "✓", "answered")]
 
 
 def test_a_server_side_tagging_host_on_the_sites_own_origin_is_recognised_and_answered(answered):
@@ -195,7 +195,7 @@ def test_a_conversion_sent_while_the_form_page_unloads_is_seen(answered):
     result = answered["results"]["unload"]
     assert result.status is Status.PASS, result.reason
     [lead] = [t for t in result.evidence["tags"] if t["event"] == "generate_lead"]
-    assert lead["expected"] == "✓" and lead["when"].endswith("after submit") and lead["handling"] == "answered by funnelwatch"
+    assert lead["expected"] == "✓" and lead["when"].endswith("after submit") and lead["handling"] == "answered"
 
 
 def test_a_conversion_on_a_check_without_a_form_is_looked_for_on_the_landing_page(answered):
@@ -245,3 +245,10 @@ def test_inits_example_check_shows_a_commented_conversions_block_that_validates_
     uncommented = "\n".join(line[2:] if line.startswith("# ") and not line.startswith("# One") else line
                             for line in EXAMPLE_CHECK.splitlines())
     assert [str(d) for d in validate_text(uncommented, CheckSpec, "checks/example.yaml")] == []
+
+
+def test_json_output_carries_the_usual_step_category_and_reason_and_nothing_new(answered):
+    doc = answered["results"]["tag removed"].to_json()
+    assert set(doc) == {"check", "file", "status", "step", "category", "reason", "duration_s", "attempts", "report", "viewport",
+                        "latency_s"}
+    assert (doc["status"], doc["step"], doc["category"]) == ("fail", "conversions", "conversion_missing")

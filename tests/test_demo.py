@@ -41,7 +41,7 @@ def test_demo_catches_every_breakage_and_writes_the_report(tmp_path):
         assert "G-DEMO12345 sent page_view but no generate_lead" in latest["Free trial — Google Ads"].reason
         hipaa_tags = latest["HIPAA checklist — Google Ads spring"].evidence["tags"]
         assert {(t["event"], t["expected"]) for t in hipaa_tags} == {("page_view", ""), ("generate_lead", "✓")}
-        assert {t["handling"] for t in hipaa_tags} == {"answered by funnelwatch"}  # no demo lead reached analytics
+        assert {t["handling"] for t in hipaa_tags} == {"answered"}  # no demo lead reached analytics
     finally:
         store.close()
     html = index.read_text()
