@@ -42,6 +42,8 @@ PRIVATE: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(n) for n in ("10.0.0
 METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200"))
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata.azure.internal"})
 RESOLVE_DEADLINE_S = 10.0
+ANSWER_SETTLE_S = 2.0
+ANSWER_GRACE_S = 0.3
 _KEPT_BLOCKS = 500
 _recent_blocks: OrderedDict[str, str] = OrderedDict()
 _recent_lock = threading.Lock()
@@ -201,13 +203,6 @@ async def guard_browser(browser: Any, guard: AddressGuard, answer_hits: bool = F
 
     async def decide(event: dict[str, Any]) -> None:
         request_id, url = event["requestId"], event["request"]["url"]
-        if answer_hits and _answered(event["request"], answer_globs):
-            try:
-                await session.send("Fetch.fulfillRequest", {"requestId": request_id, "responseCode": 204,
-                                                            "responseHeaders": _empty_answer_headers(event["request"])})
-            except Exception:  # the request was cancelled or the browser went away
-                pass
-            return
         try:
             if guard.known(url):
                 reason = guard.check(url)
@@ -224,9 +219,25 @@ async def guard_browser(browser: Any, guard: AddressGuard, answer_hits: bool = F
         except Exception:  # the request was cancelled or the browser went away
             pass
 
-    def on_paused(event: dict[str, Any]) -> None:
+    async def answer(event: dict[str, Any]) -> None:
+        """An empty 204, before anyone hears of the hit: a check that saw it cannot end while it is still paused."""
+        try:
+            await session.send("Fetch.fulfillRequest", {"requestId": event["requestId"], "responseCode": 204,
+                                                        "responseHeaders": _empty_answer_headers(event["request"])})
+        except Exception:  # the request was cancelled or the browser went away
+            pass
+        finally:
+            watch.answering -= 1
         watch.tell(event)
-        task = asyncio.ensure_future(decide(event))
+
+    def on_paused(event: dict[str, Any]) -> None:
+        if answer_hits and _answered(event["request"], answer_globs):
+            watch.answering += 1
+            watch.last_answer = asyncio.get_running_loop().time()
+            task = asyncio.ensure_future(answer(event))
+        else:
+            watch.tell(event)
+            task = asyncio.ensure_future(decide(event))
         pending.add(task)
         task.add_done_callback(pending.discard)
 
@@ -245,6 +256,21 @@ class HitWatch:
 
     def __init__(self) -> None:
         self.watchers: dict[str, Callable[[dict[str, Any], str], None]] = {}
+        #: Hits paused and not yet answered: a context must not close on them (Chromium would let them go out).
+        self.answering = 0
+        self.last_answer = 0.0  # loop time of the last hit paused for an answer
+
+    async def settled(self, timeout_s: float = ANSWER_SETTLE_S) -> None:
+        """Wait (briefly) until every paused hit got its answer and the hits of a burst stopped arriving.
+
+        A keepalive hit (sendBeacon, fetch keepalive) outlives its page: closing
+        the context between the renderer sending it and the interception pausing
+        it would let it go out.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline and (self.answering > 0 or loop.time() - self.last_answer < ANSWER_GRACE_S):
+            await asyncio.sleep(0.02)
 
     def watch(self, frame_id: str, callback: Callable[[dict[str, Any], str], None]) -> None:
         self.watchers[frame_id] = callback

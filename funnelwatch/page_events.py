@@ -123,6 +123,15 @@ async def watch_hits(ctx: "StepContext") -> None:
     ctx.context.on("close", lambda _: watch.forget(target))
 
 
+async def settle_hits(browser: Any) -> None:
+    """Before a context closes: every hit the browser paused has its answer (`netguard.HitWatch.settled`)."""
+    from .netguard import hit_watch
+
+    watch = hit_watch(browser)
+    if watch is not None:
+        await watch.settled()
+
+
 def _record(ctx: "StepContext", method: str, url: str, body: bytes | str | None, content_type: str, resource: str, page: str) -> None:
     """Keep the request for `url:` globs, and its analytics and ad hits."""
     now = time.time()

@@ -19,7 +19,7 @@ from .config import BrokenCheck, Config
 from .errors import FunnelwatchError, MonitorProblem
 from .inbox import Inbox, make_inbox
 from .outcome import Verdict, classify, first_line
-from .page_events import browser_evidence, listen, watch_hits
+from .page_events import browser_evidence, listen, settle_hits, watch_hits
 from .plan import Plan, PlanItem
 from .redaction import redact
 from .results import Category, CheckResult, Status, StepRecord
@@ -287,6 +287,7 @@ class Runner:
             attempt.artifacts = await self._keep_artifacts(ctx, item, number, opened.tracing)
         elif opened.tracing:
             await _stop_tracing(opened.context, None)
+        await settle_hits(opened.browser)  # a hit still paused when its context closes would go out unanswered
         await _close(opened.context)
 
     async def _keep_artifacts(self, ctx: StepContext, item: PlanItem, number: int, tracing: bool) -> dict[str, str]:
