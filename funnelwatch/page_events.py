@@ -85,7 +85,7 @@ def browser_evidence(ctx: "StepContext") -> dict[str, Any]:
     if ctx.failed_requests:
         found["failed_requests"] = ctx.failed_requests[:SHOWN_EVENTS]
     if ctx.tag_hits:
-        found["tags"] = [seen.facts(ctx.submitted_at, ctx.started_at) for seen in ctx.tag_hits[:MAX_EVENTS]]
+        found["tags"] = [seen.facts(ctx.submitted_at, ctx.started_at, ctx.redactor) for seen in ctx.tag_hits[:MAX_EVENTS]]
     return found
 
 

@@ -68,18 +68,16 @@ class Seen:
     source: int | None = None  # a `url:` glob's hit: its index in the context's requests
     expected: str = ""  # "✓" once the `conversions` step counted it
 
-    def facts(self, submitted_at: float | None, started: float) -> dict[str, Any]:
+    def facts(self, submitted_at: float | None, started: float, redactor: Any) -> dict[str, Any]:
         """The funnel page's row: vendor, id, event, value, when (relative to submit), answered or sent."""
         if submitted_at is not None:
             delta = self.at - submitted_at
             when = f"{delta:+.1f}s " + ("after submit" if delta >= 0 else "before submit")
         else:
             when = f"{self.at - started:.1f}s after start"
-        from .redaction import redact
-
         return {**as_facts(self.hit), "when": when, "sent_by": self.transport,
                 "handling": "answered" if self.answered else "sent", "expected": self.expected,
-                "url": redact(self.url[:300])}
+                "url": redactor.redact(self.url[:300])}
 
 
 def transport_of(resource_type: str) -> str:
