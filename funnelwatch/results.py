@@ -145,6 +145,18 @@ CATEGORY_ADVICE: dict[Category, tuple[str, str]] = {
                             "and update the check if it did.", WEB_TEAM),
     Category.TEXT_FORBIDDEN: ("The page shows text it must never show (an error, a placeholder, an old price): ask the web "
                               "team to remove it.", WEB_TEAM),
+    Category.EMAIL_IN_SPAM: ("The delivery email lands in the spam folder, so most prospects never see it: ask IT or the "
+                             "email platform's admin to check the sending domain's reputation and authentication "
+                             "(SPF, DKIM, DMARC) and the email's content.", MAIL_IT),
+    Category.EMAIL_AUTH_FAIL: ("Receiving servers distrust the email (SPF, DKIM or DMARC fails), so it is filtered or "
+                               "rejected: ask IT or the email platform's admin to fix the DNS records or signing key "
+                               "named in the reason.", MAIL_IT),
+    Category.CONVERSION_MISSING: ("The form works but the ad platforms never hear about the lead, so their bidding starves "
+                                  "and campaign reports undercount: ask whoever manages the tag manager to restore the "
+                                  "conversion tag on the thank-you page (the Tags table below shows what fired instead).", AD_OPS),
+    Category.CONVERSION_EARLY: ("The conversion fires before the form is sent, so every visitor counts as a lead and the "
+                                "platforms bid on the wrong people: ask whoever manages the tag manager to trigger it on "
+                                "the thank-you page or the form's success, not on the landing page.", AD_OPS),
     Category.ELEMENT_MISSING: ("An element a custom step needs is gone: ask the web team whether the page changed, and "
                                "update the check's selector if it did.", WEB_TEAM),
     Category.TIMEOUT: ("The funnel did not finish in time: if it is slow for everyone, tell the web team; if it was a "

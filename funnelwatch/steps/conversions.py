@@ -189,14 +189,18 @@ class Conversions(StepKind):
         began = time.time()
         submitted = ctx.submitted_at
         urls = [tag for tag in section if tag.vendor == "url"]
+        cap = min(quiet * MAX_QUIET_PERIODS, ctx.timeout_s)
+        told = False
         while True:
             _add_url_hits(ctx, urls)
             rows = [_judge(tag, ctx.tag_hits, submitted) for tag in section]
             now = time.time()
             last = max([began] + [seen.at for seen in ctx.tag_hits])
-            if all(row["state"] != "missing" for row in rows) or now - last >= quiet \
-                    or now - began >= min(quiet * MAX_QUIET_PERIODS, ctx.timeout_s):
+            if all(row["state"] != "missing" for row in rows) or now - last >= quiet or now - began >= cap:
                 break
+            if not told:  # a watching terminal says what this attempt waits for
+                ctx.waiting("waiting for the conversion tags", cap)
+                told = True
             await asyncio.sleep(POLL_S)
         ctx.evidence["conversions"] = {
             "expected": [{k: v for k, v in row.items() if not k.startswith("_") and k != "state"} for row in rows],
