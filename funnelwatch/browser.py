@@ -308,8 +308,11 @@ async def with_user_agent(browser: "Browser", viewport: str, profile: ContextPro
 class BrowserHolder:
     """One Chromium per run, relaunched if it dies mid-run so the other checks still run."""
 
-    def __init__(self, playwright: Any, executable: str, headless: bool, allow_private: Sequence[str] = ()):
+    def __init__(self, playwright: Any, executable: str, headless: bool, allow_private: Sequence[str] = (),
+                 answer_hits: bool = True, answer_globs: Sequence[str] = ()):
         self.playwright = playwright
+        self.answer_globs = list(answer_globs)  # hits of the checks' own tags (`url:` globs on path and query)
+        self.answer_hits = answer_hits  # browser.analytics: answer (analytics hits never leave the machine)
         self.executable = executable
         self.headless = headless
         self.allow_private = list(allow_private)
@@ -323,8 +326,9 @@ class BrowserHolder:
                 from .netguard import AddressGuard, guard_browser
 
                 browser = await launch(self.playwright, self.executable, self.headless)
-                try:  # no request leaves this browser unchecked: internal addresses are blocked (netguard)
-                    self._guard = await guard_browser(browser, AddressGuard(self.allow_private))
+                try:  # no request leaves this browser unchecked: internal addresses are blocked, hits answered (netguard)
+                    self._guard = await guard_browser(browser, AddressGuard(self.allow_private), self.answer_hits,
+                                                       self.answer_globs)
                 except Exception as exc:
                     await browser.close()
                     raise FunnelwatchError(f"the browser started but would not let funnelwatch check its requests: {exc}") from None

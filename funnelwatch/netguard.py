@@ -24,6 +24,7 @@ import asyncio
 import ipaddress
 import socket
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -41,6 +42,8 @@ PRIVATE: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(n) for n in ("10.0.0
 METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200"))
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata.azure.internal"})
 RESOLVE_DEADLINE_S = 10.0
+ANSWER_SETTLE_S = 2.0
+ANSWER_GRACE_S = 0.3
 _KEPT_BLOCKS = 500
 _recent_blocks: OrderedDict[str, str] = OrderedDict()
 _recent_lock = threading.Lock()
@@ -185,13 +188,18 @@ def block_reason(*urls: str) -> str | None:
     return None
 
 
-async def guard_browser(browser: Any, guard: AddressGuard) -> Any:
+async def guard_browser(browser: Any, guard: AddressGuard, answer_hits: bool = False, answer_globs: Sequence[str] = ()) -> Any:
     """Pause every request of `browser` (all contexts, frames, workers, redirect hops) until `guard` allows it.
 
-    Uses Chromium's browser-wide request interception (CDP `Fetch`); returns the session (kept alive with the browser).
+    With `answer_hits`, analytics and ad hits (`tag_hits.is_hit`) are answered
+    right here with an empty 204 and never leave the machine: a synthetic lead
+    must not reach anyone's analytics. So are requests whose path and query
+    match one of `answer_globs` (the checks' own tags). Uses Chromium's browser-wide request
+    interception (CDP `Fetch`); returns the session (kept alive with the browser).
     """
     session = await browser.new_browser_cdp_session()
     pending: set[asyncio.Task[None]] = set()
+    watch = _watches[browser] = HitWatch()
 
     async def decide(event: dict[str, Any]) -> None:
         request_id, url = event["requestId"], event["request"]["url"]
@@ -211,11 +219,115 @@ async def guard_browser(browser: Any, guard: AddressGuard) -> Any:
         except Exception:  # the request was cancelled or the browser went away
             pass
 
+    async def answer(event: dict[str, Any]) -> None:
+        """An empty 204, before anyone hears of the hit: a check that saw it cannot end while it is still paused."""
+        try:
+            await session.send("Fetch.fulfillRequest", {"requestId": event["requestId"], "responseCode": 204,
+                                                        "responseHeaders": _empty_answer_headers(event["request"])})
+        except Exception:  # the request was cancelled or the browser went away
+            pass
+        finally:
+            watch.answering -= 1
+        watch.tell(event)
+
     def on_paused(event: dict[str, Any]) -> None:
-        task = asyncio.ensure_future(decide(event))
+        if answer_hits and _answered(event["request"], answer_globs):
+            watch.answering += 1
+            watch.last_answer = asyncio.get_running_loop().time()
+            task = asyncio.ensure_future(answer(event))
+        else:
+            watch.tell(event)
+            task = asyncio.ensure_future(decide(event))
         pending.add(task)
         task.add_done_callback(pending.discard)
 
     session.on("Fetch.requestPaused", on_paused)
     await session.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
     return session
+
+
+class HitWatch:
+    """Who hears about a page's requests as the browser issues them: main-frame id → callback.
+
+    The browser-wide interception sees what a page's own event stream misses:
+    a beacon sent while the page unloads (the form's page, as it leaves for
+    the thank-you page). `page_events` registers each attempt's page here.
+    """
+
+    def __init__(self) -> None:
+        self.watchers: dict[str, Callable[[dict[str, Any], str], None]] = {}
+        #: Hits paused and not yet answered: a context must not close on them (Chromium would let them go out).
+        self.answering = 0
+        self.last_answer = 0.0  # loop time of the last hit paused for an answer
+
+    async def settled(self, timeout_s: float = ANSWER_SETTLE_S) -> None:
+        """Wait (briefly) until every paused hit got its answer and the hits of a burst stopped arriving.
+
+        A keepalive hit (sendBeacon, fetch keepalive) outlives its page: closing
+        the context between the renderer sending it and the interception pausing
+        it would let it go out.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline and (self.answering > 0 or loop.time() - self.last_answer < ANSWER_GRACE_S):
+            await asyncio.sleep(0.02)
+
+    def watch(self, frame_id: str, callback: Callable[[dict[str, Any], str], None]) -> None:
+        self.watchers[frame_id] = callback
+
+    def forget(self, frame_id: str) -> None:
+        self.watchers.pop(frame_id, None)
+
+    def tell(self, event: dict[str, Any]) -> None:
+        callback = self.watchers.get(str(event.get("frameId", "")))
+        if callback is not None:
+            try:
+                callback(event["request"], str(event.get("resourceType", "")).lower())
+            except Exception:  # a watcher's trouble never stops a request
+                pass
+
+
+_watches: "weakref.WeakKeyDictionary[Any, HitWatch]" = weakref.WeakKeyDictionary()
+
+
+def hit_watch(browser: Any) -> HitWatch | None:
+    """The watch of a guarded browser (None: not guarded by `guard_browser`)."""
+    try:
+        return _watches.get(browser)
+    except TypeError:
+        return None
+
+
+def request_body(request: dict[str, Any]) -> str | None:
+    """A paused request's body as text (CDP hands it as `postData` or as base64 `postDataEntries`)."""
+    body = request.get("postData")
+    if body is None and request.get("postDataEntries"):
+        import base64
+
+        body = b"".join(base64.b64decode(e.get("bytes", "")) for e in request["postDataEntries"]).decode("utf-8", "replace")
+    return body
+
+
+def _answered(request: dict[str, Any], globs: Sequence[str] = ()) -> bool:
+    from .tag_hits import is_hit, matches_glob
+
+    if globs and matches_glob(str(request.get("url", "")), globs):
+        return True
+    headers = {str(k).lower(): str(v) for k, v in (request.get("headers") or {}).items()}
+    try:
+        return is_hit(str(request.get("method", "GET")), str(request.get("url", "")), request_body(request), headers.get("content-type", ""))
+    except Exception:
+        return False
+
+
+def _empty_answer_headers(request: dict[str, Any]) -> list[dict[str, str]]:
+    """An empty answer a page's XHR or fetch may read (CORS allows the page's own origin)."""
+    headers = {str(k).lower(): str(v) for k, v in (request.get("headers") or {}).items()}
+    answer = [{"name": "Cache-Control", "value": "no-store"}, {"name": "X-Funnelwatch", "value": "answered"}]
+    origin = headers.get("origin")
+    if origin:
+        answer += [{"name": "Access-Control-Allow-Origin", "value": origin},
+                   {"name": "Access-Control-Allow-Credentials", "value": "true"},
+                   {"name": "Access-Control-Allow-Methods", "value": "GET, POST, OPTIONS"},
+                   {"name": "Access-Control-Allow-Headers", "value": headers.get("access-control-request-headers", "content-type")}]
+    return answer

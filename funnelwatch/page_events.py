@@ -7,13 +7,19 @@ cannot fill memory) and copied into the result's evidence at the end.
 from __future__ import annotations
 
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
+
+from .tag_hits import Seen, recognise, transport_of
 
 if TYPE_CHECKING:
     from .steps.base import StepContext
 
 MAX_EVENTS = 200
 SHOWN_EVENTS = 50
+MAX_REQUESTS = 2000
+#: Pages whose main-frame requests the browser-wide interception reports (`watch_hits`).
+_watched: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def listen(ctx: "StepContext") -> None:
@@ -42,6 +48,22 @@ def listen(ctx: "StepContext") -> None:
     def on_crash(_: Any) -> None:
         ctx.crashed = True
 
+    def on_request(request: Any) -> None:
+        """Context-wide (popups, frames); the main frame is heard from the browser itself once `watch_hits` ran."""
+        try:
+            frame = request.frame
+            if frame.page in _watched and frame is frame.page.main_frame:
+                return
+        except Exception:  # a service worker's request has no frame
+            pass
+        try:
+            body = request.post_data_buffer if request.method == "POST" else None
+            _record(ctx, request.method, request.url, body, request.headers.get("content-type", ""), request.resource_type,
+                    _page_of(request))
+        except Exception:
+            pass
+
+    ctx.context.on("request", on_request)
     page.on("crash", on_crash)
     page.on("console", on_console)
     page.on("pageerror", on_page_error)
@@ -62,4 +84,74 @@ def browser_evidence(ctx: "StepContext") -> dict[str, Any]:
         found["page_errors"] = ctx.page_errors[:SHOWN_EVENTS]
     if ctx.failed_requests:
         found["failed_requests"] = ctx.failed_requests[:SHOWN_EVENTS]
+    if ctx.tag_hits:
+        found["tags"] = [seen.facts(ctx.submitted_at, ctx.started_at, ctx.redactor) for seen in ctx.tag_hits[:MAX_EVENTS]]
     return found
+
+
+async def watch_hits(ctx: "StepContext") -> None:
+    """Hear the page's main-frame requests from the browser-wide interception (`netguard.HitWatch`).
+
+    A beacon the form's page sends while it unloads never shows in the page's
+    own event stream; the browser still issues (and answers) it. Without a
+    guarded browser, the context's events are all there is.
+    """
+    from .netguard import hit_watch, request_body
+
+    watch = hit_watch(ctx.context.browser)
+    if watch is None:
+        return
+    try:
+        session = await ctx.context.new_cdp_session(ctx.page)
+        target = str((await session.send("Target.getTargetInfo"))["targetInfo"]["targetId"])
+        await session.detach()
+    except Exception:
+        return
+
+    def on_browser_request(request: dict[str, Any], resource: str) -> None:
+        headers = {str(k).lower(): str(v) for k, v in (request.get("headers") or {}).items()}
+        page_url = ""
+        try:
+            page_url = ctx.page.url[:300]
+        except Exception:
+            pass
+        _record(ctx, str(request.get("method", "GET")), str(request.get("url", "")), request_body(request),
+                headers.get("content-type", ""), "fetch/xhr" if resource == "xhr" else resource, page_url)
+
+    watch.watch(target, on_browser_request)
+    _watched.add(ctx.page)
+    ctx.context.on("close", lambda _: watch.forget(target))
+
+
+async def settle_hits(browser: Any) -> None:
+    """Before a context closes: every hit the browser paused has its answer (`netguard.HitWatch.settled`)."""
+    from .netguard import hit_watch
+
+    watch = hit_watch(browser)
+    if watch is not None:
+        await watch.settled()
+
+
+def _record(ctx: "StepContext", method: str, url: str, body: bytes | str | None, content_type: str, resource: str, page: str) -> None:
+    """Keep the request for `url:` globs, and its analytics and ad hits."""
+    now = time.time()
+    if len(ctx.requests_seen) < MAX_REQUESTS:
+        ctx.requests_seen.append({"url": url[:2000], "at": now, "resource": resource, "page": page})
+    if len(ctx.tag_hits) >= MAX_EVENTS or not _maybe_hit(url):
+        return
+    answered = ctx.config.settings.browser.analytics == "answer"
+    hits = recognise(method, url, body, content_type)
+    ctx.tag_hits += [Seen(hit, now, url, transport_of(resource), answered, page=page) for hit in hits]
+
+
+def _page_of(request: Any) -> str:
+    """The URL of the page that sent a request (its frame may be gone mid-navigation)."""
+    try:
+        return str(request.frame.url)[:300]
+    except Exception:
+        return ""
+
+
+def _maybe_hit(url: str) -> bool:
+    """A cheap look before parsing: every recognised hit's path has one of these."""
+    return "/collect" in url or "/pagead/" in url or "/tr" in url

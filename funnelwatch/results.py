@@ -50,6 +50,8 @@ class Category(str, enum.Enum):
     SLOW_PAGE = "slow_page"
     TEXT_MISSING = "text_missing"
     TEXT_FORBIDDEN = "text_forbidden"
+    CONVERSION_MISSING = "conversion_missing"
+    CONVERSION_EARLY = "conversion_early"
     ELEMENT_MISSING = "element_missing"
     TIMEOUT = "timeout"
     CONNECTION = "connection"
@@ -89,6 +91,8 @@ CATEGORY_LABELS: dict[Category, str] = {
     Category.SLOW_PAGE: "page too slow",
     Category.TEXT_MISSING: "expected text missing",
     Category.TEXT_FORBIDDEN: "page shows forbidden text",
+    Category.CONVERSION_MISSING: "conversion tag did not fire",
+    Category.CONVERSION_EARLY: "conversion fires before the submit",
     Category.ELEMENT_MISSING: "element not found",
     Category.TIMEOUT: "timed out",
     Category.CONNECTION: "site unreachable",
@@ -160,6 +164,12 @@ CATEGORY_ADVICE: dict[Category, tuple[str, str]] = {
                             "and update the check if it did.", WEB_TEAM),
     Category.TEXT_FORBIDDEN: ("The page shows text it must never show (an error, a placeholder, an old price): ask the web "
                               "team to remove it.", WEB_TEAM),
+    Category.CONVERSION_MISSING: ("The form works but the ad platforms never hear about the lead, so their bidding starves "
+                                  "and campaign reports undercount: ask whoever manages the tag manager to restore the "
+                                  "conversion tag on the thank-you page (the Tags table below shows what fired instead).", AD_OPS),
+    Category.CONVERSION_EARLY: ("The conversion fires before the form is sent, so every visitor counts as a lead and the "
+                                "platforms bid on the wrong people: ask whoever manages the tag manager to trigger it on "
+                                "the thank-you page or the form's success, not on the landing page.", AD_OPS),
     Category.ELEMENT_MISSING: ("An element a custom step needs is gone: ask the web team whether the page changed, and "
                                "update the check's selector if it did.", WEB_TEAM),
     Category.TIMEOUT: ("The funnel did not finish in time: if it is slow for everyone, tell the web team; if it was a "

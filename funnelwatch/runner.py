@@ -19,7 +19,7 @@ from .config import BrokenCheck, Config
 from .errors import FunnelwatchError, MonitorProblem
 from .inbox import Inbox, make_inbox
 from .outcome import Verdict, classify, first_line
-from .page_events import browser_evidence, listen
+from .page_events import browser_evidence, listen, settle_hits, watch_hits
 from .plan import Plan, PlanItem
 from .redaction import Redactor
 from .results import Category, CheckResult, Status, StepRecord
@@ -134,7 +134,9 @@ class Runner:
 
         async with async_playwright() as playwright:
             holder = BrowserHolder(playwright, self.settings.browser.executable, self.settings.browser.headless and not self.headed,
-                                   allow_private=self.settings.browser.allow_private)
+                                   allow_private=self.settings.browser.allow_private,
+                                   answer_hits=self.settings.browser.analytics == "answer",
+                                   answer_globs=_answered_globs(items))
             try:
                 try:
                     await holder.get()
@@ -265,6 +267,7 @@ class Runner:
             profile=profile,
         )
         listen(ctx)
+        await watch_hits(ctx)
         return _Opened(browser, context, ctx, tracing)
 
     def _open_bare(self, item: PlanItem, number: int, token: str) -> _Opened:
@@ -312,6 +315,7 @@ class Runner:
             attempt.artifacts = await self._keep_artifacts(ctx, item, number, opened.tracing)
         elif opened.tracing:
             await _stop_tracing(opened.context, None)
+        await settle_hits(opened.browser)  # a hit still paused when its context closes would go out unanswered
         await _close(opened.context)
 
     async def _keep_artifacts(self, ctx: StepContext, item: PlanItem, number: int, tracing: bool) -> dict[str, str]:
@@ -351,6 +355,15 @@ class Runner:
 
 def _needs_browser(item: PlanItem) -> bool:
     return any(kind.needs_browser(section) for kind, section in item.check.spec.sections())
+
+
+def _answered_globs(items: list[PlanItem]) -> list[str]:
+    """Globs of hits the browser answers besides the known vendors' (a check's own tags, e.g. `conversions[].url`)."""
+    globs: list[str] = []
+    for item in items:
+        for kind, section in item.check.spec.sections():
+            globs += [g for g in kind.answered_globs(section) if g not in globs]
+    return globs
 
 
 def _connected(browser: Any) -> bool:

@@ -73,6 +73,11 @@ landing:
 #     company: funnelwatch test - please ignore
 #   success:
 #     url_contains: /thank-you
+
+# conversions:                    # tags that must fire after the form's success (docs/conversions.md)
+#   - ga4: G-ABC123XYZ            # GA4 measurement id; event defaults to generate_lead
+#   - google_ads: AW-123456789/AbC-D_efG-hIjk
+#   - meta: "1234567890"          # Meta pixel id; event defaults to Lead
 """
 
 

@@ -83,6 +83,10 @@ class BrowserSettings(Strict):
     proxy: ProxyUrl | None = None
     #: Private address ranges the browser and the asset download may reach (staging sites); link-local never.
     allow_private: StrList = []
+    #: answer: analytics and ad hits get an empty 204 inside the browser (synthetic leads never reach analytics); send: they go out.
+    analytics: Literal["answer", "send"] = "answer"
+    #: How long the `conversions` step waits for a tag once no new hit arrives.
+    tag_quiet: Duration = Field(3.0, gt=0, le=60)
 
     @field_validator("allow_private")
     @classmethod
@@ -303,7 +307,7 @@ class CheckBase(Strict):
         return value.strip()
 
     def section(self, kind: str) -> Any:
-        """The section a kind reads (None, or [] for a repeated kind, when absent)."""
+        """The section a kind reads (None, or [] for a repeated or listed kind, when absent)."""
         return getattr(self, kind, None)
 
     def sections(self) -> list[tuple["StepKind", Any]]:
@@ -345,7 +349,8 @@ def check_model() -> type[CheckBase]:
     if key not in _models:
         fields: dict[str, Any] = {}
         for kind in KINDS.values():
-            fields[kind.name] = (list[kind.model], []) if kind.repeated else (kind.model | None, None)  # type: ignore[name-defined]
+            listed = kind.repeated or kind.listed
+            fields[kind.name] = (list[kind.model], []) if listed else (kind.model | None, None)  # type: ignore[name-defined]
         _models[key] = create_model("CheckSpec", __base__=CheckBase, __doc__=CheckBase.__doc__, **fields)
     return _models[key]
 

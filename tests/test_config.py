@@ -200,7 +200,7 @@ BAD_CASES = [
         name: HIPAA
         tags: [x]
         """,
-        ["checks/hipaa.yaml:1: nothing to check: add an ad, landing, form, asset, followup, contact or steps section"],
+        ["checks/hipaa.yaml:1: nothing to check: add an ad, landing, form, conversions, asset, followup, contact or steps section"],
     ),
     (
         "success without a condition",

@@ -19,6 +19,7 @@ EXPECTED = {
     "Ransomware report — newsletter": ("fail", "merge_tag"),
     "Zero Trust guide — email in Junk": ("fail", "email_in_spam"),
     "SOC 2 checklist — DKIM failure": ("fail", "email_auth_fail"),
+    "Free trial — Google Ads": ("fail", "conversion_missing"),
 }
 
 
@@ -47,6 +48,10 @@ def test_demo_catches_every_breakage_and_writes_the_report(tmp_path):
         assert latest["Zero Trust guide — email in Junk"].reason == "the delivery email arrived in Junk, not INBOX"
         assert "dkim=fail (signed by acme.test)" in latest["SOC 2 checklist — DKIM failure"].reason
         assert latest["HIPAA checklist — Google Ads spring"].evidence["asset"]["email"]["auth"]["dkim"] == "pass"
+        assert "G-DEMO12345 sent page_view but no generate_lead" in latest["Free trial — Google Ads"].reason
+        hipaa_tags = latest["HIPAA checklist — Google Ads spring"].evidence["tags"]
+        assert {(t["event"], t["expected"]) for t in hipaa_tags} == {("page_view", ""), ("generate_lead", "✓")}
+        assert {t["handling"] for t in hipaa_tags} == {"answered"}  # no demo lead reached analytics
     finally:
         store.close()
     html = index.read_text()

@@ -147,3 +147,12 @@ def test_the_specs_config_example_with_its_inbox_validates_as_written(monkeypatc
     block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "inbox:" in b and "database:" in b)
     assert "imap" in (yaml.safe_load(block) or {}).get("inbox", {})
     assert validate_text(block, Settings, "PRODUCT.md") == []
+
+
+def test_the_spec_conversion_tags_yaml_validates_as_written(monkeypatch):
+    section = spec_section("Conversion tags")
+    assert assert_yaml_blocks_validate(section, "PRODUCT.md") >= 1
+    [block] = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    spec = CheckSpec.model_validate({"name": "spec", "landing": {"url": "https://example.com/"}, **__import__("yaml").safe_load(block)})
+    assert [tag.vendor for tag in spec.conversions] == ["ga4", "google_ads", "meta", "linkedin", "url"]
+    assert [tag.wanted_event for tag in spec.conversions][:3] == ["generate_lead", "AbC-D_efG-hIjk", "Lead"]

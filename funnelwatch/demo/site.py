@@ -52,6 +52,16 @@ def _lead_form(action: str, button: str = "Download now", extra: str = "") -> st
 <button type="submit">{escape(button)}</button></form>"""
 
 
+#: A tag-manager stand-in: GA4 hits the way gtag sends them (one batched sendBeacon), to the site's own
+#: origin as server-side tagging does. funnelwatch answers them inside the browser: they never arrive here.
+DEMO_GA4 = "G-DEMO12345"
+
+
+def _tags(*events: str) -> str:
+    lines = "\\n".join(f"en={event}" for event in events)
+    return (f"<script>navigator.sendBeacon('/g/collect?v=2&tid={DEMO_GA4}&cid=555.1', '{lines}');</script>")
+
+
 COOKIE_BANNER = '<div id="cookie">We use cookies. <button id="cookie-accept" onclick="this.parentNode.remove()">Accept</button></div>'
 
 
@@ -140,7 +150,9 @@ class DemoSite:
         s.redirect("/dl/hipaa", "/assets/hipaa-checklist-2026.pdf", 302, keep_query=False)
         s.file("/assets/hipaa-checklist-2026.pdf", make_pdf(
             "HIPAA Compliance Checklist 2026", ["Security Rule safeguards", "Privacy Rule basics"], pad_to=24_000), "application/pdf")
-        s.page("/thank-you", _page("Thank you", "<h1>Thank you!</h1><p>Check your inbox for your download.</p>"))
+        s.page("/thank-you", _page("Thank you", "<h1>Thank you!</h1><p>Check your inbox for your download.</p>"
+                                   + _tags("page_view", "generate_lead")))
+        s.route("/g/collect", lambda r: Response(204, b"", {}, "text/plain"))  # reached only if answering were off
 
         # 2. Ad that loses its tracking parameters on the way.
         s.redirect("/go/gdpr", "/lp/gdpr", 302, keep_query=False)
@@ -184,6 +196,11 @@ class DemoSite:
         s.redirect("/dl/soc2", "/assets/soc2-checklist.pdf", 302, keep_query=False)
         s.file("/assets/soc2-checklist.pdf", make_pdf(
             "SOC 2 Checklist", ["Trust services criteria"], pad_to=24_000), "application/pdf")
+
+        # 6e. Trial funnel whose thank-you template lost its conversion tag (page_view still fires).
+        s.page("/lp/trial", _page("Start your free trial", "<h1>Start your free trial</h1>" + _lead_form("/lead/trial", "Start trial")))
+        s.route("/lead/trial", lambda r: Response(303, "", {"Location": "/trial-thanks"}))
+        s.page("/trial-thanks", _page("Welcome", "<h1>Welcome aboard!</h1><p>Your trial is ready.</p>" + _tags("page_view")))
 
         # 7./8. Demo requests: a team that answers fast, and one that answers late.
         for slug, label in (("demo", "Book a demo"), ("demo-partner", "Book a partner demo")):

@@ -293,6 +293,8 @@ def _delivery(title: str, value: Any) -> Section | None:
 
 
 _BROWSER_KEYS = {
+    "tags": ("Tags: every analytics and ad hit the browser attempted",
+             ["vendor", "id", "event", "value", "when", "handling", "expected", "sent_by"]),
     "console_errors": ("Console errors", ["text", "url"]),
     "page_errors": ("Uncaught page errors", ["message", "stack"]),
     "failed_requests": ("Failed requests", ["status", "method", "url", "error", "resource"]),

@@ -1,7 +1,8 @@
 """Step kinds, one module each, listed in one table: `KINDS`.
 
 The table's order is the order a check runs its sections in: the browser
-sections (ad, landing, form), then custom `steps:`, then the inbox-side ones
+sections (ad, landing, form), then custom `steps:`, then the conversion tags
+the submission fired, then the inbox-side ones
 (asset, followup, contact), so a two-step form driven by `steps:` can still be followed
 by an asset check. Adding a kind is one new module (a `StepKind` subclass, see
 `base.py`) plus one line here; the check schema, the plan, the runner, the
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import ad, asset, contact, custom, followup, form, landing
+from . import ad, asset, contact, conversions, custom, followup, form, landing
 from .base import EvidenceKit, RunServices, StepContext, StepKind, StepOutcome
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ register(ad.Ad())
 register(landing.Landing())
 register(form.Form())
 register(custom.Custom())
+register(conversions.Conversions())
 register(asset.Asset())
 register(followup.Followup())
 register(contact.Contact())

@@ -113,6 +113,8 @@ class StepKind:
     model: ClassVar[type["Strict"]]
     #: The section is a list of items (`steps:`), each run as its own step `name[i]`.
     repeated: ClassVar[bool] = False
+    #: The section is a list of items (`conversions:`) judged together as one step `name`.
+    listed: ClassVar[bool] = False
     #: Once the check submitted its form, a failed attempt is not retried (a demo request is never sent twice).
     submits_once: ClassVar[bool] = False
     #: Run the check on its first viewport only (one demo request per window: no twin from mobile).
@@ -157,6 +159,10 @@ class StepKind:
     def time_cap_s(self, section: Any, timeout_s: float) -> float:
         """A step may never hang a run: its own waits plus generous slack."""
         return timeout_s * 3 + 10
+
+    def answered_globs(self, section: Any) -> list[str]:
+        """Globs (on a request's path and query) of hits the browser answers itself, like the known analytics vendors'."""
+        return []
 
     def sla_s(self, section: Any) -> float | None:
         """The answer time this section promises (follow-ups), for the report."""
@@ -230,6 +236,10 @@ class StepContext:
     console_errors: list[dict[str, Any]] = field(default_factory=list)
     failed_requests: list[dict[str, Any]] = field(default_factory=list)
     page_errors: list[dict[str, Any]] = field(default_factory=list)
+    #: Every analytics and ad hit the browser attempted (`tag_hits.Seen`), from the context's first request on.
+    tag_hits: list[Any] = field(default_factory=list)
+    #: Every request of the context (capped): {"url", "at", "resource", "page"}, for `url:` tag globs.
+    requests_seen: list[dict[str, Any]] = field(default_factory=list)
     submitted_at: float | None = None
     no_retry: bool = False
     outcome: StepOutcome | None = None
@@ -237,6 +247,7 @@ class StepContext:
     #: Locators of the fields a step filled with a secret: masked in every screenshot.
     secret_fields: list[Any] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    started_at: float = field(default_factory=time.time)  # epoch seconds, to place page events beside `submitted_at`
     profile: "ContextProfile | None" = None  # the browser's user agent, locale and proxy, for plain HTTP downloads
 
     @property
