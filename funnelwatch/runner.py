@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from . import scratch
 from .browser import BrowserHolder, context_profile, new_context, with_user_agent
 from .clock import SYSTEM_CLOCK, Clock, iso
 from .config import BrokenCheck, Config
@@ -26,9 +27,11 @@ from .results import Category, CheckResult, Status, StepRecord
 from .steps import KINDS, RunServices, kinds_of, steps_of
 from .steps.base import StepContext
 from .store import Store
+from .threads import in_daemon_thread
 
 Progress = Callable[[str, Any], None]
 SCREENSHOT_TIMEOUT_MS = 5000
+INBOX_CLOSE_S = 10.0
 
 
 def new_token() -> str:
@@ -88,6 +91,8 @@ class Runner:
         results: list[CheckResult] = [self._broken_result(b) for b in plan.broken]
         for result in results:
             self._record(result)
+        # Earlier runs' partial downloads go now (a killed run cannot remove its own).
+        self.services.scratch = scratch.run_folder(self.config.database_path, self.run_id)
         await self._open_inbox(plan)
         try:
             results += await self._settle()
@@ -95,7 +100,11 @@ class Runner:
                 results += await self._run_items(plan.items)
         finally:
             if self.services.inbox is not None:
-                await asyncio.to_thread(self.services.inbox.close)
+                try:
+                    await in_daemon_thread(self.services.inbox.close, deadline_s=INBOX_CLOSE_S)
+                except asyncio.TimeoutError:  # a server that never says goodbye keeps nothing alive
+                    pass
+            scratch.remove(self.services.scratch)
         return results
 
     async def _open_inbox(self, plan: Plan) -> None:
@@ -106,7 +115,7 @@ class Runner:
             inbox = make_inbox(self.config)
             if inbox is None:
                 raise MonitorProblem(Category.CONFIG, "this check needs an inbox, but config/funnelwatch.yaml has no inbox: section")
-            await asyncio.to_thread(inbox.open)
+            await in_daemon_thread(inbox.open)
             self.services.inbox = inbox
         except MonitorProblem as problem:
             self.services.inbox_problem = problem

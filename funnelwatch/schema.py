@@ -119,6 +119,8 @@ class ImapInbox(Strict):
     password: str | None = None
     token_command: Annotated[list[str], BeforeValidator(_command_words)] | None = None
     folder: str = "INBOX"
+    #: The overall deadline of one exchange with the server (log in; one poll's search and fetch): a trickle never hangs a run.
+    timeout: Duration = 60.0
 
     @model_validator(mode="before")
     @classmethod

@@ -18,6 +18,8 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Callable, Protocol
 
+from ..threads import in_daemon_thread
+
 _RAW_RECIPIENT = re.compile(r"^(?:to|cc|delivered-to|x-original-to):.*?([\w.+-]+@[\w.-]+)", re.I | re.M)
 
 
@@ -126,7 +128,7 @@ async def wait_for(
     started = time.monotonic()
     delay = first_poll_s
     while True:
-        seen = await asyncio.to_thread(inbox.messages_for, token)
+        seen = await in_daemon_thread(inbox.messages_for, token)  # abandonable: never joined at exit
         for message in seen:
             if matches(message):
                 return Wait(message, seen, time.monotonic() - started)

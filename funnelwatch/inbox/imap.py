@@ -6,6 +6,13 @@ fetched, with `BODY.PEEK[]` so nothing is marked read, and nothing is ever
 flagged, moved or deleted. One connection per run, shared by the checks
 behind a lock, reconnected once if the server dropped it.
 
+Every exchange (connecting and logging in, one poll's SEARCH and FETCH,
+the goodbye) has one overall deadline, `inbox.imap.timeout`: a watchdog
+cuts the socket when it passes, so a server trickling its answer frees the
+lock and the thread on time. Literals over `guard.MAX_MESSAGE_BYTES` are
+refused unread, and whatever the server or the libraries raise becomes an
+inbox problem at one boundary (`guard.imap_failure`), never an internal error.
+
     inbox = ImapInbox(settings.inbox.imap, address="qa+{token}@example.com")
     inbox.open(); inbox.messages_for("fw1a2b3c4d5"); inbox.close()
 """
@@ -28,13 +35,17 @@ from imap_tools.errors import MailboxFolderSelectError, MailboxLoginError, Mailb
 from ..errors import MonitorProblem
 from ..redaction import redact, register
 from ..results import Category
+from ..threads import Watchdog, run_with_deadline, shut
 from .base import ReceivedEmail
+from .guard import cap_literals, client_socket, imap_failure
 
 if TYPE_CHECKING:
     from ..schema import ImapInbox as ImapSettings
 
-TIMEOUT_S = 30.0
-TOKEN_COMMAND_TIMEOUT_S = 30.0
+TIMEOUT_S = 30.0  # per read; the overall deadline of an exchange is inbox.imap.timeout
+CLOSE_S = 5.0
+TOKEN_COMMAND_TIMEOUT_S = 30.0  # per read; the overall deadline of an exchange is inbox.imap.timeout
+CLOSE_S = 5.0
 FETCH_BATCH = 50
 _UID = re.compile(rb"UID (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
@@ -43,11 +54,13 @@ _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 class ImapInbox:
     name = "imap"
 
-    def __init__(self, settings: "ImapSettings", address: str = "{token}", timeout_s: float = TIMEOUT_S,
+    def __init__(self, settings: "ImapSettings", address: str = "{token}", timeout_s: float | None = None,
                  ca_file: Path | None = None, cwd: Path | None = None):
         self.settings = settings
         self.address = address
-        self.timeout_s = timeout_s
+        #: The overall deadline of one exchange (connect + login, one poll, the goodbye).
+        self.timeout_s = timeout_s if timeout_s is not None else settings.timeout
+        self._live: Any = None  # the connection being made or used: what the watchdog cuts
         self.ca_file = ca_file  # settings.ca_file resolved against the project folder
         self.cwd = cwd  # where token_command runs: the project folder
         self.mailbox: Any = None
@@ -59,8 +72,20 @@ class ImapInbox:
         return f"{self.settings.host}:{self.settings.port}"
 
     def open(self) -> None:
-        with self._lock:
-            self._connect()
+        with self._lock, Watchdog(self.timeout_s, self._cut) as dog:
+            try:
+                self._connect()
+            except MonitorProblem:
+                if dog.fired:
+                    raise self._problem(f"the IMAP server {self.where} did not let funnelwatch log in within "
+                                        f"{self.timeout_s:g}s (it answers too slowly; inbox.imap.timeout)") from None
+                raise
+            except Exception as exc:  # the one boundary for connecting: whatever the server or the libraries raised
+                raise self._problem(f"cannot talk to the IMAP server {self.where}: "
+                                    f"{imap_failure(exc, timed_out=dog.fired, deadline_s=self.timeout_s)}") from None
+
+    def _cut(self) -> None:
+        shut(client_socket(self._live))
 
     def _tls(self) -> ssl.SSLContext:
         """The system's trusted CAs (OpenSSL honours SSL_CERT_FILE), or only those of `ca_file`."""
@@ -75,13 +100,18 @@ class ImapInbox:
 
     def _connect(self) -> None:
         s = self.settings
-        try:
+        per_read = min(TIMEOUT_S, self.timeout_s)
+
+        def mailbox() -> Any:
             if s.security == "ssl":
-                box: Any = MailBox(s.host, s.port, timeout=self.timeout_s, ssl_context=self._tls())
-            elif s.security == "starttls":
-                box = MailBoxStartTls(s.host, s.port, timeout=self.timeout_s, ssl_context=self._tls())
-            else:
-                box = MailBoxUnencrypted(s.host, s.port, timeout=self.timeout_s)
+                return MailBox(s.host, s.port, timeout=per_read, ssl_context=self._tls())
+            if s.security == "starttls":
+                return MailBoxStartTls(s.host, s.port, timeout=per_read, ssl_context=self._tls())
+            return MailBoxUnencrypted(s.host, s.port, timeout=per_read)
+
+        try:
+            # Connecting reads the greeting before the socket is ours to cut: a thread of its own, abandoned at the deadline.
+            box: Any = run_with_deadline(mailbox, deadline_s=self.timeout_s)
         except (socket.timeout, TimeoutError):
             raise self._problem(f"cannot reach the IMAP server {self.where}: no answer within {self.timeout_s:.0f}s") from None
         except ssl.SSLCertVerificationError as exc:
@@ -98,6 +128,13 @@ class ImapInbox:
                 raise self._problem(f"the IMAP server {self.where} does not offer STARTTLS "
                                     "(use security: ssl on port 993, or none for a plain local server)") from None
             raise self._problem(f"cannot reach the IMAP server {self.where}: {_describe(exc)}") from None
+        except MonitorProblem:
+            raise
+        except Exception as exc:  # the greeting was not IMAP (bytes, a huge literal): the server's problem
+            raise self._problem(f"cannot talk to the IMAP server {self.where}: "
+                                f"{imap_failure(exc, timed_out=False, deadline_s=self.timeout_s)}") from None
+        cap_literals(box.client)
+        self._live = box
         try:
             if s.auth == "oauth2":
                 box.xoauth2(s.username, self._access_token(), initial_folder=None)
@@ -153,19 +190,32 @@ class ImapInbox:
         return MonitorProblem(Category.INBOX, redact(reason))
 
     def messages_for(self, token: str) -> list[ReceivedEmail]:
-        with self._lock:
-            if self.mailbox is None:
-                self._connect()
+        with self._lock, Watchdog(self.timeout_s, self._cut) as dog:
             try:
+                if self.mailbox is None:
+                    self._connect()
+                try:
+                    return self._messages_for(token)
+                except (imaplib.IMAP4.abort, OSError, UnexpectedCommandStatusError):
+                    if dog.fired:
+                        raise
+                    self._drop()
+                    self._connect()
                 return self._messages_for(token)
-            except (imaplib.IMAP4.abort, OSError, UnexpectedCommandStatusError):
-                _quietly_close(self.mailbox)
-                self.mailbox = None
-                self._connect()
-            try:
-                return self._messages_for(token)
-            except (imaplib.IMAP4.error, OSError, UnexpectedCommandStatusError) as exc:
-                raise self._problem(f"searching the IMAP folder '{self.settings.folder}' on {self.where} failed: {_describe(exc)}") from None
+            except MonitorProblem:
+                self._drop()
+                raise
+            except Exception as exc:  # the one boundary: whatever the server or the libraries raised
+                self._drop()
+                said = (_server_text(exc) if isinstance(exc, UnexpectedCommandStatusError) and not dog.fired
+                        else imap_failure(exc, timed_out=dog.fired, deadline_s=self.timeout_s))
+                raise self._problem(f"searching the IMAP folder '{self.settings.folder}' on {self.where} failed: {said}") from None
+
+    def _drop(self) -> None:
+        """Forget the connection (the next poll reconnects): after a failure its state is unknown."""
+        if self.mailbox is not None:
+            _quietly_close(self.mailbox)
+        self.mailbox = None
 
     def _messages_for(self, token: str) -> list[ReceivedEmail]:
         address = self.address.replace("{token}", token) if "{token}" in self.address else token
@@ -192,11 +242,18 @@ class ImapInbox:
             self._cache[uid.group(1).decode()] = ReceivedEmail.parse(raw, _internaldate(head), key=f"imap:{uid.group(1).decode()}")
 
     def close(self) -> None:
-        with self._lock:
-            if self.mailbox is not None:
-                _quietly_logout(self.mailbox)
+        if not self._lock.acquire(timeout=self.timeout_s + CLOSE_S):  # a poll still stuck: cut it, never wait on it
+            self._cut()
+            return
+        try:
+            with Watchdog(CLOSE_S, self._cut):
+                if self.mailbox is not None:
+                    _quietly_logout(self.mailbox)
             self.mailbox = None
+            self._live = None
             self._cache.clear()
+        finally:
+            self._lock.release()
 
 
 def _quote(text: str) -> str:

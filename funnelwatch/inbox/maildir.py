@@ -1,22 +1,29 @@
-"""The `maildir` inbox: a local Maildir (the demo's and local staging sites' choice)."""
+"""The `maildir` inbox: a local Maildir (the demo's and local staging sites' choice).
+
+Only regular files up to `guard.MAX_MESSAGE_BYTES` are read: a 2 GB file,
+a FIFO or a link to /dev/zero dropped into `new/` is skipped unopened.
+"""
 
 from __future__ import annotations
 
 import mailbox
 import os
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import MonitorProblem
 from ..results import Category
 from .base import ReceivedEmail
+from .guard import MAX_MESSAGE_BYTES
 
 
 class MaildirInbox:
     name = "maildir"
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], max_message_bytes: int = MAX_MESSAGE_BYTES):
         self.path = Path(path)
+        self.max_message_bytes = max_message_bytes
 
     def open(self) -> None:
         try:
@@ -37,9 +44,15 @@ class MaildirInbox:
             for name in names:
                 file = folder / name
                 try:
-                    raw = file.read_bytes()
-                    mtime = datetime.fromtimestamp(file.stat().st_mtime, timezone.utc)
+                    info = file.stat()
+                    if not stat.S_ISREG(info.st_mode) or info.st_size > self.max_message_bytes:
+                        continue  # a FIFO, a device, or too large to read: never opened
+                    with open(file, "rb") as handle:
+                        raw = handle.read(self.max_message_bytes + 1)  # the file may grow after stat
+                    mtime = datetime.fromtimestamp(info.st_mtime, timezone.utc)
                 except OSError:
+                    continue
+                if len(raw) > self.max_message_bytes:
                     continue
                 if token_bytes not in raw.lower():
                     continue

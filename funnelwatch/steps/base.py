@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from ..results import Status
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from playwright.async_api import BrowserContext, Page
 
     from ..browser import ContextProfile
@@ -63,7 +65,8 @@ class RunServices:
     """What a kind's run hooks may use: the ledger, the inbox reader, the clock, the run id.
 
     `checks` are the checks as configured now (a probe may outlive a renamed
-    file); `inbox_problem` says why there is no inbox, when there is none.
+    file); `inbox_problem` says why there is no inbox, when there is none;
+    `scratch` is the run's folder for partial downloads (`scratch.py`).
     """
 
     run_id: int
@@ -72,6 +75,7 @@ class RunServices:
     checks: list["Check"] = field(default_factory=list)
     inbox: "Inbox | None" = None
     inbox_problem: "MonitorProblem | None" = None
+    scratch: "Path | None" = None
 
     def attach_check(self, result: "CheckResult") -> "CheckResult":
         """Tags and file from the check as configured now."""

@@ -37,7 +37,6 @@ handing `funnelwatch.run` a clock; nothing here sleeps. The ledger itself
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -51,6 +50,7 @@ from ..followup_rules import FollowupRules, judge
 from ..ledger import Ledger, Probe, ProbeStats, when
 from ..redaction import redact
 from ..results import Category, CheckResult, Status
+from ..threads import in_daemon_thread
 from ..units import format_duration
 from .base import EvidenceKit, RunServices, StepKind, StepOutcome
 
@@ -252,7 +252,7 @@ async def settle_open_probes(services: RunServices) -> list[CheckResult]:
             problem = problem or MonitorProblem(Category.INBOX, "no inbox is open")
         else:
             try:
-                messages = await asyncio.to_thread(services.inbox.messages_for, probe.token)
+                messages = await in_daemon_thread(services.inbox.messages_for, probe.token)
             except MonitorProblem as exc:
                 problem = exc
             except Exception as exc:
