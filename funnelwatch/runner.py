@@ -26,11 +26,14 @@ from .redaction import redact
 from .results import Category, CheckResult, Status, StepRecord
 from .steps import KINDS, RunServices, kinds_of, steps_of
 from .steps.base import StepContext
-from .store import Store
+from .store import DiskFull, Store, free_bytes
 from .threads import in_daemon_thread
+from .units import format_size
 
 Progress = Callable[[str, Any], None]
 SCREENSHOT_TIMEOUT_MS = 5000
+#: Screenshots and traces are kept only while their disk has this much free: they never crowd out the history.
+ARTIFACTS_MIN_FREE_BYTES = 200_000_000
 INBOX_CLOSE_S = 10.0
 
 
@@ -84,6 +87,10 @@ class Runner:
         self.settings = config.settings
         self.artifacts_dir = config.reports_dir / "artifacts" / str(run_id)
         self.services = RunServices(run_id=run_id, ledger=store.ledger, clock=clock, checks=config.checks)
+        #: The first write the full disk refused, and the results it could not keep (with their history kind).
+        self.disk_full: DiskFull | None = None
+        self.unsaved: list[tuple[CheckResult, str]] = []
+        self.artifacts_skipped = 0
 
     # --- the whole run ----------------------------------------------------------
 
@@ -163,7 +170,13 @@ class Runner:
     def _claim(self, item: PlanItem) -> CheckResult | None:
         """The first result a kind of this check claims instead of running it; None: run it."""
         for kind in kinds_of(item.check.spec):
-            result = kind.claim(self.services, item)
+            try:
+                result = kind.claim(self.services, item)
+            except DiskFull as full:  # a reservation that cannot be written: never submit without it
+                self.disk_full = self.disk_full or full
+                return CheckResult(check=item.check.name, file=item.check.file, status=Status.ERROR,
+                                   category=Category.INTERNAL, reason=f"not run: {full}", viewport=item.viewport,
+                                   started_at=iso(self.clock.now()), tags=list(item.check.spec.tags))
             if result is not None:
                 return result
         return None
@@ -178,7 +191,11 @@ class Runner:
 
     def _record(self, result: CheckResult, kind: str = "check") -> None:
         result.report = f"{self.settings.reports_dir.rstrip('/')}/funnels/{_slug_of(self.config, result)}.html"
-        self.store.add_result(self.run_id, result, kind=kind)
+        try:
+            self.store.add_result(self.run_id, result, kind=kind)
+        except DiskFull as full:  # keep running: the result is still shown, alerted on, and stored later if room comes back
+            self.disk_full = self.disk_full or full
+            self.unsaved.append((result, kind))
         self.progress("result", result)
 
     # --- one check on one viewport --------------------------------------------------
@@ -291,11 +308,17 @@ class Runner:
         attempt.evidence = {**_public(ctx.evidence), **attempt.evidence, **browser_evidence(ctx)}
         if attempt.status in (Status.FAIL, Status.ERROR):
             attempt.artifacts = await self._keep_artifacts(ctx, item, number, opened.tracing)
+            if "artifacts_skipped" in ctx.evidence:
+                attempt.evidence["artifacts_skipped"] = ctx.evidence["artifacts_skipped"]
         elif opened.tracing:
             await _stop_tracing(opened.context, None)
         await _close(opened.context)
 
     async def _keep_artifacts(self, ctx: StepContext, item: PlanItem, number: int, tracing: bool) -> dict[str, str]:
+        if self._short_of_room(ctx, "screenshot and trace"):
+            if tracing:
+                await _stop_tracing(ctx.context, None)
+            return {}
         try:
             self.artifacts_dir.mkdir(parents=True, exist_ok=True)
         except OSError:  # reports_dir unwritable (disk full, a file in the way): the result still counts
@@ -314,10 +337,23 @@ class Runner:
         except Exception:
             pass
         if tracing:
+            if self._short_of_room(ctx, "trace"):
+                await _stop_tracing(ctx.context, None)
+                return kept
             trace = self.artifacts_dir / f"{base}-trace.zip"
             if await _stop_tracing(ctx.context, trace):
                 kept["trace"] = _relative(trace, self.config.reports_dir)
         return kept
+
+    def _short_of_room(self, ctx: StepContext, what: str) -> bool:
+        """Too little free space for artifacts: skip them (noted in the evidence) so the history keeps its room."""
+        free = free_bytes(self.artifacts_dir)
+        if free >= ARTIFACTS_MIN_FREE_BYTES:
+            return False
+        self.artifacts_skipped += 1
+        ctx.evidence["artifacts_skipped"] = (f"{what} not kept: only {format_size(free)} free on the disk holding "
+                                             f"{self.config.reports_dir} (artifacts need {format_size(ARTIFACTS_MIN_FREE_BYTES)})")
+        return True
 
     def _broken_result(self, broken: BrokenCheck) -> CheckResult:
         first = broken.diagnostics[0]

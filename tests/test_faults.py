@@ -1619,3 +1619,94 @@ def test_partial_downloads_of_a_killed_run_are_removed_by_the_next_run(project, 
     project.run(report=False)
     assert not any(path.exists() for path in left)
     assert not partial() and not list(home.glob("run-*"))  # this run's own folder went with it
+
+
+# --- a full disk: keep what fits, mark the run, one line; artifacts never crowd out the history ---------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 16 MB filesystem (tmpfs) for the history and the reports; skipped where mounting is not allowed."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'mount failed'}); run as root to test a full disk")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file until the disk holding `folder` is full (what a runaway log does)."""
+    filler = folder / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def tiny_disk_project(project, tiny_disk: Path) -> None:
+    project.config(FAST_CONFIG.replace("database: reports/history.db", f"database: {tiny_disk}/history.db")
+                   .replace("reports_dir: reports", f"reports_dir: {tiny_disk}/reports")
+                   .replace("concurrency: 2", "concurrency: 1"))
+
+
+def test_disk_full_mid_run_keeps_what_fits_marks_the_run_incomplete_and_says_so_in_one_line(project, site, tiny_disk):
+    from funnelwatch.demo.server import Response
+
+    tiny_disk_project(project, tiny_disk)
+    filled: list[Path] = []
+
+    def fill_then_answer(request):
+        filled.append(fill(tiny_disk))
+        return Response(200, "<title>Filler</title><h1>Filler</h1>")
+
+    site.page("/lp/first", "<title>First</title><h1>First</h1>")
+    site.route("/lp/fill", fill_then_answer)
+    project.check("a-first", f"name: A First\nlanding:\n  url: {site.url('/lp/first')}\n")
+    project.check("b-filler", f"name: B Filler\nlanding:\n  url: {site.url('/lp/fill')}\n")
+    project.check("c-last", f"name: C Last\nlanding:\n  url: {site.url('/lp/missing')}\n")
+    done = cli_run(project, "--json")
+    assert filled, "the disk was never filled"
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    assert done.returncode == 2, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if "is full" in line]
+    assert str(tiny_disk) in line and "history.db" in line and "incomplete" in line, line
+    kept = int(re.search(r"(\d+) of 3 results were kept", line).group(1))
+    shown = json.loads(done.stdout)
+    assert shown["incomplete"] is True
+    assert {r["check"]: r["status"] for r in shown["results"]} == {"A First": "pass", "B Filler": "pass", "C Last": "fail"}
+    assert not list(tiny_disk.rglob("*.png")) and not list(tiny_disk.rglob("*-trace.zip"))  # skipped first
+
+    filled[0].unlink()
+    store = Store(project.load().database_path)
+    try:
+        assert store.run(shown["run_id"])["state"] == "incomplete"
+        stored = [r.check for r in store.results_for_run(shown["run_id"])]
+        assert "A First" in stored and len(stored) == kept
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        store.close()
+    site.route("/lp/fill", lambda request: Response(200, "<title>Filler</title><h1>Filler</h1>"))
+    assert project.run(report=False).exit_code == 1  # room again: the next run works as ever
+    print(line)
+
+
+def test_a_disk_low_on_space_skips_screenshots_and_traces_and_keeps_the_result(project, site, tiny_disk):
+    tiny_disk_project(project, tiny_disk)
+    project.check("broken", f"name: Broken\nlanding:\n  url: {site.url('/lp/missing')}\n")
+    result = project.run_one(report=False)
+    assert (result.status, result.step) == (Status.FAIL, "landing")
+    assert result.artifacts == {} and not list(tiny_disk.rglob("*.png")) and not list(tiny_disk.rglob("*-trace.zip"))
+    assert "screenshot and trace not kept" in result.evidence["artifacts_skipped"]
+    store = Store(project.load().database_path)
+    try:
+        (stored,) = store.history("Broken")
+        assert stored.status is Status.FAIL and stored.evidence["artifacts_skipped"] == result.evidence["artifacts_skipped"]
+    finally:
+        store.close()

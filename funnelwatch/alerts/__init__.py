@@ -30,7 +30,7 @@ from ..config import Config
 from ..redaction import mask_url, redact, register
 from ..results import RunResult
 from ..schema import AlertChannel
-from ..store import Store
+from ..store import DiskFull, Store
 from ..threads import abandoned_alive, run_with_deadline
 from .message import compose
 from .state import Event, advance, blank, heard, unsaid
@@ -52,6 +52,8 @@ def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
     for channel in config.settings.alerts:
         try:
             problem = _channel(config, store, outcome, channel)
+        except DiskFull as exc:  # sent or not, what it was told could not be saved
+            problem = f"alert channel {mask_url(channel.url)}: its state could not be saved ({exc})"
         except Exception as exc:
             problem = f"alert channel {mask_url(channel.url)} failed inside funnelwatch ({type(exc).__name__}); will retry next run"
         if problem:
