@@ -1413,13 +1413,15 @@ def bounded_cli_run(project, *args: str) -> tuple[subprocess.CompletedProcess, f
 
 
 def assert_run_settled(project, run_id: int) -> None:
-    """The run is not left `running`, and its lock is free for the next one."""
+    """The run's results are stored (each failure with its reason), it is not left `running`, and its lock is free."""
     from funnelwatch.locking import RunLock
 
     config = project.load()
     store = Store(config.database_path)
     try:
         assert store.run(run_id)["state"] == "complete"
+        stored = store.results_for_run(run_id)
+        assert stored and all(r.reason for r in stored if r.status is not Status.PASS)
     finally:
         store.close()
     with RunLock(config.database_path, "exit"):

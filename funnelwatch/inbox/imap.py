@@ -44,8 +44,7 @@ if TYPE_CHECKING:
 
 TIMEOUT_S = 30.0  # per read; the overall deadline of an exchange is inbox.imap.timeout
 CLOSE_S = 5.0
-TOKEN_COMMAND_TIMEOUT_S = 30.0  # per read; the overall deadline of an exchange is inbox.imap.timeout
-CLOSE_S = 5.0
+TOKEN_COMMAND_TIMEOUT_S = 30.0
 FETCH_BATCH = 50
 _UID = re.compile(rb"UID (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')

@@ -105,14 +105,12 @@ class Store(RunsAndResults):
         return Path(str(self.path) + "-reserve")
 
     def keep_reserve(self) -> None:
-        """Hold RESERVE_BYTES next to the database (real blocks, not a sparse file), when the disk has room to spare."""
+        """Hold RESERVE_BYTES next to the database (real blocks, not a sparse file) while the disk has room to spare."""
         try:
             if self.reserve_path.exists() or free_bytes(self.path.parent) < RESERVE_BYTES * 4:
                 return
             with open(self.reserve_path, "wb") as handle:
-                handle.write(b"\0" * RESERVE_BYTES)
-                handle.flush()
-                os.fsync(handle.fileno())
+                handle.write(b"\0" * RESERVE_BYTES)  # written, not truncated: the blocks are really taken
         except OSError:
             self.reserve_path.unlink(missing_ok=True)
 
