@@ -48,5 +48,10 @@ def run_folder(database: str | os.PathLike[str], run_id: int) -> Path | None:
 
 
 def remove(folder: Path | None) -> None:
+    """Remove a run's scratch folder, and its parent once no run folder is left in it."""
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
+        try:
+            folder.parent.rmdir()
+        except OSError:  # another run's folder (a killed run's, for the next run to clean) is still there
+            pass
