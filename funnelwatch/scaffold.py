@@ -25,7 +25,9 @@ browser:
 #     username: ${FUNNELWATCH_IMAP_USER}       # ${VAR} is read from the environment
 #     password: ${FUNNELWATCH_IMAP_PASSWORD}   # never stored, logged or shown
 #     folder: INBOX
+#     spam_folders: auto                       # junk folders searched too (an email there fails as email_in_spam)
 #   address: qa+{token}@example.com            # {token} makes every submission unique
+#   trusted_authserv_id: mx.example.com        # optional: whose Authentication-Results (SPF/DKIM/DMARC) count
 
 # alerts:
 #   - url: ${FUNNELWATCH_ALERT_URL}            # an Apprise URL: slack://, mailto://, json://, ...

@@ -17,6 +17,8 @@ EXPECTED = {
     "Webinar registration": ("fail", "form_http_error"),
     "Cloud security e-book": ("fail", "wrong_asset"),
     "Ransomware report — newsletter": ("fail", "merge_tag"),
+    "Zero Trust guide — email in Junk": ("fail", "email_in_spam"),
+    "SOC 2 checklist — DKIM failure": ("fail", "email_auth_fail"),
 }
 
 
@@ -37,6 +39,9 @@ def test_demo_catches_every_breakage_and_writes_the_report(tmp_path):
         assert got == EXPECTED
         assert "GDPR Readiness Guide" in latest["Cloud security e-book"].reason
         assert "$59" in latest["Compliance Suite — pricing ad"].reason
+        assert latest["Zero Trust guide — email in Junk"].reason == "the delivery email arrived in Junk, not INBOX"
+        assert "dkim=fail (signed by acme.test)" in latest["SOC 2 checklist — DKIM failure"].reason
+        assert latest["HIPAA checklist — Google Ads spring"].evidence["asset"]["email"]["auth"]["dkim"] == "pass"
     finally:
         store.close()
     html = index.read_text()

@@ -872,10 +872,11 @@ asset:
 
 
 def test_redacting_a_megabyte_takes_under_a_second_whatever_its_shape():
-    from funnelwatch import redaction
+    from funnelwatch.redaction import Redactor
 
-    redaction.register("Sp ec|al<abc>")
-    redaction.register("pin")
+    redactor = Redactor()
+    redactor.add("Sp ec|al<abc>")
+    redactor.add("pin")
     shapes = {
         "letters": "x" * 1_000_000,
         "schemes": "a://" * 250_000,
@@ -886,7 +887,7 @@ def test_redacting_a_megabyte_takes_under_a_second_whatever_its_shape():
     }
     for name, text in shapes.items():
         began = time.perf_counter()
-        redaction.redact(text)
+        redactor.redact(text)
         took = time.perf_counter() - began
         assert took < 1.0, f"redacting 1 MB of {name} took {took:.1f}s"
 
@@ -894,9 +895,10 @@ def test_redacting_a_megabyte_takes_under_a_second_whatever_its_shape():
 def test_evidence_strings_are_capped_before_they_are_redacted_and_kept():
     from funnelwatch import redaction
 
-    redaction.register("tail-secret-9f2")
+    redactor = redaction.Redactor()
+    redactor.add("tail-secret-9f2")
     huge = "y" * (redaction.MAX_KEPT_CHARS - 5) + "tail-secret-9f2" + "z" * 3_000_000
-    kept = redaction.redact_deep({"page": {"text": huge}, "list": [huge]})
+    kept = redactor.redact_deep({"page": {"text": huge}, "list": [huge]})
     for text in (kept["page"]["text"], kept["list"][0]):
         assert len(text) <= redaction.MAX_KEPT_CHARS + 1
         assert "tail-se" not in text and "-9f2" not in text
@@ -921,11 +923,12 @@ def spellings(secret: str) -> set[str]:
 
 
 def test_url_encoded_and_form_encoded_spellings_of_a_secret_are_redacted():
-    from funnelwatch import redaction
+    from funnelwatch.redaction import Redactor
 
-    redaction.register(SPECIAL_SECRET)
+    redactor = Redactor()
+    redactor.add(SPECIAL_SECRET)
     for spelling in spellings(SPECIAL_SECRET) - {s for s in spellings(SPECIAL_SECRET) if "&" in s}:
-        shown = redaction.redact(f"went to http://127.0.0.1/thanks?code={spelling}&next=1")
+        shown = redactor.redact(f"went to http://127.0.0.1/thanks?code={spelling}&next=1")
         assert spelling not in shown and shown.endswith("code=***&next=1"), shown
 
 
@@ -965,14 +968,15 @@ form:
 
 
 def test_a_short_secret_is_redacted_where_it_stands_alone():
-    from funnelwatch import redaction
+    from funnelwatch.redaction import Redactor
 
-    redaction.register("7Kq")
-    assert redaction.redact("7Kq") == "***"
-    assert redaction.redact("https://portal.test/in?pin=7Kq&next=/home") == "https://portal.test/in?pin=***&next=/home"
-    assert redaction.redact("https://portal.test/in?pin=7Kq") == "https://portal.test/in?pin=***"
-    assert redaction.redact_deep({"fields": [{"name": "pin", "value": "7Kq"}]}) == {"fields": [{"name": "pin", "value": "***"}]}
-    assert redaction.redact("the 7Kq7Kq code and 7Kq-tools stay readable") == "the 7Kq7Kq code and 7Kq-tools stay readable"
+    redactor = Redactor()
+    redactor.add("7Kq")
+    assert redactor.redact("7Kq") == "***"
+    assert redactor.redact("https://portal.test/in?pin=7Kq&next=/home") == "https://portal.test/in?pin=***&next=/home"
+    assert redactor.redact("https://portal.test/in?pin=7Kq") == "https://portal.test/in?pin=***"
+    assert redactor.redact_deep({"fields": [{"name": "pin", "value": "7Kq"}]}) == {"fields": [{"name": "pin", "value": "***"}]}
+    assert redactor.redact("the 7Kq7Kq code and 7Kq-tools stay readable") == "the 7Kq7Kq code and 7Kq-tools stay readable"
 
 
 def test_a_short_secret_is_a_warning_at_validation_not_an_error(project):
@@ -1503,8 +1507,7 @@ def test_an_alert_channel_dripping_its_answer_is_a_problem_line_and_the_process_
 
 
 def fake_imap_inbox(server, timeout_s: float = 5.0):
-    from funnelwatch.inbox.imap import ImapInbox
-    from funnelwatch.schema import ImapInbox as ImapSettings
+    from funnelwatch.inbox.imap import ImapInbox, ImapSettings
 
     settings = ImapSettings(host="127.0.0.1", port=server.port, security="none", username="qa", password="fake-imap-pw")
     return ImapInbox(settings, address="qa+{token}@example.com", timeout_s=timeout_s)
@@ -1529,6 +1532,29 @@ def test_malformed_imap_answers_are_inbox_problems_not_internal_errors(fake_imap
     assert f"127.0.0.1:{server.port}" in caught.value.reason and said in caught.value.reason, caught.value.reason
     assert "fake-imap-pw" not in caught.value.reason
     assert time.monotonic() - began < 10
+
+
+@pytest.mark.parametrize("case, junk_search, drip, said", [
+    ("undecodable bytes", b"* SEARCH 7 \x00\xff\r\n", None, "bytes that are not IMAP"),
+    ("a drip one byte every two seconds", b"* SEARCH 7\r\n", "junk", "no complete answer within 3s"),
+])
+def test_a_junk_folder_answering_malformed_or_dripping_is_an_inbox_problem_naming_it(fake_imap, case, junk_search, drip, said):
+    server = fake_imap(junk_search=junk_search, drip=drip)
+    inbox = fake_imap_inbox(server, timeout_s=3.0)
+    inbox.open()
+    assert inbox.junk == ["Junk"]
+    began = time.monotonic()
+    try:
+        with pytest.raises(MonitorProblem) as caught:
+            inbox.messages_for("fw0123456789")
+    finally:
+        inbox.close()
+    assert caught.value.category is Category.INBOX, case
+    assert "IMAP folder 'Junk'" in caught.value.reason and said in caught.value.reason, caught.value.reason
+    assert "fake-imap-pw" not in caught.value.reason
+    assert time.monotonic() - began < 10
+    if drip:
+        assert server.drip.dripped < 5  # cut at the deadline, not read for minutes
 
 
 def test_undecodable_bytes_inside_a_fetched_message_are_read_as_that_message(fake_imap):
@@ -1556,8 +1582,7 @@ def test_smtp_inbox_refuses_oversized_mail_and_defers_once_its_memory_cap_is_rea
     import smtplib
 
     from funnelwatch.inbox.guard import MAX_KEPT_BYTES, MAX_MESSAGE_BYTES
-    from funnelwatch.inbox.smtp import SmtpInbox
-    from funnelwatch.schema import SmtpInbox as SmtpSettings
+    from funnelwatch.inbox.smtp import SmtpInbox, SmtpSettings
     from tests.fixtures.dovecot import free_port
     from tests.fixtures.emails import plain_email
 
@@ -1595,6 +1620,23 @@ def test_maildir_skips_oversized_files_fifos_and_devices_unopened(tmp_path):
     began = time.monotonic()
     assert [m.subject for m in inbox.messages_for("fwcap0000002")] == ["Small and fine"]
     assert time.monotonic() - began < 5
+
+
+def test_maildir_junk_subfolders_skip_oversized_files_fifos_and_devices_unopened(tmp_path):
+    from funnelwatch.inbox.maildir import MaildirInbox, deliver
+    from tests.fixtures.emails import plain_email
+
+    to = "qa+fwcap0000003@example.com"
+    deliver(tmp_path, plain_email(to, "Small in junk", "hello"), folder="Junk")
+    junk = tmp_path / ".Junk" / "new"
+    (junk / "huge.eml").write_bytes(plain_email(to, "Huge in junk", "x" * 300_000))
+    os.mkfifo(junk / "a-fifo")
+    os.symlink("/dev/zero", junk / "zeros")
+    inbox = MaildirInbox(tmp_path, max_message_bytes=200_000)
+    began = time.monotonic()
+    (found,) = inbox.messages_for("fwcap0000003")
+    assert time.monotonic() - began < 5
+    assert (found.subject, found.folder, found.in_junk) == ("Small in junk", "Junk", True)
 
 
 # --- partial downloads: a per-run folder the next run cleans -------------------------------------------

@@ -27,7 +27,7 @@ from typing import Iterator
 
 from ..clock import utcnow
 from ..config import Config
-from ..redaction import mask_url, redact, register
+from ..redaction import mask_url
 from ..results import RunResult
 from ..schema import AlertChannel
 from ..store import DiskFull, Store
@@ -47,8 +47,7 @@ HEARTBEAT_DEADLINE_S = 15.0
 def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
     """Send what this run calls for; return problems worth showing (never raises)."""
     problems: list[str] = []
-    for url in [c.url for c in config.settings.alerts] + [config.settings.heartbeat or ""]:
-        register(url)  # a URL typed into the YAML (not via ${VAR}) is just as secret
+    redact = config.redactor.redact  # holds the channel URLs too, typed or from ${VAR}
     for channel in config.settings.alerts:
         try:
             problem = _channel(config, store, outcome, channel)
@@ -94,8 +93,12 @@ def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertCha
     return None
 
 
-def send(url: str, title: str, body: str, notify_type: str = "info", deadline_s: float = SEND_DEADLINE_S) -> str | None:
-    """Deliver one message through Apprise within `deadline_s`; None when it went out, else why not (no secrets)."""
+def send(url: str, title: str, body: str, notify_type: str = "info", body_format: str = "text",
+         deadline_s: float = SEND_DEADLINE_S) -> str | None:
+    """Deliver one message through Apprise within `deadline_s`; None when it went out, else why not (no secrets).
+
+    `body_format` is "text", "markdown" or "html" (Apprise converts for services that need another).
+    """
     import apprise
 
     # async_mode off: Apprise sends in the calling thread (our daemon thread), not in its own pool,
@@ -105,7 +108,7 @@ def send(url: str, title: str, body: str, notify_type: str = "info", deadline_s:
         if not notifier.add(url):
             return "not a valid Apprise URL (see the Apprise wiki for the URL of your service)"
         try:
-            sent = run_with_deadline(notifier.notify, body, title, notify_type, apprise.NotifyFormat.TEXT,
+            sent = run_with_deadline(notifier.notify, body, title, notify_type, apprise.NotifyFormat(body_format),
                                      deadline_s=deadline_s)
         except TimeoutError:
             return f"did not answer within {deadline_s:g}s"

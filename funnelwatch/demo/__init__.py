@@ -32,6 +32,7 @@ inbox:
   maildir:
     path: inbox
   address: demo+{{token}}@acme.test
+  trusted_authserv_id: mx.acme.test          # the demo's receiving server: only its verdicts count
 defaults:
   retries: 0
 """

@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..fields import Strict
 
 from ..threads import in_daemon_thread
 
@@ -31,6 +35,18 @@ class ReceivedEmail:
     message: EmailMessage
     received_at: datetime
     key: str = ""
+    #: The folder it was found in, and the folder mail should land in ("" for a backend without folders).
+    folder: str = ""
+    home: str = ""
+
+    @property
+    def in_junk(self) -> bool:
+        """Found in one of the account's junk folders, not where the prospect reads mail."""
+        return bool(self.folder) and self.folder != self.home
+
+    def placed(self, folder: str, home: str) -> "ReceivedEmail":
+        self.folder, self.home = folder, home
+        return self
 
     @classmethod
     def parse(cls, raw: bytes, fallback_time: datetime | None = None, key: str = "") -> "ReceivedEmail":
@@ -105,6 +121,27 @@ class Inbox(Protocol):
         """Every message addressed to the submission with this token."""
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What an inbox backend declares about itself: one of these per module, one registry line each.
+
+    `name` is its key under `inbox:` (`inbox.imap`); `model` is the pydantic
+    model of that section (the `inbox:` schema is built from the registry);
+    `opener(config, section)` builds the (not yet opened) `Inbox`. The
+    capabilities are what the rest of funnelwatch asks instead of naming a
+    backend: `keeps_mail` (mail waits between runs, so a later run can settle
+    a follow-up reply; `forgets` says in a few words why not) and `folders`
+    (there are junk folders to look into besides the inbox).
+    """
+
+    name: str
+    model: type["Strict"]
+    opener: Callable[["Config", Any], "Inbox"]
+    keeps_mail: bool = True
+    forgets: str = ""
+    folders: bool = True
 
 
 @dataclass

@@ -4,7 +4,9 @@ The server searches (`TO`/`CC` the submission's address), so a mailbox with
 years of mail costs the same as an empty one; only matching messages are
 fetched, with `BODY.PEEK[]` so nothing is marked read, and nothing is ever
 flagged, moved or deleted. One connection per run, shared by the checks
-behind a lock, reconnected once if the server dropped it.
+behind a lock, reconnected once if the server dropped it. Besides `folder`,
+the account's junk folders are searched (`spam_folders`, see `junk.py`),
+each opened read-only (EXAMINE).
 
 Every exchange (connecting and logging in, one poll's SEARCH and FETCH,
 the goodbye) has one overall deadline, `inbox.imap.timeout`: a watchdog
@@ -15,6 +17,9 @@ inbox problem at one boundary (`guard.imap_failure`), never an internal error.
 
     inbox = ImapInbox(settings.inbox.imap, address="qa+{token}@example.com")
     inbox.open(); inbox.messages_for("fw1a2b3c4d5"); inbox.close()
+
+The backend declares its `inbox.imap` settings model (`ImapSettings`) and its
+opener here (`BACKEND`); `inbox/__init__.py` lists it.
 """
 
 from __future__ import annotations
@@ -27,20 +32,23 @@ import subprocess
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import MailboxFolderSelectError, MailboxLoginError, MailboxStarttlsError, UnexpectedCommandStatusError
+from pydantic import BeforeValidator, Field, model_validator
 
 from ..errors import MonitorProblem
-from ..redaction import redact, register
+from ..fields import Duration, Strict, command_words
+from ..redaction import Redactor
 from ..results import Category
 from ..threads import Watchdog, run_with_deadline, shut
-from .base import ReceivedEmail
+from . import junk
+from .base import Backend, ReceivedEmail
 from .guard import cap_literals, client_socket, imap_failure
 
 if TYPE_CHECKING:
-    from ..schema import ImapInbox as ImapSettings
+    from ..config import Config
 
 TIMEOUT_S = 30.0  # per read; the overall deadline of an exchange is inbox.imap.timeout
 CLOSE_S = 5.0
@@ -50,12 +58,78 @@ _UID = re.compile(rb"UID (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
 
+class ImapSettings(Strict):
+    """`inbox.imap`: `security:` says how the connection is encrypted, `auth:` how funnelwatch logs in.
+
+    `ssl: true|false` is the old spelling of `security: ssl|none` and still works.
+    """
+
+    host: str
+    port: int = Field(993, ge=1, le=65535)  # when not given: 993 for security: ssl, 143 otherwise
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    ssl: bool | None = None
+    ca_file: str | None = None
+    auth: Literal["password", "oauth2"] = "password"
+    username: str
+    password: str | None = None
+    token_command: Annotated[list[str], BeforeValidator(command_words)] | None = None
+    folder: str = "INBOX"
+    spam_folders: junk.SpamFolders = "auto"
+    #: The overall deadline of one exchange with the server (log in; one poll's search and fetch in every folder): a trickle never hangs a run.
+    timeout: Duration = 60.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_ssl_key(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        old = data.get("ssl")
+        if isinstance(old, bool):
+            implied = "ssl" if old else "none"
+            given = data.get("security")
+            if given is not None and given != implied:
+                raise ValueError(f"ssl: {str(old).lower()} means security: {implied}, but security: {given} is given too — "
+                                 "keep only security: (ssl: is its old spelling)")
+            data["security"] = implied
+        if "port" not in data and data.get("security") in ("starttls", "none"):
+            data["port"] = 143
+        return data
+
+    @model_validator(mode="after")
+    def _login_fits(self) -> "ImapSettings":
+        if self.security == "starttls" and self.port == 993:
+            raise ValueError("port 993 speaks TLS from the first byte: use security: ssl there, or starttls on port 143")
+        if self.auth == "password":
+            if self.token_command is not None:
+                raise ValueError("token_command is for auth: oauth2 — add auth: oauth2, or remove token_command")
+            if self.password is None:
+                raise ValueError("give password (usually ${FUNNELWATCH_IMAP_PASSWORD}), or auth: oauth2 with a token_command")
+        else:
+            if self.password is not None:
+                raise ValueError("auth: oauth2 logs in with the token from token_command, not a password — remove password")
+            if not self.token_command:
+                raise ValueError("auth: oauth2 needs token_command: a program that prints an access token")
+        return self
+
+
+def _open(config: "Config", settings: ImapSettings) -> "ImapInbox":
+    return ImapInbox(settings, address=config.settings.inbox.address,
+                     ca_file=config.resolve(settings.ca_file) if settings.ca_file else None, cwd=config.root,
+                     redactor=config.redactor)
+
+
+BACKEND = Backend("imap", ImapSettings, _open)
+
+
 class ImapInbox:
     name = "imap"
 
     def __init__(self, settings: "ImapSettings", address: str = "{token}", timeout_s: float | None = None,
-                 ca_file: Path | None = None, cwd: Path | None = None):
+                 ca_file: Path | None = None, cwd: Path | None = None, redactor: Redactor | None = None):
         self.settings = settings
+        #: The config's secrets: the password, and the access token `token_command` prints, stay out of every problem.
+        self.redactor = redactor if redactor is not None else Redactor()
         self.address = address
         #: The overall deadline of one exchange (connect + login, one poll, the goodbye).
         self.timeout_s = timeout_s if timeout_s is not None else settings.timeout
@@ -64,7 +138,10 @@ class ImapInbox:
         self.cwd = cwd  # where token_command runs: the project folder
         self.mailbox: Any = None
         self._lock = threading.Lock()
-        self._cache: dict[str, ReceivedEmail] = {}
+        self._cache: dict[tuple[str, str], ReceivedEmail] = {}
+        self.junk: list[str] = []  # the account's junk folders, found at connect
+        self._selected = ""  # the folder open (read-only) on the connection now
+        self._searching = settings.folder  # the folder a poll is at: named when the poll fails
 
     @property
     def where(self) -> str:
@@ -159,7 +236,26 @@ class ImapInbox:
         except MailboxFolderSelectError:
             _quietly_logout(box)
             raise self._problem(f"the IMAP server {self.where} has no folder '{s.folder}' for '{s.username}'") from None
-        self.mailbox = box
+        try:
+            self.junk = self._junk_folders(box)
+        except MonitorProblem:
+            raise
+        except Exception:  # LIST dropped, cut at the deadline or not IMAP: the caller's boundary words it
+            _quietly_close(box)
+            raise
+        self.mailbox, self._selected = box, s.folder
+
+    def _junk_folders(self, box: Any) -> list[str]:
+        """The junk folders to search besides `folder`; a configured one the server lacks is a monitor problem."""
+        wanted = self.settings.spam_folders
+        if not wanted:
+            return []
+        found, missing = junk.pick(_list_folders(box), wanted, self.settings.folder)
+        if missing:
+            _quietly_logout(box)
+            raise self._problem(f"the IMAP server {self.where} has no folder '{missing[0]}' for '{self.settings.username}' "
+                                "(inbox.imap.spam_folders)")
+        return found
 
     def _access_token(self) -> str:
         """Run `token_command` and take what it prints as the access token (a secret from then on)."""
@@ -173,9 +269,9 @@ class ImapInbox:
         except OSError as exc:
             raise self._problem(f"inbox.imap.token_command ({shown}) did not run: {exc.strerror or exc}") from None
         token = done.stdout.strip()
-        register(token)
+        self.redactor.add(token)
         for line in token.splitlines():
-            register(line.strip())
+            self.redactor.add(line.strip())
         if done.returncode != 0:
             said = (done.stderr.strip().splitlines() or [""])[-1][:200]
             raise self._problem(f"inbox.imap.token_command ({shown}) failed with exit code {done.returncode}"
@@ -186,11 +282,12 @@ class ImapInbox:
         return token
 
     def _problem(self, reason: str) -> MonitorProblem:
-        return MonitorProblem(Category.INBOX, redact(reason))
+        return MonitorProblem(Category.INBOX, self.redactor.redact(reason))
 
     def messages_for(self, token: str) -> list[ReceivedEmail]:
         with self._lock, Watchdog(self.timeout_s, self._cut) as dog:
             try:
+                self._searching = self.settings.folder
                 if self.mailbox is None:
                     self._connect()
                 try:
@@ -208,26 +305,36 @@ class ImapInbox:
                 self._drop()
                 said = (_server_text(exc) if isinstance(exc, UnexpectedCommandStatusError) and not dog.fired
                         else imap_failure(exc, timed_out=dog.fired, deadline_s=self.timeout_s))
-                raise self._problem(f"searching the IMAP folder '{self.settings.folder}' on {self.where} failed: {said}") from None
+                raise self._problem(f"searching the IMAP folder '{self._searching}' on {self.where} failed: {said}") from None
 
     def _drop(self) -> None:
         """Forget the connection (the next poll reconnects): after a failure its state is unknown."""
         if self.mailbox is not None:
             _quietly_close(self.mailbox)
         self.mailbox = None
+        self._selected = ""
 
     def _messages_for(self, token: str) -> list[ReceivedEmail]:
         address = self.address.replace("{token}", token) if "{token}" in self.address else token
         needle = _quote(address)
-        self.mailbox.client.noop()  # lets the server announce mail that arrived since the last poll
-        uids = self.mailbox.uids(f"OR TO {needle} CC {needle}")
-        fresh = [uid for uid in uids if uid not in self._cache]
-        for start in range(0, len(fresh), FETCH_BATCH):
-            self._fetch(fresh[start:start + FETCH_BATCH])
-        found = [self._cache[uid] for uid in uids if uid in self._cache]
-        return [message for message in found if message.addressed_to(token)]
+        folders = [self.settings.folder, *self.junk]
+        found: dict[str, list[ReceivedEmail]] = {}
+        for folder in sorted(folders, key=lambda f: f != self._selected):  # the open folder first: no re-EXAMINE
+            self._searching = folder
+            if folder == self._selected:
+                self.mailbox.client.noop()  # lets the server announce mail that arrived since the last poll
+            else:
+                self.mailbox.folder.set(folder, readonly=True)  # EXAMINE: read-only, and shows what arrived since
+                self._selected = folder
+            uids = self.mailbox.uids(f"OR TO {needle} CC {needle}")
+            fresh = [uid for uid in uids if (folder, uid) not in self._cache]
+            for start in range(0, len(fresh), FETCH_BATCH):
+                self._fetch(fresh[start:start + FETCH_BATCH], folder)
+            found[folder] = [self._cache[(folder, uid)] for uid in uids if (folder, uid) in self._cache]
+        return [message for folder in folders for message in found[folder] if message.addressed_to(token)]
 
-    def _fetch(self, uids: list[str]) -> None:
+    def _fetch(self, uids: list[str], folder: str = "") -> None:
+        folder = folder or self.settings.folder
         status, data = self.mailbox.client.uid("FETCH", ",".join(uids), "(UID INTERNALDATE BODY.PEEK[])")
         if status != "OK":
             raise imaplib.IMAP4.error(f"FETCH answered {status}")
@@ -238,7 +345,10 @@ class ImapInbox:
             uid = _UID.search(head)
             if not uid:
                 continue
-            self._cache[uid.group(1).decode()] = ReceivedEmail.parse(raw, _internaldate(head), key=f"imap:{uid.group(1).decode()}")
+            number = uid.group(1).decode()
+            key = f"imap:{number}" if folder == self.settings.folder else f"imap:{folder}:{number}"
+            message = ReceivedEmail.parse(raw, _internaldate(head), key=key)
+            self._cache[(folder, number)] = message.placed(folder, self.settings.folder)
 
     def close(self) -> None:
         if not self._lock.acquire(timeout=self.timeout_s + CLOSE_S):  # a poll still stuck: cut it, never wait on it
@@ -253,6 +363,34 @@ class ImapInbox:
             self._cache.clear()
         finally:
             self._lock.release()
+
+
+def _list_folders(box: Any) -> list[tuple[str, tuple[str, ...]]]:
+    """Every folder with its flags: LIST RETURN (SPECIAL-USE) where offered, else XLIST, else plain LIST."""
+    client = box.client
+    try:  # what the server offers once logged in (imaplib keeps only the greeting's list)
+        status, data = client.capability()
+        capabilities = set(b" ".join(d for d in data if isinstance(d, bytes)).decode(errors="replace").upper().split())
+    except imaplib.IMAP4.abort:
+        raise  # the connection is gone (or the deadline cut it): not "no capabilities"
+    except imaplib.IMAP4.error:
+        capabilities = set()
+    args: tuple[str, ...]
+    if "SPECIAL-USE" in capabilities:
+        command, args = "LIST", ('""', '"*"', "RETURN", "(SPECIAL-USE)")
+    elif "XLIST" in capabilities:
+        imaplib.Commands.setdefault("XLIST", ("AUTH", "SELECTED"))  # imaplib does not know Gmail's old command
+        command, args = "XLIST", ('""', '"*"')
+    else:
+        command, args = "LIST", ('""', '"*"')
+    try:
+        status, data = client._simple_command(command, *args)
+        status, data = client._untagged_response(status, data, command)
+    except imaplib.IMAP4.abort:
+        raise  # the connection is gone (or the deadline cut it): not "no junk folders"
+    except imaplib.IMAP4.error:
+        return []
+    return junk.parse_list(data) if status == "OK" else []
 
 
 def _quote(text: str) -> str:

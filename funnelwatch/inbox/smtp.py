@@ -11,6 +11,9 @@ Memory is capped: a message over `guard.MAX_MESSAGE_BYTES` is refused
 (452, the sender retries later) instead of growing without end.
 
     inbox = SmtpInbox(settings.inbox.smtp); inbox.open()   # now listening
+
+The backend declares its `inbox.smtp` settings model and opener here
+(`BACKEND`): it keeps no mail between runs and has no folders.
 """
 
 from __future__ import annotations
@@ -21,14 +24,30 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MonitorProblem
+from ..fields import Strict
 from ..results import Category
-from .base import ReceivedEmail
+from .base import Backend, ReceivedEmail
 from .guard import MAX_KEPT_BYTES, MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
-    from ..schema import SmtpInbox as SmtpSettings
+    from ..config import Config
 
 _BARE_LF_DOT = re.compile(rb"(?<!\r)\n\.")
+
+
+class SmtpSettings(Strict):
+    """`inbox.smtp`: where funnelwatch's own receiver listens for the run."""
+
+    host: str = "127.0.0.1"
+    port: int = 2525
+
+
+def _open(config: "Config", settings: SmtpSettings) -> "SmtpInbox":
+    return SmtpInbox(settings)
+
+
+BACKEND = Backend("smtp", SmtpSettings, _open, keeps_mail=False, folders=False,
+                  forgets="the smtp receiver only listens while funnelwatch runs")
 
 
 class _Collector:

@@ -24,9 +24,11 @@ Every hook has a no-op default here, so a kind writes only what it needs.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from ..redaction import Redactor
 from ..results import Status
 
 if TYPE_CHECKING:
@@ -53,6 +55,10 @@ class EvidenceKit(Protocol):
 
     def email(self, title: str, value: Any) -> list[Any]: ...
 
+    def delivery(self, title: str, value: Any) -> list[Any]:
+        """Where an email landed and receivers' verdicts (`placement.delivery_facts` keys) as badges and facts."""
+        ...
+
     def table(self, title: str, rows: Any, columns: list[str]) -> list[Any]: ...
 
     def chain(self, value: Any) -> list[Any]: ...
@@ -61,8 +67,19 @@ class EvidenceKit(Protocol):
 
 
 @dataclass
+class Waiting:
+    """A long wait a step is in, for live progress: "HIPAA checklist: waiting for the delivery email, 1m 20s of 10m"."""
+
+    what: str
+    check: str | None = None  # None: a wait of the whole run ("3 demo requests waiting for a reply")
+    viewport: str | None = None
+    up_to_s: float | None = None
+    since: float = field(default_factory=time.monotonic)
+
+
+@dataclass
 class RunServices:
-    """What a kind's run hooks may use: the ledger, the inbox reader, the clock, the run id.
+    """What a kind's run hooks may use: the ledger, the inbox reader (and whose verdicts to trust), the clock, the run id.
 
     `checks` are the checks as configured now (a probe may outlive a renamed
     file); `inbox_problem` says why there is no inbox, when there is none;
@@ -76,12 +93,19 @@ class RunServices:
     inbox: "Inbox | None" = None
     inbox_problem: "MonitorProblem | None" = None
     scratch: "Path | None" = None
+    #: The loaded config's secrets, for text a hook writes (a settled probe's reason).
+    redactor: Redactor = field(default_factory=Redactor)
+    #: Where a step says what it is waiting for (a terminal shows it live): `progress("waiting", Waiting(...))`.
+    progress: Callable[[str, Any], None] = field(default=lambda event, payload: None)
+    #: Whose `Authentication-Results` count (`inbox.trusted_authserv_id`; None: the top-most header).
+    trusted_authserv_id: str | None = None
 
     def attach_check(self, result: "CheckResult") -> "CheckResult":
-        """Tags and file from the check as configured now."""
+        """Tags and file from the check as configured now; the reason with the config's secrets hidden."""
         for check in self.checks:
             if check.spec.name == result.check:
                 result.file, result.tags = check.file, list(check.spec.tags)
+        result.reason = self.redactor.redact(result.reason)
         return result
 
 
@@ -208,6 +232,16 @@ class StepContext:
     @property
     def inbox(self) -> "Inbox | None":
         return self.services.inbox if self.services else None
+
+    @property
+    def redactor(self) -> Redactor:
+        """The loaded config's secrets: what a step keeps as evidence is redacted with it."""
+        return self.config.redactor
+
+    def waiting(self, what: str, up_to_s: float | None = None) -> None:
+        """Tell a watching terminal this attempt now waits (for an email, a reply) up to `up_to_s`."""
+        if self.services is not None and self.check is not None:
+            self.services.progress("waiting", Waiting(what, self.check.spec.name, self.viewport, up_to_s))
 
     def submitting(self) -> float:
         """The form is about to go out: the time it does (for `submitted_at`), once each kind noted it (the ledger)."""

@@ -13,6 +13,12 @@ settling all open probes against the inbox:
 - nothing while the window is still open (the check's own result said `pending`);
 - `error`/`inbox` when the inbox cannot be read (the probe stays open).
 
+A reply found in a junk folder still settles the probe with its latency (the
+sales rep did answer: statistics count it), but the result fails as
+`email_in_spam`, since the prospect would never see that answer; a reply the
+receiving server distrusts (DKIM/DMARC fail, see `placement.py`) fails as
+`email_auth_fail`.
+
 Latency runs from the submission to the reply's arrival (`Received:`/`Date:`,
 not the time funnelwatch looked). `every` spares the sales team: the runner
 asks `claim_submission` (the `claim` hook) before a followup check opens a browser, and between
@@ -25,7 +31,8 @@ Evidence, under `evidence["followup"]`:
      "token": "fw…", "address": "qa+fw…@example.com",
      "submitted_at": ISO, "sla_deadline": ISO, "give_up_at": ISO, "within_s": 3600.0,
      "hours": "Mon-Fri 09:00-17:00 Europe/Berlin" | None,
-     "reply": {"from", "subject", "received_at", "latency_s", "business_latency_s"} | None,
+     "reply": {"from", "subject", "received_at", "latency_s", "business_latency_s",
+               "email": {"folder", "in_spam", "auth", "return_path", "list_unsubscribe", "from"}} | None,
      "ignored": [{"from", "subject", "received_at", "why"}],   # auto-replies, wrong subject/sender
      # waiting results only:
      "last_submitted_at": ISO, "next_submission_at": ISO, "every_s": 604800.0}
@@ -48,11 +55,12 @@ from ..errors import MonitorProblem
 from ..fields import Duration, Strict, dates_as_text
 from ..followup_rules import FollowupRules, judge
 from ..ledger import Ledger, Probe, ProbeStats, when
-from ..redaction import redact
+from ..placement import delivery_facts
+from ..placement import judge as judge_placement
 from ..results import Category, CheckResult, Status
 from ..threads import in_daemon_thread
 from ..units import format_duration
-from .base import EvidenceKit, RunServices, StepKind, StepOutcome
+from .base import EvidenceKit, RunServices, StepKind, StepOutcome, Waiting
 
 if TYPE_CHECKING:
     from ..inbox.base import ReceivedEmail
@@ -112,9 +120,13 @@ class Followup(StepKind):
         return None
 
     def settings_problem(self, section: FollowupSection, settings: "Settings") -> str | None:
-        if settings.inbox.backend == "smtp":
-            return ("needs an inbox that keeps mail between runs (imap or maildir): the smtp receiver only listens "
-                    "while funnelwatch runs, so replies that come later would be lost")
+        from ..inbox import BACKENDS, backend_of
+
+        backend = backend_of(settings.inbox)
+        if backend is not None and not backend.keeps_mail:
+            keepers = " or ".join(name for name, b in BACKENDS.items() if b.keeps_mail)
+            return (f"needs an inbox that keeps mail between runs ({keepers}): {backend.forgets}, "
+                    "so replies that come later would be lost")
         return None
 
     def sla_s(self, section: FollowupSection) -> float | None:
@@ -123,7 +135,10 @@ class Followup(StepKind):
     def evidence(self, value: Any, kit: EvidenceKit) -> list[Any]:
         if not isinstance(value, dict):
             return kit.facts(self.title, value)
-        email = kit.email("The follow-up email as received", value.get("email"))
+        reply = value.get("reply")
+        delivery = kit.delivery("Where the follow-up landed, and whether receivers trust it",
+                                reply.get("email")) if isinstance(reply, dict) else []
+        email = delivery + kit.email("The follow-up email as received", value.get("email"))
         probes = value.get("probes")
         table = kit.table("Follow-up probes", probes, ["submitted_at", "state", "reply_at", "latency_s"]) \
             if isinstance(probes, list) and probes else []
@@ -134,7 +149,8 @@ class Followup(StepKind):
         return await settle_open_probes(services)
 
     def claim(self, services: RunServices, item: "PlanItem") -> CheckResult | None:
-        return claim_submission(services.ledger, item, services.run_id, services.clock.now(), services.inbox_problem)
+        refused = claim_submission(services.ledger, item, services.run_id, services.clock.now(), services.inbox_problem)
+        return services.attach_check(refused) if refused is not None else None
 
     def release(self, services: RunServices, item: "PlanItem", submitted: bool) -> None:
         services.ledger.release(item.check.spec.name, item.viewport, services.run_id, submitted)
@@ -210,7 +226,7 @@ def claim_submission(ledger: Ledger, item: "PlanItem", run_id: int, now: datetim
     if inbox_problem is not None:
         return CheckResult(
             check=spec.name, file=item.check.file, status=Status.ERROR, step="followup", category=inbox_problem.category,
-            reason=redact(f"no demo request sent: its follow-up could not be watched — {inbox_problem.reason}"),
+            reason=f"no demo request sent: its follow-up could not be watched — {inbox_problem.reason}",
             viewport=item.viewport, started_at=iso(now), tags=list(spec.tags),
         )
     holder = ledger.reserve(spec.name, item.viewport, run_id, now, section.every)
@@ -243,6 +259,7 @@ async def settle_open_probes(services: RunServices) -> list[CheckResult]:
     probes = services.ledger.open_probes()
     if not probes:
         return []
+    services.progress("waiting", Waiting(f"{len(probes)} demo request{'s' if len(probes) != 1 else ''} waiting for a reply"))
     now = services.clock.now()
     results: list[CheckResult] = []
     for probe in probes:
@@ -260,13 +277,14 @@ async def settle_open_probes(services: RunServices) -> list[CheckResult]:
         if problem is not None:
             results.append(services.attach_check(_unchecked(probe, problem, now)))
             continue
-        settled = settle_probe(services.ledger, probe, messages, now, services.run_id)
+        settled = settle_probe(services.ledger, probe, messages, now, services.run_id, services.trusted_authserv_id)
         if settled is not None:
             results.append(services.attach_check(settled))
     return results
 
 
-def settle_probe(ledger: Ledger, probe: Probe, messages: list["ReceivedEmail"], now: datetime, run_id: int) -> CheckResult | None:
+def settle_probe(ledger: Ledger, probe: Probe, messages: list["ReceivedEmail"], now: datetime, run_id: int,
+                 trusted: str | None = None) -> CheckResult | None:
     """Decide one probe from the messages its address received; None when nothing changes.
 
     Every state change is a guarded update (`where state = <what we read>`),
@@ -294,15 +312,22 @@ def settle_probe(ledger: Ledger, probe: Probe, messages: list["ReceivedEmail"], 
         business = hours.seconds_between(probe.submitted_at, reply.received_at) if hours else None
         on_time = reply.received_at <= probe.sla_deadline
         state = "passed" if on_time else "late"
-        evidence["reply"] = {**_describe(reply), "latency_s": round(latency, 3), "business_latency_s": business}
+        evidence["reply"] = {**_describe(reply), "latency_s": round(latency, 3), "business_latency_s": business,
+                             "email": {"from": reply.sender[:200], **delivery_facts(reply, trusted)}}
         values.update(state=state, reply_at=stamp(reply.received_at), latency_s=latency, business_latency_s=business,
                       evidence=_json({"reply": evidence["reply"], "ignored": ignored}))
         if not ledger.move(probe.id, probe.state, values):
             return None
         evidence["state"] = state
+        late_by = _spent(probe, hours, latency, business)
+        landed = judge_placement(reply, trusted, "the first human follow-up")
+        if landed is not None:
+            when_ = "on time" if on_time else f"late (the SLA is {format_duration(probe.within_s)}{' business time' if hours else ''})"
+            reason = (f"{landed[1]}: the prospect would not see it (it came after {late_by}, {when_}, "
+                      f"from {reply.sender or 'an unknown sender'})")
+            return _result(probe, Status.FAIL, landed[0], reason, latency, evidence, now)
         if on_time:
             return _result(probe, Status.PASS, None, None, latency, evidence, now)
-        late_by = _spent(probe, hours, latency, business)
         reason = (f"the first human follow-up came after {late_by} (from {reply.sender or 'an unknown sender'}); "
                   f"the SLA is {format_duration(probe.within_s)}{' business time' if hours else ''}")
         return _result(probe, Status.FAIL, Category.LATE_FOLLOWUP, reason, latency, evidence, now)
@@ -355,7 +380,7 @@ def _result(probe: Probe, status: Status, category: Category | None, reason: str
             evidence: dict[str, Any], now: datetime) -> CheckResult:
     return CheckResult(
         check=probe.check_name, file=probe.file, status=status, step="followup", category=category,
-        reason=redact(reason) if reason else None, viewport=probe.viewport, latency_s=latency, token=probe.token,
+        reason=reason or None, viewport=probe.viewport, latency_s=latency, token=probe.token,
         evidence={"followup": evidence}, started_at=iso(now),
     )
 
