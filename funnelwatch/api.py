@@ -18,7 +18,7 @@ from .locking import RunLock
 from .plan import Plan, make_plan
 from .results import RunResult
 from .runner import Progress, Runner
-from .store import HistoryDamaged, Store
+from .store import DiskFull, HistoryDamaged, Store
 
 
 def run(
@@ -54,11 +54,18 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
         try:
             results = asyncio.run(runner.run(plan))
         except BaseException:
-            store.abandon_run(run_id)
+            _abandon(store, run_id)
             raise
         outcome = RunResult(run_id, iso(started) or "", None, results)
-        finished = store.finish_run(run_id, outcome.exit_code)
-        outcome.finished_at = iso(finished)
+        full = runner.disk_full
+        if full is None:
+            try:
+                outcome.finished_at = iso(store.finish_run(run_id, outcome.exit_code))
+            except DiskFull as late:
+                full = late
+        if full is not None:  # keep what fits, mark the run, say so in one line; no report on a full disk
+            outcome.problems.append(_settle_full_disk(store, runner, outcome, full))
+            report = False
         if report:
             try:
                 outcome.report_path = str(build_report(config, store))
@@ -84,6 +91,41 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
         return outcome
     finally:
         store.close()
+
+
+def _abandon(store: Store, run_id: int) -> None:
+    """Mark a run stopped mid-way `incomplete`, on a full disk too (its reserve is given back for that)."""
+    try:
+        store.abandon_run(run_id)
+    except DiskFull:
+        store.release_reserve()
+        try:
+            store.abandon_run(run_id)
+        except DiskFull:  # the next run marks it (its process is gone by then)
+            pass
+
+
+def _settle_full_disk(store: Store, runner: Runner, outcome: RunResult, full: DiskFull) -> str:
+    """The disk filled up during the run: give back the reserve, mark the run, store what now fits; one line."""
+    outcome.incomplete = True
+    store.release_reserve()
+    try:
+        store.abandon_run(outcome.run_id)
+        marked = "the run is marked incomplete"
+    except DiskFull:
+        marked = "the next run will mark this one incomplete"
+    for result, kind in list(runner.unsaved):
+        try:
+            store.add_result(outcome.run_id, result, kind=kind)
+        except DiskFull:
+            break
+        runner.unsaved.remove((result, kind))
+    total, lost = len(outcome.results), len(runner.unsaved)
+    kept = f"{total - lost} of {total} results were kept in {full.path.name}"
+    if lost:
+        kept += f" ({', '.join(sorted({r.check for r, _ in runner.unsaved}))} not: shown above only)"
+    skipped = f"; screenshots and traces were skipped {runner.artifacts_skipped} time(s)" if runner.artifacts_skipped else ""
+    return f"{full.where}: {kept}; {marked}; the report was not rebuilt{skipped} — free some space there"
 
 
 def build_report(config: Config, store: Store | None = None) -> Path:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import socket
 import tempfile
 import time
 import zipfile
@@ -25,12 +26,14 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from bs4 import BeautifulSoup
 
 from .errors import StepFailed
 from .hops import meta_refresh_target, repeating_urls
 from .netguard import AddressGuard
 from .results import Category
+from .threads import Watchdog, shut
 from .units import format_size
 
 # Only without a browser (a download on its own); the asset step sends the browser's own user agent.
@@ -84,18 +87,20 @@ class AssetFacts:
 
 def download(url: str, max_bytes: int, timeout_s: float, cookies: list[dict[str, Any]] | None = None,
              label: str = "the link", headers: dict[str, str] | None = None, proxy: str | None = None,
-             guard: AddressGuard | None = None) -> Download:
-    """Follow `url` through redirects (recorded) and stream the final body to a temp file.
+             guard: AddressGuard | None = None, folder: Path | None = None) -> Download:
+    """Follow `url` through redirects (recorded) and stream the final body to a temp file in `folder`.
 
     `headers` and `proxy` are the browser context's (`ContextProfile`): the download
-    presents itself as the browser that found the link.
+    presents itself as the browser that found the link. The whole download has
+    one deadline (`deadline_s(timeout_s)`): a server trickling a byte at a time
+    satisfies every per-read timeout, so a watchdog cuts the socket when it passes.
 
     Raises `StepFailed`: `asset_unreachable` for 4xx/5xx, connection failures,
     redirect loops and hops to internal addresses (`guard`, default: no private
     range allowed); `wrong_asset` for a download over `max_bytes`.
     """
     guard = guard or AddressGuard()
-    deadline = time.monotonic() + max(timeout_s * 2, 5.0)
+    deadline = time.monotonic() + deadline_s(timeout_s)
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     session.headers.update(headers or {})
@@ -126,7 +131,7 @@ def download(url: str, max_bytes: int, timeout_s: float, cookies: list[dict[str,
                 response.close()
                 raise StepFailed(Category.ASSET_UNREACHABLE,
                                  f"{label} leads to {current}, which answers HTTP {response.status_code}", chain=chain)
-            got = _stream(response, current, max_bytes, deadline, label, chain)
+            got = _stream(response, current, max_bytes, deadline, label, chain, folder)
             refresh = _meta_refresh(got)
             if refresh:
                 got.remove()
@@ -136,6 +141,11 @@ def download(url: str, max_bytes: int, timeout_s: float, cookies: list[dict[str,
             return got
     finally:
         session.close()
+
+
+def deadline_s(timeout_s: float) -> float:
+    """How long a whole download may take: every hop and every byte."""
+    return max(timeout_s * 2, 5.0)
 
 
 def _get(session: requests.Session, url: str, timeout_s: float, label: str, chain: list[dict[str, Any]]) -> requests.Response:
@@ -164,34 +174,54 @@ def _connection_error(exc: Exception) -> str:
 
 
 def _stream(response: requests.Response, url: str, max_bytes: int, deadline: float, label: str,
-            chain: list[dict[str, Any]]) -> Download:
+            chain: list[dict[str, Any]], folder: Path | None = None) -> Download:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         response.close()
         raise StepFailed(Category.WRONG_ASSET, f"{label} serves {format_size(int(declared))}, over the "
                          f"{format_size(max_bytes)} limit (expect.max_size)", chain=chain)
-    handle = tempfile.NamedTemporaryFile(prefix="funnelwatch-asset-", delete=False)
+    handle = tempfile.NamedTemporaryFile(prefix="funnelwatch-asset-", dir=folder, delete=False)
     path = Path(handle.name)
     size = 0
+
+    def late() -> StepFailed:
+        return StepFailed(Category.ASSET_UNREACHABLE, f"{label} leads to {url}, whose download did not finish in time "
+                          f"({format_size(size)} received)", chain=chain)
+
+    sock = _socket_of(response)
     try:
-        with handle, response:
-            for chunk in response.iter_content(CHUNK):
+        with handle, response, Watchdog(max(0.0, deadline - time.monotonic()), lambda: shut(sock)) as dog:
+            while True:
+                try:
+                    # read1: whatever one read brings (a trickle cannot hold the deadline check back for a whole chunk)
+                    chunk = response.raw.read1(CHUNK, decode_content=True)
+                except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                    if dog.fired or time.monotonic() > deadline:
+                        raise late() from None
+                    raise StepFailed(Category.ASSET_UNREACHABLE, f"{label} leads to {url}, whose download broke off "
+                                     f"({type(exc).__name__})", chain=chain) from None
+                if not chunk:
+                    if dog.fired:
+                        raise late()
+                    break
                 size += len(chunk)
                 if size > max_bytes:
                     raise StepFailed(Category.WRONG_ASSET, f"{label} serves more than {format_size(max_bytes)} "
                                      "(expect.max_size); download stopped", chain=chain)
                 if time.monotonic() > deadline:
-                    raise StepFailed(Category.ASSET_UNREACHABLE, f"{label} leads to {url}, whose download did not "
-                                     f"finish in time ({format_size(size)} received)", chain=chain)
+                    raise late()
                 handle.write(chunk)
-    except requests.exceptions.RequestException as exc:
-        os.unlink(path)
-        raise StepFailed(Category.ASSET_UNREACHABLE, f"{label} leads to {url}, whose download broke off "
-                         f"({type(exc).__name__})", chain=chain) from None
     except BaseException:
         os.unlink(path)
         raise
     return Download(path, url, response.status_code, response.headers.get("Content-Type", ""), size, chain)
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The connection's socket, so the watchdog can cut a read that a trickle keeps alive."""
+    connection = getattr(response.raw, "connection", None) or getattr(response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _meta_refresh(got: Download) -> str | None:
@@ -201,9 +231,9 @@ def _meta_refresh(got: Download) -> str | None:
     return meta_refresh_target(got.path.read_bytes()[:META_REFRESH_MAX_BYTES].decode("utf-8", "replace"))
 
 
-def save_bytes(data: bytes) -> Path:
-    """Write an attachment to a temp file, so attachments and downloads are read the same way."""
-    with tempfile.NamedTemporaryFile(prefix="funnelwatch-asset-", delete=False) as handle:
+def save_bytes(data: bytes, folder: Path | None = None) -> Path:
+    """Write an attachment to a temp file (in `folder`), so attachments and downloads are read the same way."""
+    with tempfile.NamedTemporaryFile(prefix="funnelwatch-asset-", dir=folder, delete=False) as handle:
         handle.write(data)
     return Path(handle.name)
 

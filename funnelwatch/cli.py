@@ -97,6 +97,7 @@ def validate(obj: dict[str, Any]) -> None:
 @click.pass_obj
 def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool) -> None:
     """Run checks, store results, rebuild the report, send alerts."""
+    _OUTBOUND["used"] = True
     config = _load(obj)
     from .live import Live
 
@@ -202,6 +203,7 @@ def _probe_summary(config: Any, store: Any, check_name: str) -> list[str]:
 @click.pass_obj
 def schedule_command(obj: dict[str, Any], run_now: bool, settle_every: str, stop_grace: str) -> None:
     """Stay up and run checks on their schedules (SIGHUP reloads, SIGTERM stops)."""
+    _OUTBOUND["used"] = True
     from .daemon import Daemon
     from .units import parse_duration
 
@@ -320,13 +322,30 @@ def new_command(obj: dict[str, Any], url: str, name: str | None, ad_url: str | N
 @click.option("--alert-demo", is_flag=True, help="Also send alerts to a local receiver (Apprise json://) and show what arrived.")
 def demo(keep_running: bool, directory: str, alert_demo: bool) -> None:
     """Start the bundled demo site and inbox, run its checks, write a report."""
+    _OUTBOUND["used"] = True
     from .demo import run_demo
 
     outcome = run_demo(Path(directory), keep_running=keep_running, echo=_echo_err, alert_demo=alert_demo)
     sys.exit(0 if outcome.exit_code in (0, 1) else outcome.exit_code)
 
 
+#: Set by the commands that talk to the network (run, schedule, demo): their exit never waits for a stuck peer.
+_OUTBOUND = {"used": False}
+
+
 def main() -> None:
+    try:
+        _main()
+    except SystemExit as exc:
+        if _OUTBOUND["used"]:
+            from .threads import exit_on_time
+
+            code = exc.code
+            exit_on_time(code if isinstance(code, int) else (0 if code is None else 2))
+        raise
+
+
+def _main() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

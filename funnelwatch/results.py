@@ -248,12 +248,14 @@ class RunResult:
     report_path: str | None = None
     #: Things that went wrong around the checks (an alert channel down): shown, never a failed run.
     problems: list[str] = field(default_factory=list)
+    #: The run could not be recorded whole (its disk filled up): exit 2, the run is `incomplete` in history.
+    incomplete: bool = False
 
     @property
     def exit_code(self) -> int:
-        """0 when every funnel works, 1 when one is broken, 2 when we could not check."""
+        """0 when every funnel works, 1 when one is broken, 2 when we could not check (or not record it all)."""
         statuses = {r.status for r in self.results}
-        if Status.ERROR in statuses:
+        if Status.ERROR in statuses or self.incomplete:
             return 2
         if Status.FAIL in statuses:
             return 1
@@ -265,6 +267,7 @@ class RunResult:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "results": [r.to_json() for r in self.results],
+            **({"incomplete": True} if self.incomplete else {}),
         }
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from . import scratch
 from .browser import BrowserHolder, context_profile, new_context, with_user_agent
 from .clock import SYSTEM_CLOCK, Clock, iso
 from .config import BrokenCheck, Config
@@ -25,10 +26,15 @@ from .redaction import Redactor
 from .results import Category, CheckResult, Status, StepRecord
 from .steps import KINDS, RunServices, kinds_of, steps_of
 from .steps.base import StepContext
-from .store import Store
+from .store import DiskFull, Store, free_bytes
+from .threads import in_daemon_thread
+from .units import format_size
 
 Progress = Callable[[str, Any], None]
 SCREENSHOT_TIMEOUT_MS = 5000
+#: Screenshots and traces are kept only while their disk has this much free: they never crowd out the history.
+ARTIFACTS_MIN_FREE_BYTES = 200_000_000
+INBOX_CLOSE_S = 10.0
 
 
 def new_token() -> str:
@@ -84,6 +90,10 @@ class Runner:
         self.services = RunServices(run_id=run_id, ledger=store.ledger, clock=clock, checks=config.checks,
                                     redactor=config.redactor, progress=self.progress,
                                     trusted_authserv_id=config.settings.inbox.trusted_authserv_id)
+        #: The first write the full disk refused, and the results it could not keep (with their history kind).
+        self.disk_full: DiskFull | None = None
+        self.unsaved: list[tuple[CheckResult, str]] = []
+        self.artifacts_skipped = 0
 
     # --- the whole run ----------------------------------------------------------
 
@@ -92,6 +102,8 @@ class Runner:
         results: list[CheckResult] = [self._broken_result(b) for b in plan.broken]
         for result in results:
             self._record(result)
+        # Earlier runs' partial downloads go now (a killed run cannot remove its own).
+        self.services.scratch = scratch.run_folder(self.config.database_path, self.run_id)
         await self._open_inbox(plan)
         try:
             results += await self._settle()
@@ -99,7 +111,11 @@ class Runner:
                 results += await self._run_items(plan.items)
         finally:
             if self.services.inbox is not None:
-                await asyncio.to_thread(self.services.inbox.close)
+                try:
+                    await in_daemon_thread(self.services.inbox.close, deadline_s=INBOX_CLOSE_S)
+                except asyncio.TimeoutError:  # a server that never says goodbye keeps nothing alive
+                    pass
+            scratch.remove(self.services.scratch)
         return results
 
     async def _open_inbox(self, plan: Plan) -> None:
@@ -110,7 +126,7 @@ class Runner:
             inbox = make_inbox(self.config)
             if inbox is None:
                 raise MonitorProblem(Category.CONFIG, "this check needs an inbox, but config/funnelwatch.yaml has no inbox: section")
-            await asyncio.to_thread(inbox.open)
+            await in_daemon_thread(inbox.open)
             self.services.inbox = inbox
         except MonitorProblem as problem:
             self.services.inbox_problem = problem
@@ -168,7 +184,13 @@ class Runner:
     def _claim(self, item: PlanItem) -> CheckResult | None:
         """The first result a kind of this check claims instead of running it; None: run it."""
         for kind in kinds_of(item.check.spec):
-            result = kind.claim(self.services, item)
+            try:
+                result = kind.claim(self.services, item)
+            except DiskFull as full:  # a reservation that cannot be written: never submit without it
+                self.disk_full = self.disk_full or full
+                return CheckResult(check=item.check.name, file=item.check.file, status=Status.ERROR,
+                                   category=Category.INTERNAL, reason=f"not run: {full}", viewport=item.viewport,
+                                   started_at=iso(self.clock.now()), tags=list(item.check.spec.tags))
             if result is not None:
                 return result
         return None
@@ -183,7 +205,11 @@ class Runner:
 
     def _record(self, result: CheckResult, kind: str = "check") -> None:
         result.report = f"{self.settings.reports_dir.rstrip('/')}/funnels/{_slug_of(self.config, result)}.html"
-        self.store.add_result(self.run_id, result, kind=kind)
+        try:
+            self.store.add_result(self.run_id, result, kind=kind)
+        except DiskFull as full:  # keep running: the result is still shown, alerted on, and stored later if room comes back
+            self.disk_full = self.disk_full or full
+            self.unsaved.append((result, kind))
         self.progress("result", result)
 
     # --- one check on one viewport --------------------------------------------------
@@ -313,12 +339,18 @@ class Runner:
             return
         if attempt.status in (Status.FAIL, Status.ERROR):
             attempt.artifacts = await self._keep_artifacts(ctx, item, number, opened.tracing)
+            if "artifacts_skipped" in ctx.evidence:
+                attempt.evidence["artifacts_skipped"] = ctx.evidence["artifacts_skipped"]
         elif opened.tracing:
             await _stop_tracing(opened.context, None)
         await settle_hits(opened.browser)  # a hit still paused when its context closes would go out unanswered
         await _close(opened.context)
 
     async def _keep_artifacts(self, ctx: StepContext, item: PlanItem, number: int, tracing: bool) -> dict[str, str]:
+        if self._short_of_room(ctx, "screenshot and trace"):
+            if tracing:
+                await _stop_tracing(ctx.context, None)
+            return {}
         try:
             self.artifacts_dir.mkdir(parents=True, exist_ok=True)
         except OSError:  # reports_dir unwritable (disk full, a file in the way): the result still counts
@@ -337,10 +369,23 @@ class Runner:
         except Exception:
             pass
         if tracing:
+            if self._short_of_room(ctx, "trace"):
+                await _stop_tracing(ctx.context, None)
+                return kept
             trace = self.artifacts_dir / f"{base}-trace.zip"
             if await _stop_tracing(ctx.context, trace):
                 kept["trace"] = _relative(trace, self.config.reports_dir)
         return kept
+
+    def _short_of_room(self, ctx: StepContext, what: str) -> bool:
+        """Too little free space for artifacts: skip them (noted in the evidence) so the history keeps its room."""
+        free = free_bytes(self.artifacts_dir)
+        if free >= ARTIFACTS_MIN_FREE_BYTES:
+            return False
+        self.artifacts_skipped += 1
+        ctx.evidence["artifacts_skipped"] = (f"{what} not kept: only {format_size(free)} free on the disk holding "
+                                             f"{self.config.reports_dir} (artifacts need {format_size(ARTIFACTS_MIN_FREE_BYTES)})")
+        return True
 
     def _broken_result(self, broken: BrokenCheck) -> CheckResult:
         first = broken.diagnostics[0]

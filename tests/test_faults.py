@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from funnelwatch import Status
+from funnelwatch.errors import MonitorProblem
 from funnelwatch.results import Category
 from funnelwatch.store import Store
 
@@ -1397,3 +1398,359 @@ def test_an_asset_link_redirecting_to_cloud_metadata_is_blocked_before_the_downl
     assert f"{METADATA_URL} is blocked" in result.reason and "cloud-metadata" in result.reason
     chain = result.evidence["asset"]["chain"]
     assert [hop["url"] for hop in chain] == [site.url("/dl/checklist"), METADATA_URL] and chain[-1]["status"] is None
+
+
+# --- slow drips: every network read has an overall deadline, and the process exits on time ---------------
+
+DRIP_BOUND_S = 75
+
+
+def bounded_cli_run(project, *args: str) -> tuple[subprocess.CompletedProcess, float]:
+    """`funnelwatch run --json` as its own process, which must end within DRIP_BOUND_S whatever a peer does."""
+    began = time.monotonic()
+    try:
+        done = subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "run", "--json", *args],
+                              capture_output=True, text=True, timeout=DRIP_BOUND_S)
+    except subprocess.TimeoutExpired as stuck:
+        pytest.fail(f"the run was still going after {DRIP_BOUND_S}s (stderr: {stuck.stderr!r})")
+    return done, time.monotonic() - began
+
+
+def assert_run_settled(project, run_id: int) -> None:
+    """The run's results are stored (each failure with its reason), it is not left `running`, and its lock is free."""
+    from funnelwatch.locking import RunLock
+
+    config = project.load()
+    store = Store(config.database_path)
+    try:
+        assert store.run(run_id)["state"] == "complete"
+        stored = store.results_for_run(run_id)
+        assert stored and all(r.reason for r in stored if r.status is not Status.PASS)
+    finally:
+        store.close()
+    with RunLock(config.database_path, "exit"):
+        pass
+
+
+def drip_download_check(site, url: str) -> str:
+    site.page("/lp/drip-guide", f'<title>Guide</title><h1>Get the guide</h1><a href="{url}">Download the guide</a>')
+    return (f"name: Faulty\nlanding:\n  url: {site.url('/lp/drip-guide')}\n"
+            "asset:\n  page_link: Download the guide\n  expect: {type: pdf}\n")
+
+
+def test_a_download_dripping_one_byte_every_two_seconds_fails_on_time_and_the_process_exits(project, site, drip_server):
+    with_neighbour(project, site, drip_download_check(site, drip_server.url("/hubfs/guide.pdf")))
+    done, took = bounded_cli_run(project)
+    assert "Traceback" not in done.stderr, done.stderr
+    shown = json.loads(done.stdout)
+    faulty = next(r for r in shown["results"] if r["check"] == "Faulty")
+    assert (faulty["status"], faulty["step"], faulty["category"]) == ("fail", "asset", "asset_unreachable"), faulty
+    assert "did not finish in time" in faulty["reason"] and drip_server.url("/hubfs/guide.pdf") in faulty["reason"]
+    assert {r["check"]: r["status"] for r in shown["results"]}["Neighbour"] == "pass"
+    assert drip_server.drip.dripped < 20  # given up at the deadline, not read for minutes
+    assert_run_settled(project, shown["run_id"])
+
+
+IMAP_WAIT_CHECK = """\
+name: Faulty
+landing:
+  url: {url}
+asset:
+  email: {{subject_contains: Your guide, within: 30s}}
+  link_text: Download
+"""
+
+
+@pytest.mark.parametrize("answer", ["search", "fetch"])
+def test_an_imap_answer_dripping_one_byte_every_two_seconds_is_an_inbox_error_on_time(project, site, fake_imap, answer):
+    imap = fake_imap(fetch=b"", drip=answer)
+    with_neighbour(project, site, IMAP_WAIT_CHECK.format(url=site.url("/lp/neighbour")))
+    project.config(FAST_CONFIG + imap.config_yaml(timeout="5s"))
+    done, took = bounded_cli_run(project)
+    assert "Traceback" not in done.stderr, done.stderr
+    shown = json.loads(done.stdout)
+    faulty = next(r for r in shown["results"] if r["check"] == "Faulty")
+    assert (faulty["status"], faulty["step"], faulty["category"]) == ("error", "asset", "inbox"), faulty
+    assert f"127.0.0.1:{imap.port}" in faulty["reason"] and "5s" in faulty["reason"], faulty["reason"]
+    assert f"UID {answer.upper()}" in imap.commands
+    assert "fake-imap-pw" not in done.stdout + done.stderr
+    assert_run_settled(project, shown["run_id"])
+
+
+def test_a_heartbeat_url_dripping_its_answer_is_a_problem_line_and_the_process_exits_on_time(project, site, drip_server):
+    drip_server.whole = True  # the status line itself comes a byte every 2 s
+    project.config(FAST_CONFIG + f"heartbeat: {drip_server.url('/ping/HB-T0KEN-1')}\n")
+    site.page("/lp/ok", "<title>OK</title><h1>OK</h1>")
+    project.check("ok", f"name: OK\nlanding:\n  url: {site.url('/lp/ok')}\n")
+    done, took = bounded_cli_run(project)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if "heartbeat" in line]
+    assert "did not answer within" in line and "HB-T0KEN-1" not in line
+    assert_run_settled(project, json.loads(done.stdout)["run_id"])
+
+
+def test_an_alert_channel_dripping_its_answer_is_a_problem_line_and_the_process_exits_on_time(project, site, drip_server):
+    url = drip_server.url("/hook/AL-T0KEN-1").replace("http://", "json://")
+    project.config(FAST_CONFIG + f"alerts:\n  - url: {url}\n")
+    project.check("broken", f"name: Broken\nlanding:\n  url: {site.url('/lp/missing')}\n")
+    done, took = bounded_cli_run(project)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if "alert channel" in line]
+    assert "did not answer within" in line and "will retry next run" in line and "AL-T0KEN-1" not in line
+    assert drip_server.accepted >= 1
+    assert_run_settled(project, json.loads(done.stdout)["run_id"])
+
+
+# --- malformed and oversized mail: inbox problems with a size cap, never internal errors --------------
+
+
+def fake_imap_inbox(server, timeout_s: float = 5.0):
+    from funnelwatch.inbox.imap import ImapInbox, ImapSettings
+
+    settings = ImapSettings(host="127.0.0.1", port=server.port, security="none", username="qa", password="fake-imap-pw")
+    return ImapInbox(settings, address="qa+{token}@example.com", timeout_s=timeout_s)
+
+
+@pytest.mark.parametrize("case, answers, said", [
+    ("undecodable bytes in SEARCH", {"search": b"* SEARCH 7 \x00\xff\r\n"}, "bytes that are not IMAP"),
+    ("a 93 GB literal in FETCH", {"fetch": b"* 1 FETCH (UID 7 BODY[] {99999999999}\r\n"}, "over the 70.0 MB cap"),
+    ("garbage instead of an answer", {"search": b"\x00\xff\x00\xff\r\n"}, "IMAP folder 'INBOX'"),
+])
+def test_malformed_imap_answers_are_inbox_problems_not_internal_errors(fake_imap, case, answers, said):
+    server = fake_imap(**answers)
+    inbox = fake_imap_inbox(server)
+    inbox.open()
+    began = time.monotonic()
+    try:
+        with pytest.raises(MonitorProblem) as caught:
+            inbox.messages_for("fw0123456789")
+    finally:
+        inbox.close()
+    assert caught.value.category is Category.INBOX, case
+    assert f"127.0.0.1:{server.port}" in caught.value.reason and said in caught.value.reason, caught.value.reason
+    assert "fake-imap-pw" not in caught.value.reason
+    assert time.monotonic() - began < 10
+
+
+@pytest.mark.parametrize("case, junk_search, drip, said", [
+    ("undecodable bytes", b"* SEARCH 7 \x00\xff\r\n", None, "bytes that are not IMAP"),
+    ("a drip one byte every two seconds", b"* SEARCH 7\r\n", "junk", "no complete answer within 3s"),
+])
+def test_a_junk_folder_answering_malformed_or_dripping_is_an_inbox_problem_naming_it(fake_imap, case, junk_search, drip, said):
+    server = fake_imap(junk_search=junk_search, drip=drip)
+    inbox = fake_imap_inbox(server, timeout_s=3.0)
+    inbox.open()
+    assert inbox.junk == ["Junk"]
+    began = time.monotonic()
+    try:
+        with pytest.raises(MonitorProblem) as caught:
+            inbox.messages_for("fw0123456789")
+    finally:
+        inbox.close()
+    assert caught.value.category is Category.INBOX, case
+    assert "IMAP folder 'Junk'" in caught.value.reason and said in caught.value.reason, caught.value.reason
+    assert "fake-imap-pw" not in caught.value.reason
+    assert time.monotonic() - began < 10
+    if drip:
+        assert server.drip.dripped < 5  # cut at the deadline, not read for minutes
+
+
+def test_undecodable_bytes_inside_a_fetched_message_are_read_as_that_message(fake_imap):
+    raw = b"To: qa+fw0123456789@example.com\r\nSubject: caf\xe9 \x00\xff\r\n\r\nbody \xff\x00\r\n"
+    server = fake_imap(fetch=b"* 1 FETCH (UID 7 BODY[] {%d}\r\n" % len(raw) + raw + b")\r\n")
+    inbox = fake_imap_inbox(server)
+    inbox.open()
+    try:
+        (message,) = inbox.messages_for("fw0123456789")
+    finally:
+        inbox.close()
+    assert message.raw == raw and message.subject.startswith("caf")
+
+
+def test_a_malformed_imap_answer_in_a_run_is_an_inbox_error_with_the_neighbour_passing(project, site, fake_imap):
+    imap = fake_imap(search=b"* SEARCH 7 \x00\xff\r\n")
+    with_neighbour(project, site, IMAP_WAIT_CHECK.format(url=site.url("/lp/neighbour")))
+    project.config(FAST_CONFIG + imap.config_yaml())
+    result, _ = run_faulty(project)
+    assert (result.status, result.step, result.category) == (Status.ERROR, "asset", Category.INBOX), result.reason
+    assert "not IMAP" in result.reason
+
+
+def test_smtp_inbox_refuses_oversized_mail_and_defers_once_its_memory_cap_is_reached():
+    import smtplib
+
+    from funnelwatch.inbox.guard import MAX_KEPT_BYTES, MAX_MESSAGE_BYTES
+    from funnelwatch.inbox.smtp import SmtpInbox, SmtpSettings
+    from tests.fixtures.dovecot import free_port
+    from tests.fixtures.emails import plain_email
+
+    assert (MAX_MESSAGE_BYTES, MAX_KEPT_BYTES) == (70_000_000, 300_000_000)  # five 60 MB messages no longer fit
+    port = free_port()
+    inbox = SmtpInbox(SmtpSettings(host="127.0.0.1", port=port), max_message_bytes=100_000, max_kept_bytes=250_000)
+    inbox.open()
+    to = "qa+fwcap0000001@example.com"
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            with pytest.raises(smtplib.SMTPException) as too_big:
+                client.sendmail("s@acme.test", [to], plain_email(to, "Too big", "x" * 150_000))
+            assert "552" in str(too_big.value) or getattr(too_big.value, "smtp_code", 0) == 552
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            for number in (1, 2):
+                client.sendmail("s@acme.test", [to], plain_email(to, f"Kept {number}", "y" * 90_000))
+            with pytest.raises(smtplib.SMTPDataError) as full:
+                client.sendmail("s@acme.test", [to], plain_email(to, "Deferred", "z" * 90_000))
+        assert full.value.smtp_code == 452
+        assert sorted(m.subject for m in inbox.messages_for("fwcap0000001")) == ["Kept 1", "Kept 2"]
+    finally:
+        inbox.close()
+
+
+def test_maildir_skips_oversized_files_fifos_and_devices_unopened(tmp_path):
+    from funnelwatch.inbox.maildir import MaildirInbox, deliver
+    from tests.fixtures.emails import plain_email
+
+    to = "qa+fwcap0000002@example.com"
+    deliver(tmp_path, plain_email(to, "Small and fine", "hello"))
+    (tmp_path / "new" / "huge.eml").write_bytes(plain_email(to, "Huge", "x" * 300_000))
+    os.mkfifo(tmp_path / "new" / "a-fifo")
+    os.symlink("/dev/zero", tmp_path / "new" / "zeros")
+    inbox = MaildirInbox(tmp_path, max_message_bytes=200_000)
+    began = time.monotonic()
+    assert [m.subject for m in inbox.messages_for("fwcap0000002")] == ["Small and fine"]
+    assert time.monotonic() - began < 5
+
+
+def test_maildir_junk_subfolders_skip_oversized_files_fifos_and_devices_unopened(tmp_path):
+    from funnelwatch.inbox.maildir import MaildirInbox, deliver
+    from tests.fixtures.emails import plain_email
+
+    to = "qa+fwcap0000003@example.com"
+    deliver(tmp_path, plain_email(to, "Small in junk", "hello"), folder="Junk")
+    junk = tmp_path / ".Junk" / "new"
+    (junk / "huge.eml").write_bytes(plain_email(to, "Huge in junk", "x" * 300_000))
+    os.mkfifo(junk / "a-fifo")
+    os.symlink("/dev/zero", junk / "zeros")
+    inbox = MaildirInbox(tmp_path, max_message_bytes=200_000)
+    began = time.monotonic()
+    (found,) = inbox.messages_for("fwcap0000003")
+    assert time.monotonic() - began < 5
+    assert (found.subject, found.folder, found.in_junk) == ("Small in junk", "Junk", True)
+
+
+# --- partial downloads: a per-run folder the next run cleans -------------------------------------------
+
+
+def test_partial_downloads_of_a_killed_run_are_removed_by_the_next_run(project, site, drip_server):
+    from funnelwatch.scratch import home_for
+
+    with_neighbour(project, site, drip_download_check(site, drip_server.url("/hubfs/guide.pdf")))
+    project.config(FAST_CONFIG.replace("timeout: 3s", "timeout: 20s"))
+    home = home_for(project.load().database_path)
+
+    def partial() -> list[Path]:
+        return sorted(home.glob("run-*/funnelwatch-asset-*")) if home.is_dir() else []
+
+    process = start_killable_run(project)
+    kill_run_when(process, lambda: bool(partial()), "a partial download")
+    left = partial()
+    assert left, "the killed run's partial download should still be there"
+    assert all(oct(path.parent.stat().st_mode)[-3:] == "700" for path in left)
+
+    drip_server.stop()
+    project.check("faulty", f"name: Faulty\nlanding:\n  url: {site.url('/lp/neighbour')}\n")
+    project.run(report=False)
+    assert not any(path.exists() for path in left)
+    assert not partial() and not list(home.glob("run-*"))  # this run's own folder went with it
+
+
+# --- a full disk: keep what fits, mark the run, one line; artifacts never crowd out the history ---------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 16 MB filesystem (tmpfs) for the history and the reports; skipped where mounting is not allowed."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'mount failed'}); run as root to test a full disk")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file until the disk holding `folder` is full (what a runaway log does)."""
+    filler = folder / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def tiny_disk_project(project, tiny_disk: Path) -> None:
+    project.config(FAST_CONFIG.replace("database: reports/history.db", f"database: {tiny_disk}/history.db")
+                   .replace("reports_dir: reports", f"reports_dir: {tiny_disk}/reports")
+                   .replace("concurrency: 2", "concurrency: 1"))
+
+
+def test_disk_full_mid_run_keeps_what_fits_marks_the_run_incomplete_and_says_so_in_one_line(project, site, tiny_disk):
+    from funnelwatch.demo.server import Response
+
+    tiny_disk_project(project, tiny_disk)
+    filled: list[Path] = []
+
+    def fill_then_answer(request):
+        filled.append(fill(tiny_disk))
+        return Response(200, "<title>Filler</title><h1>Filler</h1>")
+
+    site.page("/lp/first", "<title>First</title><h1>First</h1>")
+    site.route("/lp/fill", fill_then_answer)
+    project.check("a-first", f"name: A First\nlanding:\n  url: {site.url('/lp/first')}\n")
+    project.check("b-filler", f"name: B Filler\nlanding:\n  url: {site.url('/lp/fill')}\n")
+    project.check("c-last", f"name: C Last\nlanding:\n  url: {site.url('/lp/missing')}\n")
+    done = cli_run(project, "--json")
+    assert filled, "the disk was never filled"
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    assert done.returncode == 2, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if "is full" in line]
+    assert str(tiny_disk) in line and "history.db" in line and "incomplete" in line, line
+    kept = int(re.search(r"(\d+) of 3 results were kept", line).group(1))
+    shown = json.loads(done.stdout)
+    assert shown["incomplete"] is True
+    assert {r["check"]: r["status"] for r in shown["results"]} == {"A First": "pass", "B Filler": "pass", "C Last": "fail"}
+    assert not list(tiny_disk.rglob("*.png")) and not list(tiny_disk.rglob("*-trace.zip"))  # skipped first
+
+    filled[0].unlink()
+    store = Store(project.load().database_path)
+    try:
+        assert store.run(shown["run_id"])["state"] == "incomplete"
+        stored = [r.check for r in store.results_for_run(shown["run_id"])]
+        assert "A First" in stored and len(stored) == kept
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        store.close()
+    site.route("/lp/fill", lambda request: Response(200, "<title>Filler</title><h1>Filler</h1>"))
+    assert project.run(report=False).exit_code == 1  # room again: the next run works as ever
+    print(line)
+
+
+def test_a_disk_low_on_space_skips_screenshots_and_traces_and_keeps_the_result(project, site, tiny_disk):
+    tiny_disk_project(project, tiny_disk)
+    project.check("broken", f"name: Broken\nlanding:\n  url: {site.url('/lp/missing')}\n")
+    result = project.run_one(report=False)
+    assert (result.status, result.step) == (Status.FAIL, "landing")
+    assert result.artifacts == {} and not list(tiny_disk.rglob("*.png")) and not list(tiny_disk.rglob("*-trace.zip"))
+    assert "screenshot and trace not kept" in result.evidence["artifacts_skipped"]
+    store = Store(project.load().database_path)
+    try:
+        (stored,) = store.history("Broken")
+        assert stored.status is Status.FAIL and stored.evidence["artifacts_skipped"] == result.evidence["artifacts_skipped"]
+    finally:
+        store.close()

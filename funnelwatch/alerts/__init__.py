@@ -9,6 +9,12 @@ channel that fails keeps its state unsaid, so the next run says it again; it
 never fails the run or touches stored results. Channel URLs hold tokens: they
 are shown only as `slack://***` and stored only as a fingerprint.
 
+Every outbound call has a total deadline (`SEND_DEADLINE_S`, `HEARTBEAT_DEADLINE_S`),
+not just a per-read timeout, which a server trickling its answer never trips:
+it runs in a daemon thread that is abandoned when the deadline passes, so a
+stuck channel costs one problem line and never keeps the process (and the
+cron `flock`) alive.
+
     problems = dispatch(config, store, outcome)   # never raises
 """
 
@@ -24,11 +30,17 @@ from ..config import Config
 from ..redaction import mask_url
 from ..results import RunResult
 from ..schema import AlertChannel
-from ..store import Store
+from ..store import DiskFull, Store
+from ..threads import abandoned_alive, run_with_deadline
 from .message import compose
 from .state import Event, advance, blank, heard, unsaid
 
 __all__ = ["dispatch", "channel_id", "send", "heartbeat"]
+
+#: How long one alert channel may take to accept a message, all retries included.
+SEND_DEADLINE_S = 20.0
+#: How long the heartbeat GET may take, from connect to the status line.
+HEARTBEAT_DEADLINE_S = 15.0
 
 
 
@@ -39,6 +51,8 @@ def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
     for channel in config.settings.alerts:
         try:
             problem = _channel(config, store, outcome, channel)
+        except DiskFull as exc:  # sent or not, what it was told could not be saved
+            problem = f"alert channel {mask_url(channel.url)}: its state could not be saved ({exc})"
         except Exception as exc:
             problem = f"alert channel {mask_url(channel.url)} failed inside funnelwatch ({type(exc).__name__}); will retry next run"
         if problem:
@@ -79,35 +93,47 @@ def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertCha
     return None
 
 
-def send(url: str, title: str, body: str, notify_type: str = "info", body_format: str = "text") -> str | None:
-    """Deliver one message through Apprise; None when it went out, else why not (no secrets).
+def send(url: str, title: str, body: str, notify_type: str = "info", body_format: str = "text",
+         deadline_s: float = SEND_DEADLINE_S) -> str | None:
+    """Deliver one message through Apprise within `deadline_s`; None when it went out, else why not (no secrets).
 
     `body_format` is "text", "markdown" or "html" (Apprise converts for services that need another).
     """
     import apprise
 
-    notifier = apprise.Apprise()
+    # async_mode off: Apprise sends in the calling thread (our daemon thread), not in its own pool,
+    # whose threads the interpreter would wait for at exit.
+    notifier = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
     with _quiet():
         if not notifier.add(url):
             return "not a valid Apprise URL (see the Apprise wiki for the URL of your service)"
         try:
-            sent = notifier.notify(body=body, title=title, notify_type=notify_type,
-                                   body_format=apprise.NotifyFormat(body_format))
+            sent = run_with_deadline(notifier.notify, body, title, notify_type, apprise.NotifyFormat(body_format),
+                                     deadline_s=deadline_s)
+        except TimeoutError:
+            return f"did not answer within {deadline_s:g}s"
         except Exception as exc:
             return f"could not send ({type(exc).__name__})"
     return None if sent else "the service did not accept the message"
 
 
-def heartbeat(url: str) -> str | None:
-    """GET the heartbeat URL (dead-man's switch); None on success, else why not (no secrets)."""
+def heartbeat(url: str, deadline_s: float = HEARTBEAT_DEADLINE_S) -> str | None:
+    """GET the heartbeat URL (dead-man's switch) within `deadline_s`; None on success, else why not (no secrets)."""
     import requests
 
+    def ping() -> int:
+        # Only the status matters: the body is never read (stream=True), so a trickled body costs nothing.
+        with requests.get(url, timeout=deadline_s, stream=True) as response:
+            return int(response.status_code)
+
     try:
-        response = requests.get(url, timeout=10)
+        status = run_with_deadline(ping, deadline_s=deadline_s)
+    except TimeoutError:
+        return f"heartbeat {mask_url(url)} did not answer within {deadline_s:g}s"
     except requests.RequestException as exc:
         return f"heartbeat {mask_url(url)} unreachable ({type(exc).__name__})"
-    if response.status_code >= 400:
-        return f"heartbeat {mask_url(url)} answered HTTP {response.status_code}"
+    if status >= 400:
+        return f"heartbeat {mask_url(url)} answered HTTP {status}"
     return None
 
 
@@ -121,5 +147,6 @@ def _quiet() -> Iterator[None]:
     try:
         yield
     finally:
-        log.setLevel(level)
-        log.propagate = propagate
+        if not abandoned_alive():  # an abandoned send may still log later: it stays quiet for good
+            log.setLevel(level)
+            log.propagate = propagate

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..fields import Strict
 
+from ..threads import in_daemon_thread
+
 _RAW_RECIPIENT = re.compile(r"^(?:to|cc|delivered-to|x-original-to):.*?([\w.+-]+@[\w.-]+)", re.I | re.M)
 
 
@@ -171,7 +173,7 @@ async def wait_for(
     started = time.monotonic()
     delay = first_poll_s
     while True:
-        seen = await asyncio.to_thread(inbox.messages_for, token)
+        seen = await in_daemon_thread(inbox.messages_for, token)  # abandonable: never joined at exit
         for message in seen:
             if matches(message):
                 return Wait(message, seen, time.monotonic() - started)

@@ -8,6 +8,13 @@ behind a lock, reconnected once if the server dropped it. Besides `folder`,
 the account's junk folders are searched (`spam_folders`, see `junk.py`),
 each opened read-only (EXAMINE).
 
+Every exchange (connecting and logging in, one poll's SEARCH and FETCH,
+the goodbye) has one overall deadline, `inbox.imap.timeout`: a watchdog
+cuts the socket when it passes, so a server trickling its answer frees the
+lock and the thread on time. Literals over `guard.MAX_MESSAGE_BYTES` are
+refused unread, and whatever the server or the libraries raise becomes an
+inbox problem at one boundary (`guard.imap_failure`), never an internal error.
+
     inbox = ImapInbox(settings.inbox.imap, address="qa+{token}@example.com")
     inbox.open(); inbox.messages_for("fw1a2b3c4d5"); inbox.close()
 
@@ -32,16 +39,19 @@ from imap_tools.errors import MailboxFolderSelectError, MailboxLoginError, Mailb
 from pydantic import BeforeValidator, Field, model_validator
 
 from ..errors import MonitorProblem
-from ..fields import Strict, command_words
+from ..fields import Duration, Strict, command_words
 from ..redaction import Redactor
 from ..results import Category
+from ..threads import Watchdog, run_with_deadline, shut
 from . import junk
 from .base import Backend, ReceivedEmail
+from .guard import cap_literals, client_socket, imap_failure
 
 if TYPE_CHECKING:
     from ..config import Config
 
-TIMEOUT_S = 30.0
+TIMEOUT_S = 30.0  # per read; the overall deadline of an exchange is inbox.imap.timeout
+CLOSE_S = 5.0
 TOKEN_COMMAND_TIMEOUT_S = 30.0
 FETCH_BATCH = 50
 _UID = re.compile(rb"UID (\d+)")
@@ -65,6 +75,8 @@ class ImapSettings(Strict):
     token_command: Annotated[list[str], BeforeValidator(command_words)] | None = None
     folder: str = "INBOX"
     spam_folders: junk.SpamFolders = "auto"
+    #: The overall deadline of one exchange with the server (log in; one poll's search and fetch in every folder): a trickle never hangs a run.
+    timeout: Duration = 60.0
 
     @model_validator(mode="before")
     @classmethod
@@ -113,13 +125,15 @@ BACKEND = Backend("imap", ImapSettings, _open)
 class ImapInbox:
     name = "imap"
 
-    def __init__(self, settings: "ImapSettings", address: str = "{token}", timeout_s: float = TIMEOUT_S,
+    def __init__(self, settings: "ImapSettings", address: str = "{token}", timeout_s: float | None = None,
                  ca_file: Path | None = None, cwd: Path | None = None, redactor: Redactor | None = None):
         self.settings = settings
         #: The config's secrets: the password, and the access token `token_command` prints, stay out of every problem.
         self.redactor = redactor if redactor is not None else Redactor()
         self.address = address
-        self.timeout_s = timeout_s
+        #: The overall deadline of one exchange (connect + login, one poll, the goodbye).
+        self.timeout_s = timeout_s if timeout_s is not None else settings.timeout
+        self._live: Any = None  # the connection being made or used: what the watchdog cuts
         self.ca_file = ca_file  # settings.ca_file resolved against the project folder
         self.cwd = cwd  # where token_command runs: the project folder
         self.mailbox: Any = None
@@ -127,14 +141,27 @@ class ImapInbox:
         self._cache: dict[tuple[str, str], ReceivedEmail] = {}
         self.junk: list[str] = []  # the account's junk folders, found at connect
         self._selected = ""  # the folder open (read-only) on the connection now
+        self._searching = settings.folder  # the folder a poll is at: named when the poll fails
 
     @property
     def where(self) -> str:
         return f"{self.settings.host}:{self.settings.port}"
 
     def open(self) -> None:
-        with self._lock:
-            self._connect()
+        with self._lock, Watchdog(self.timeout_s, self._cut) as dog:
+            try:
+                self._connect()
+            except MonitorProblem:
+                if dog.fired:
+                    raise self._problem(f"the IMAP server {self.where} did not let funnelwatch log in within "
+                                        f"{self.timeout_s:g}s (it answers too slowly; inbox.imap.timeout)") from None
+                raise
+            except Exception as exc:  # the one boundary for connecting: whatever the server or the libraries raised
+                raise self._problem(f"cannot talk to the IMAP server {self.where}: "
+                                    f"{imap_failure(exc, timed_out=dog.fired, deadline_s=self.timeout_s)}") from None
+
+    def _cut(self) -> None:
+        shut(client_socket(self._live))
 
     def _tls(self) -> ssl.SSLContext:
         """The system's trusted CAs (OpenSSL honours SSL_CERT_FILE), or only those of `ca_file`."""
@@ -149,13 +176,18 @@ class ImapInbox:
 
     def _connect(self) -> None:
         s = self.settings
-        try:
+        per_read = min(TIMEOUT_S, self.timeout_s)
+
+        def mailbox() -> Any:
             if s.security == "ssl":
-                box: Any = MailBox(s.host, s.port, timeout=self.timeout_s, ssl_context=self._tls())
-            elif s.security == "starttls":
-                box = MailBoxStartTls(s.host, s.port, timeout=self.timeout_s, ssl_context=self._tls())
-            else:
-                box = MailBoxUnencrypted(s.host, s.port, timeout=self.timeout_s)
+                return MailBox(s.host, s.port, timeout=per_read, ssl_context=self._tls())
+            if s.security == "starttls":
+                return MailBoxStartTls(s.host, s.port, timeout=per_read, ssl_context=self._tls())
+            return MailBoxUnencrypted(s.host, s.port, timeout=per_read)
+
+        try:
+            # Connecting reads the greeting before the socket is ours to cut: a thread of its own, abandoned at the deadline.
+            box: Any = run_with_deadline(mailbox, deadline_s=self.timeout_s)
         except (socket.timeout, TimeoutError):
             raise self._problem(f"cannot reach the IMAP server {self.where}: no answer within {self.timeout_s:.0f}s") from None
         except ssl.SSLCertVerificationError as exc:
@@ -172,6 +204,13 @@ class ImapInbox:
                 raise self._problem(f"the IMAP server {self.where} does not offer STARTTLS "
                                     "(use security: ssl on port 993, or none for a plain local server)") from None
             raise self._problem(f"cannot reach the IMAP server {self.where}: {_describe(exc)}") from None
+        except MonitorProblem:
+            raise
+        except Exception as exc:  # the greeting was not IMAP (bytes, a huge literal): the server's problem
+            raise self._problem(f"cannot talk to the IMAP server {self.where}: "
+                                f"{imap_failure(exc, timed_out=False, deadline_s=self.timeout_s)}") from None
+        cap_literals(box.client)
+        self._live = box
         try:
             if s.auth == "oauth2":
                 box.xoauth2(s.username, self._access_token(), initial_folder=None)
@@ -197,7 +236,13 @@ class ImapInbox:
         except MailboxFolderSelectError:
             _quietly_logout(box)
             raise self._problem(f"the IMAP server {self.where} has no folder '{s.folder}' for '{s.username}'") from None
-        self.junk = self._junk_folders(box)
+        try:
+            self.junk = self._junk_folders(box)
+        except MonitorProblem:
+            raise
+        except Exception:  # LIST dropped, cut at the deadline or not IMAP: the caller's boundary words it
+            _quietly_close(box)
+            raise
         self.mailbox, self._selected = box, s.folder
 
     def _junk_folders(self, box: Any) -> list[str]:
@@ -240,19 +285,34 @@ class ImapInbox:
         return MonitorProblem(Category.INBOX, self.redactor.redact(reason))
 
     def messages_for(self, token: str) -> list[ReceivedEmail]:
-        with self._lock:
-            if self.mailbox is None:
-                self._connect()
+        with self._lock, Watchdog(self.timeout_s, self._cut) as dog:
             try:
+                self._searching = self.settings.folder
+                if self.mailbox is None:
+                    self._connect()
+                try:
+                    return self._messages_for(token)
+                except (imaplib.IMAP4.abort, OSError, UnexpectedCommandStatusError):
+                    if dog.fired:
+                        raise
+                    self._drop()
+                    self._connect()
                 return self._messages_for(token)
-            except (imaplib.IMAP4.abort, OSError, UnexpectedCommandStatusError):
-                _quietly_close(self.mailbox)
-                self.mailbox = None
-                self._connect()
-            try:
-                return self._messages_for(token)
-            except (imaplib.IMAP4.error, OSError, UnexpectedCommandStatusError) as exc:
-                raise self._problem(f"searching the IMAP folder '{self.settings.folder}' on {self.where} failed: {_describe(exc)}") from None
+            except MonitorProblem:
+                self._drop()
+                raise
+            except Exception as exc:  # the one boundary: whatever the server or the libraries raised
+                self._drop()
+                said = (_server_text(exc) if isinstance(exc, UnexpectedCommandStatusError) and not dog.fired
+                        else imap_failure(exc, timed_out=dog.fired, deadline_s=self.timeout_s))
+                raise self._problem(f"searching the IMAP folder '{self._searching}' on {self.where} failed: {said}") from None
+
+    def _drop(self) -> None:
+        """Forget the connection (the next poll reconnects): after a failure its state is unknown."""
+        if self.mailbox is not None:
+            _quietly_close(self.mailbox)
+        self.mailbox = None
+        self._selected = ""
 
     def messages_referencing(self, message_id: str) -> list[ReceivedEmail]:
         """Replies to a probe email, in the folder and the junk folders: In-Reply-To or References names its Message-ID."""
@@ -279,6 +339,7 @@ class ImapInbox:
         folders = [self.settings.folder, *self.junk]
         found: dict[str, list[ReceivedEmail]] = {}
         for folder in sorted(folders, key=lambda f: f != self._selected):  # the open folder first: no re-EXAMINE
+            self._searching = folder
             if folder == self._selected:
                 self.mailbox.client.noop()  # lets the server announce mail that arrived since the last poll
             else:
@@ -309,11 +370,18 @@ class ImapInbox:
             self._cache[(folder, number)] = message.placed(folder, self.settings.folder)
 
     def close(self) -> None:
-        with self._lock:
-            if self.mailbox is not None:
-                _quietly_logout(self.mailbox)
+        if not self._lock.acquire(timeout=self.timeout_s + CLOSE_S):  # a poll still stuck: cut it, never wait on it
+            self._cut()
+            return
+        try:
+            with Watchdog(CLOSE_S, self._cut):
+                if self.mailbox is not None:
+                    _quietly_logout(self.mailbox)
             self.mailbox = None
+            self._live = None
             self._cache.clear()
+        finally:
+            self._lock.release()
 
 
 def _list_folders(box: Any) -> list[tuple[str, tuple[str, ...]]]:
@@ -322,7 +390,9 @@ def _list_folders(box: Any) -> list[tuple[str, tuple[str, ...]]]:
     try:  # what the server offers once logged in (imaplib keeps only the greeting's list)
         status, data = client.capability()
         capabilities = set(b" ".join(d for d in data if isinstance(d, bytes)).decode(errors="replace").upper().split())
-    except (imaplib.IMAP4.error, OSError):
+    except imaplib.IMAP4.abort:
+        raise  # the connection is gone (or the deadline cut it): not "no capabilities"
+    except imaplib.IMAP4.error:
         capabilities = set()
     args: tuple[str, ...]
     if "SPECIAL-USE" in capabilities:
@@ -335,7 +405,9 @@ def _list_folders(box: Any) -> list[tuple[str, tuple[str, ...]]]:
     try:
         status, data = client._simple_command(command, *args)
         status, data = client._untagged_response(status, data, command)
-    except (imaplib.IMAP4.error, OSError):
+    except imaplib.IMAP4.abort:
+        raise  # the connection is gone (or the deadline cut it): not "no junk folders"
+    except imaplib.IMAP4.error:
         return []
     return junk.parse_list(data) if status == "OK" else []
 

@@ -4,6 +4,9 @@ The Maildir itself is the inbox (`INBOX`); its Maildir++ junk subfolders
 (`.Junk`, `.Spam`, or those named in `spam_folders`) are read too. Reading
 never moves a file (from `new/` to `cur/`) or changes its flags.
 
+In every folder, only regular files up to `guard.MAX_MESSAGE_BYTES` are read: a 2 GB file,
+a FIFO or a link to /dev/zero dropped into `new/` is skipped unopened.
+
 The backend declares its `inbox.maildir` settings model and opener here (`BACKEND`).
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import mailbox
 import os
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +24,7 @@ from ..fields import Strict
 from ..results import Category
 from . import junk
 from .base import Backend, ReceivedEmail
+from .guard import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -45,9 +50,11 @@ HOME = "INBOX"
 class MaildirInbox:
     name = "maildir"
 
-    def __init__(self, path: str | os.PathLike[str], spam_folders: "str | list[str]" = "auto"):
+    def __init__(self, path: str | os.PathLike[str], spam_folders: "str | list[str]" = "auto",
+                 max_message_bytes: int = MAX_MESSAGE_BYTES):
         self.path = Path(path)
         self.spam_folders = spam_folders
+        self.max_message_bytes = max_message_bytes
 
     def junk_folders(self) -> list[str]:
         """The Maildir++ junk subfolders there are now (a folder the server creates later is found then)."""
@@ -90,9 +97,15 @@ class MaildirInbox:
             for name in names:
                 file = where / name
                 try:
-                    raw = file.read_bytes()
-                    mtime = datetime.fromtimestamp(file.stat().st_mtime, timezone.utc)
+                    info = file.stat()
+                    if not stat.S_ISREG(info.st_mode) or info.st_size > self.max_message_bytes:
+                        continue  # a FIFO, a device, or too large to read: never opened
+                    with open(file, "rb") as handle:
+                        raw = handle.read(self.max_message_bytes + 1)  # the file may grow after stat
+                    mtime = datetime.fromtimestamp(info.st_mtime, timezone.utc)
                 except OSError:
+                    continue
+                if len(raw) > self.max_message_bytes:
                     continue
                 if token_bytes not in raw.lower():
                     continue

@@ -6,6 +6,10 @@ Each message keeps its envelope recipients as `X-Original-To:` headers, so
 mail sent by Bcc still finds its submission. Like Postfix, it accepts the
 bare-LF, long-line mail that hand-rolled staging mailers send.
 
+Memory is capped: a message over `guard.MAX_MESSAGE_BYTES` is refused
+(552), and once `guard.MAX_KEPT_BYTES` are held, further mail is deferred
+(452, the sender retries later) instead of growing without end.
+
     inbox = SmtpInbox(settings.inbox.smtp); inbox.open()   # now listening
 
 The backend declares its `inbox.smtp` settings model and opener here
@@ -23,11 +27,11 @@ from ..errors import MonitorProblem
 from ..fields import Strict
 from ..results import Category
 from .base import Backend, ReceivedEmail
+from .guard import MAX_KEPT_BYTES, MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from ..config import Config
 
-MAX_MESSAGE_BYTES = 60_000_000
 _BARE_LF_DOT = re.compile(rb"(?<!\r)\n\.")
 
 
@@ -49,14 +53,20 @@ BACKEND = Backend("smtp", SmtpSettings, _open, keeps_mail=False, folders=False,
 class _Collector:
     """aiosmtpd handler: accept every message, remember it with its envelope."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_kept_bytes: int = MAX_KEPT_BYTES) -> None:
         self.messages: list[ReceivedEmail] = []
         self.lock = threading.Lock()
+        self.kept_bytes = 0
+        self.max_kept_bytes = max_kept_bytes
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content = envelope.original_content or envelope.content or b""
         if isinstance(content, str):
             content = content.encode("utf-8", "replace")
+        with self.lock:
+            if self.kept_bytes + len(content) > self.max_kept_bytes:
+                return "452 4.3.1 funnelwatch's inbox is full for this run; try again later"
+            self.kept_bytes += len(content)
         content = _BARE_LF_DOT.sub(b"\n", content)  # the server un-stuffs dots only after CRLF
         prefix = b"".join(b"X-Original-To: " + rcpt.encode("utf-8", "replace") + b"\r\n" for rcpt in envelope.rcpt_tos)
         message = ReceivedEmail.parse(prefix + content, datetime.now(timezone.utc), key=f"smtp:{len(self.messages) + 1}")
@@ -66,26 +76,28 @@ class _Collector:
         return "250 OK: received by funnelwatch"
 
 
-def _controller(handler: _Collector, host: str, port: int) -> Any:
+def _controller(handler: _Collector, host: str, port: int, max_message_bytes: int = MAX_MESSAGE_BYTES) -> Any:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import SMTP
 
     class LenientSMTP(SMTP):
-        line_length_limit = MAX_MESSAGE_BYTES
+        line_length_limit = max_message_bytes
 
     class LenientController(Controller):
         def factory(self) -> Any:
             return LenientSMTP(self.handler, **self.SMTP_kwargs)
 
-    return LenientController(handler, hostname=host, port=port, data_size_limit=MAX_MESSAGE_BYTES, ready_timeout=10)
+    return LenientController(handler, hostname=host, port=port, data_size_limit=max_message_bytes, ready_timeout=10)
 
 
 class SmtpInbox:
     name = "smtp"
 
-    def __init__(self, settings: "SmtpSettings"):
+    def __init__(self, settings: "SmtpSettings", max_message_bytes: int = MAX_MESSAGE_BYTES,
+                 max_kept_bytes: int = MAX_KEPT_BYTES):
         self.settings = settings
-        self.collector = _Collector()
+        self.max_message_bytes = max_message_bytes
+        self.collector = _Collector(max_kept_bytes)
         self.controller: Any = None
 
     @property
@@ -93,7 +105,7 @@ class SmtpInbox:
         return f"{self.settings.host}:{self.settings.port}"
 
     def open(self) -> None:
-        controller = _controller(self.collector, self.settings.host, self.settings.port)
+        controller = _controller(self.collector, self.settings.host, self.settings.port, self.max_message_bytes)
         try:
             controller.start()
         except Exception as exc:

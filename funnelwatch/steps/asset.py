@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import model_validator
 
 from ..asset_facts import KIND_NAMES, AssetFacts, Download, download, inspect_file, looks_like, save_bytes, sniff
+from ..asset_facts import deadline_s as download_deadline_s
 from ..email_facts import Attachment, DeliveryEmail, Link, find_link, find_merge_tag, match_link, summary
 from ..errors import MonitorProblem, StepFailed
 from ..fields import Duration, Size, Strict, StrList
@@ -45,6 +46,7 @@ from ..inbox.base import ReceivedEmail, wait_for
 from ..netguard import AddressGuard
 from ..placement import DELIVERY_KEYS, delivery_facts, judge
 from ..results import Category
+from ..threads import in_daemon_thread
 from ..units import format_duration, format_size
 from .base import EvidenceKit, StepKind
 from .pagekit import contains
@@ -254,7 +256,7 @@ async def _check_attachment(ctx: "StepContext", email: DeliveryEmail, expect: As
     if len(chosen.data) > expect.max_size:
         raise StepFailed(Category.WRONG_ASSET, f"the attachment '{chosen.describe()}' is {format_size(len(chosen.data))}, "
                          f"over the {format_size(expect.max_size)} limit (expect.max_size)")
-    path = await asyncio.to_thread(save_bytes, chosen.data)
+    path = await asyncio.to_thread(save_bytes, chosen.data, _scratch(ctx))
     try:
         facts = await _inspect(ctx, path, len(chosen.data))
         evidence["asset"] = _asset_evidence(facts, "", chosen.content_type, chosen.filename)
@@ -290,12 +292,17 @@ async def _check_link(ctx: "StepContext", link: Link, expect: AssetExpect, evide
     cookies = await _cookies(ctx)
     try:
         guard = AddressGuard(ctx.config.settings.browser.allow_private)
-        got: Download = await asyncio.to_thread(download, link.url, expect.max_size, ctx.timeout_s, cookies, f"the link {name}",
-                                                ctx.profile.download_headers() if ctx.profile else None,
-                                                ctx.profile.proxy if ctx.profile else None, guard)
+        # A daemon thread: a download a server trickles is abandoned at its deadline, never waited for at exit.
+        got: Download = await in_daemon_thread(download, link.url, expect.max_size, ctx.timeout_s, cookies, f"the link {name}",
+                                               ctx.profile.download_headers() if ctx.profile else None,
+                                               ctx.profile.proxy if ctx.profile else None, guard, _scratch(ctx),
+                                               deadline_s=download_deadline_s(ctx.timeout_s) + ctx.timeout_s + 5)
     except StepFailed as failure:
         evidence["chain"] = failure.evidence.pop("chain", [])
         raise
+    except asyncio.TimeoutError:
+        raise StepFailed(Category.ASSET_UNREACHABLE, f"the link {name} leads to {link.url}, whose download did not finish in time "
+                         f"({format_duration(download_deadline_s(ctx.timeout_s))})") from None
     evidence["chain"] = got.chain
     try:
         facts = await _inspect(ctx, got.path, got.size)
@@ -303,6 +310,10 @@ async def _check_link(ctx: "StepContext", link: Link, expect: AssetExpect, evide
         _verify(facts, expect, f"behind {name}", url=got.url)
     finally:
         got.remove()
+
+
+def _scratch(ctx: "StepContext") -> Path | None:
+    return ctx.services.scratch if ctx.services else None
 
 
 async def _cookies(ctx: "StepContext") -> list[dict[str, Any]]:
@@ -316,7 +327,7 @@ async def _cookies(ctx: "StepContext") -> list[dict[str, Any]]:
 async def _inspect(ctx: "StepContext", path: Path, size: int) -> AssetFacts:
     limit = max(ctx.timeout_s, MIN_READ_S)
     try:
-        return await asyncio.wait_for(asyncio.to_thread(inspect_file, path, size), timeout=limit)
+        return await in_daemon_thread(inspect_file, path, size, deadline_s=limit)
     except asyncio.TimeoutError:
         kind = await asyncio.to_thread(sniff, path)
         raise StepFailed(Category.WRONG_ASSET, f"reading the {KIND_NAMES.get(kind, kind)} took longer than "

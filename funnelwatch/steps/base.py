@@ -32,6 +32,8 @@ from ..redaction import Redactor
 from ..results import Status
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from playwright.async_api import BrowserContext, Page
 
     from ..browser import ContextProfile
@@ -80,7 +82,8 @@ class RunServices:
     """What a kind's run hooks may use: the ledger, the inbox reader (and whose verdicts to trust), the clock, the run id.
 
     `checks` are the checks as configured now (a probe may outlive a renamed
-    file); `inbox_problem` says why there is no inbox, when there is none.
+    file); `inbox_problem` says why there is no inbox, when there is none;
+    `scratch` is the run's folder for partial downloads (`scratch.py`).
     """
 
     run_id: int
@@ -89,6 +92,7 @@ class RunServices:
     checks: list["Check"] = field(default_factory=list)
     inbox: "Inbox | None" = None
     inbox_problem: "MonitorProblem | None" = None
+    scratch: "Path | None" = None
     #: The loaded config's secrets, for text a hook writes (a settled probe's reason).
     redactor: Redactor = field(default_factory=Redactor)
     #: Where a step says what it is waiting for (a terminal shows it live): `progress("waiting", Waiting(...))`.

@@ -28,7 +28,6 @@ and `reply` (as received, rendered like the asset emails), `bounce`.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +41,7 @@ from ..fields import Duration
 from ..followup_rules import automation_marker
 from ..ledger import Ledger, Probe, when
 from ..results import Category, CheckResult, Status
+from ..threads import in_daemon_thread
 from ..units import format_duration
 from . import probes
 from .base import EvidenceKit, RunServices, StepKind, StepOutcome
@@ -231,7 +231,7 @@ class Contact(StepKind):
         services.ledger.arm(ctx.check.spec.name, ctx.viewport, ctx.run_id, values)  # a run killed mid-send still watches it
         ctx.no_retry = True  # asking twice bothers the people who answer; a refused login only gets worse with retries
         ca_file = ctx.config.resolve(outbox.smtp.ca_file) if outbox.smtp.ca_file else None
-        await asyncio.to_thread(send, outbox, message, ca_file, ctx.redactor)
+        await in_daemon_thread(send, outbox, message, ca_file, ctx.redactor)
         ctx.submitted_at = now.timestamp()
         probe_id = services.ledger.record(ctx.check.spec.name, ctx.viewport, ctx.run_id, values)
         reason = (f"question sent to {section.email.strip()}; waiting up to {sla_text(section)} for a human reply "

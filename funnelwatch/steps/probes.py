@@ -25,7 +25,6 @@ the receiving server distrusts (DKIM/DMARC fail, see `placement.py`) fails as
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,6 +40,7 @@ from ..ledger import Ledger, Probe, ProbeStats
 from ..placement import delivery_facts
 from ..placement import judge as judge_placement
 from ..results import Category, CheckResult, Status
+from ..threads import in_daemon_thread
 from ..units import format_duration
 from .base import Waiting
 
@@ -236,7 +236,7 @@ async def settle_open_probes(services: "RunServices", probes: ProbeKind) -> list
             problem = problem or MonitorProblem(Category.INBOX, "no inbox is open")
         else:
             try:
-                messages = await asyncio.to_thread(messages_about, services.inbox, probe)
+                messages = await in_daemon_thread(messages_about, services.inbox, probe)
             except MonitorProblem as exc:
                 problem = exc
             except Exception as exc:

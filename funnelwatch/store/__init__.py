@@ -11,13 +11,20 @@ user_version`), split by concern:
 A run still marked `running` whose process is gone is marked `incomplete` on open,
 and its ledger reservations are settled (`SqlLedger.release_dead_run`).
 
+A full disk is `DiskFull` (SQLITE_FULL or ENOSPC, told apart by code, at the
+one place writes commit: `_Transaction`). So that a run can still be marked
+`incomplete` on a disk something else filled, each run keeps a small reserve
+file next to the database (`history.db-reserve`), given back when the disk is full.
+
     store = Store("reports/history.db")
     run_id, started = store.begin_run("all checks")
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -93,7 +100,31 @@ class Store(RunsAndResults):
             self.db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     def transaction(self) -> Any:
-        return _Transaction(self.db.conn)
+        return _Transaction(self.db.conn, self.path)
+
+    # --- room on a full disk ----------------------------------------------------
+
+    @property
+    def reserve_path(self) -> Path:
+        return Path(str(self.path) + "-reserve")
+
+    def keep_reserve(self) -> None:
+        """Hold RESERVE_BYTES next to the database (real blocks, not a sparse file) while the disk has room to spare."""
+        try:
+            if self.reserve_path.exists() or free_bytes(self.path.parent) < RESERVE_BYTES * 4:
+                return
+            with open(self.reserve_path, "wb") as handle:
+                handle.write(b"\0" * RESERVE_BYTES)  # written, not truncated: the blocks are really taken
+        except OSError:
+            self.reserve_path.unlink(missing_ok=True)
+
+    def release_reserve(self) -> bool:
+        """Give the reserve back to the full disk (so the run can be marked); True when there was one."""
+        try:
+            self.reserve_path.unlink()
+            return True
+        except OSError:
+            return False
 
     def _mark_abandoned_runs(self) -> None:
         for row in self.db.query("select id, pid, process from runs where state = 'running'"):
@@ -109,18 +140,66 @@ class Store(RunsAndResults):
 #: What a read of a damaged history raises (the report's queries); callers need not know it is SQLite's.
 HistoryDamaged = sqlite3.DatabaseError
 
+#: Kept next to the database for marking a run on a full disk (a few rows' worth, many times over).
+RESERVE_BYTES = 1_000_000
+
+
+class DiskFull(FunnelwatchError):
+    """A write to the history failed because its disk is full; nothing of that write was kept."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        #: What is full, in words (the start of every line about it).
+        self.where = f"the disk holding {path.parent} is full ({_size(free_bytes(path.parent))} free)"
+        super().__init__(f"{self.where}: {path.name} cannot grow — free some space there")
+
+
+def free_bytes(folder: Path) -> int:
+    """Free space on the filesystem holding `folder` (or its nearest existing parent)."""
+    for candidate in (folder, *folder.parents):
+        try:
+            return int(shutil.disk_usage(candidate).free)
+        except OSError:
+            continue
+    return 0
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLite's SQLITE_FULL or the kernel's ENOSPC: by code, never by message."""
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _size(count: int) -> str:
+    from ..units import format_size
+
+    return format_size(count)
+
 
 class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT/ROLLBACK on an autocommit connection."""
+    """BEGIN IMMEDIATE … COMMIT/ROLLBACK on an autocommit connection; a full disk becomes `DiskFull`."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, path: Path):
         self.conn = conn
+        self.path = path
 
     def __enter__(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
 
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+    def __exit__(self, exc_type: Any, exc: BaseException | None, *_: Any) -> None:
+        if exc is None:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except sqlite3.Error as failed:
+                exc = failed
+                if not is_disk_full(failed):
+                    raise
+        if self.conn.in_transaction:  # SQLite may have rolled back on its own after SQLITE_FULL
+            self.conn.execute("ROLLBACK")
+        if is_disk_full(exc):
+            raise DiskFull(self.path) from None
 
 
 def _alive(pid: int | None, process: str | None = None) -> bool:
@@ -142,4 +221,4 @@ def _alive(pid: int | None, process: str | None = None) -> bool:
     return True
 
 
-__all__ = ["MIGRATIONS", "FollowupStats", "HistoryDamaged", "Probe", "Store", "iso", "parse_iso", "row_to_result", "stamp", "utcnow"]
+__all__ = ["MIGRATIONS", "DiskFull", "FollowupStats", "HistoryDamaged", "Probe", "Store", "iso", "parse_iso", "row_to_result", "stamp", "utcnow"]

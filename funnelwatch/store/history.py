@@ -56,6 +56,9 @@ class RunsAndResults:
     def transaction(self) -> Any:
         raise NotImplementedError
 
+    def keep_reserve(self) -> None:
+        raise NotImplementedError
+
     # --- runs -----------------------------------------------------------------
 
     def begin_run(self, selection: str) -> tuple[int, datetime]:
@@ -70,6 +73,7 @@ class RunsAndResults:
                 {"started_at": iso(started), "state": "running", "pid": os.getpid(), "selection": selection,
                  "process": process_stamp(os.getpid())}
             ).last_pk
+        self.keep_reserve()  # room to mark this run even if the disk fills up under it
         return int(run_id or 0), started
 
     def finish_run(self, run_id: int, exit_code: int) -> datetime:
