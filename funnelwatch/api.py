@@ -16,7 +16,7 @@ from .config import Config
 from .errors import FunnelwatchError
 from .locking import RunLock
 from .plan import Plan, make_plan
-from .results import RunResult
+from .results import Problem, RunResult
 from .runner import Progress, Runner
 from .store import HistoryDamaged, Store
 
@@ -56,7 +56,7 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
         except BaseException:
             store.abandon_run(run_id)
             raise
-        outcome = RunResult(run_id, iso(started) or "", None, results)
+        outcome = RunResult(run_id, iso(started) or "", None, results, reports_dir=config.settings.reports_dir)
         finished = store.finish_run(run_id, outcome.exit_code)
         outcome.finished_at = iso(finished)
         if report:
@@ -64,23 +64,23 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
                 outcome.report_path = str(build_report(config, store))
             except (OSError, FunnelwatchError) as exc:  # the results are stored; the report is its own problem
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                outcome.problems.append(f"the report could not be written to {config.settings.reports_dir}: {reason}")
+                outcome.problems.append(Problem(f"the report could not be written to {config.settings.reports_dir}: {reason}", "report"))
             except HistoryDamaged as exc:  # a damaged history must not silence the alerts and the heartbeat
                 path = config.database_path
-                outcome.problems.append(
+                outcome.problems.append(Problem(
                     f"the report could not be built: {path} is damaged ({exc}); this run's results are stored and "
                     f"alerts still go out — repair it with `sqlite3 {path} .recover | sqlite3 {path.name}.recovered` "
-                    "and move the recovered file into its place"
-                )
+                    "and move the recovered file into its place", "report"
+                ))
             except Exception as exc:  # noqa: BLE001 — nor may a bug in the report
-                outcome.problems.append(
+                outcome.problems.append(Problem(
                     f"the report could not be built (internal error: {type(exc).__name__}: {exc}); "
-                    "this run's results are stored and alerts still go out"
-                )
+                    "this run's results are stored and alerts still go out", "report"
+                ))
         if alerts:
             from .alerts import dispatch
 
-            outcome.problems += dispatch(config, store, outcome)
+            outcome.problems += [Problem.of(p, "alert") for p in dispatch(config, store, outcome)]
         return outcome
     finally:
         store.close()

@@ -13,7 +13,7 @@ import click
 from .config import Config, find_root, load_config
 from .errors import ConfigError, FunnelwatchError
 from .redaction import redact, redact_deep
-from .results import summary_line
+from .results import Problem, summary_line
 from .text import json_one_line, one_line, one_line_each
 from .units import format_duration
 
@@ -109,10 +109,10 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
         try:
             write_junit(outcome, junit)
         except OSError as exc:  # the results are stored: the JUnit file is its own problem, not the run's exit code
-            outcome.problems.append(
+            outcome.problems.append(Problem(
                 f"the JUnit XML could not be written to {junit}: {exc.strerror or exc} — "
-                "the results are stored; pass --junit a path in a writable folder"
-            )
+                "the results are stored; pass --junit a path in a writable folder", "junit"
+            ))
     for problem in outcome.problems:
         _echo_err(f"funnelwatch: {problem}")
     if as_json:

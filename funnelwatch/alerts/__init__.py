@@ -22,7 +22,7 @@ from typing import Iterator
 from ..clock import utcnow
 from ..config import Config
 from ..redaction import mask_url, redact, register
-from ..results import RunResult
+from ..results import Problem, RunResult
 from ..schema import AlertChannel
 from ..store import Store
 from .message import compose
@@ -47,7 +47,7 @@ def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
     if config.settings.heartbeat:
         problem = heartbeat(config.settings.heartbeat)
         if problem:
-            problems.append(redact(problem))
+            problems.append(Problem(redact(problem), "heartbeat"))
     return problems
 
 
