@@ -15,7 +15,7 @@ from .clock import SYSTEM_CLOCK, Clock, iso
 from .config import Config
 from .errors import FunnelwatchError
 from .locking import RunLock
-from .plan import Plan, make_plan
+from .plan import Listed, Plan, describe, make_plan
 from .results import Problem, RunResult
 from .runner import Progress, Runner
 from .store import HistoryDamaged, Store
@@ -82,6 +82,23 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
 
             outcome.problems += [Problem.of(p, "alert") for p in dispatch(config, store, outcome)]
         return outcome
+    finally:
+        store.close()
+
+
+def list_plan(config: Config, *, checks: list[str] | None = None, tags: list[str] | None = None,
+              clock: Clock | None = None) -> tuple[Plan, list[Listed]]:
+    """What `run` would do with this selection, and nothing else: no browser, no run recorded, no reservation.
+
+    The history is only read (and only when it exists), to tell which submissions wait on their `every`.
+    """
+    plan = make_plan(config, checks, tags)
+    now = (clock or SYSTEM_CLOCK).now()
+    if not config.database_path.exists():
+        return plan, describe(plan, None, now)
+    store = Store(config.database_path, clock=clock or SYSTEM_CLOCK)
+    try:
+        return plan, describe(plan, store.ledger, now)
     finally:
         store.close()
 

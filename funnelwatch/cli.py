@@ -86,10 +86,16 @@ def validate(obj: dict[str, Any]) -> None:
 @click.option("--headed", is_flag=True, help="Show the browser (needs a display).")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Also write results as JUnit XML to FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.option("--list", "list_only", is_flag=True, help="Print the plan (checks × viewports, what each would submit, "
+              "what waits on `every`) and run nothing.")
 @click.pass_obj
-def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool) -> None:
+def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool,
+        list_only: bool) -> None:
     """Run checks, store results, rebuild the report, send alerts."""
     config = _load(obj)
+    if list_only:
+        _list_plan(config, checks, tags)
+        return
     interactive = sys.stderr.isatty()
 
     def progress(event: str, payload: Any) -> None:
@@ -120,6 +126,22 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
     else:
         _summary(outcome)
     sys.exit(outcome.exit_code)
+
+
+def _list_plan(config: Config, checks: tuple[str, ...], tags: tuple[str, ...]) -> None:
+    """`run --list`: one line per check × viewport (and per invalid or switched-off check), nothing run."""
+    from . import api
+
+    plan, listed = api.list_plan(config, checks=list(checks), tags=list(tags))
+    _echo(f"plan for {plan.selection} (nothing is run, no browser starts):")
+    for line in listed:
+        where = f" [{line.viewport}]" if line.viewport else ""
+        notes = f" — {'; '.join(line.notes)}" if line.notes else ""
+        _echo(one_line(f"  {line.check}{where}  {line.file}{notes}"))
+    names = len({item.check.file for item in plan.items})
+    extra = [f"{n} {what}" for n, what in ((len(plan.broken), "invalid"), (len(plan.disabled), "switched off")) if n]
+    _echo(f"{len(plan.items)} run{'s' if len(plan.items) != 1 else ''} of {names} check{'s' if names != 1 else ''}"
+          + (f" ({', '.join(extra)})" if extra else ""))
 
 
 def _summary(outcome: Any) -> None:

@@ -77,3 +77,74 @@ def test_the_schema_rejects_a_document_missing_a_promised_key():
         hold_to_schema({k: v for k, v in doc.items() if k != "exit_code"})
     with pytest.raises(jsonschema.ValidationError, match="Additional properties"):
         hold_to_schema({**doc, "surprise": 1})
+
+
+def test_run_list_prints_checks_by_viewport_what_would_submit_and_what_waits_on_every_and_runs_nothing(project):
+    from datetime import timedelta
+
+    from funnelwatch.clock import show, stamp, utcnow
+    from funnelwatch.store import Store
+
+    project.config("database: reports/history.db\ninbox:\n  maildir:\n    path: mail\ndefaults:\n  retries: 0\n")
+    project.check("alpha", "name: Alpha\nviewports: [desktop, mobile]\nlanding:\n  url: http://127.0.0.1:1/a\n")
+    project.check("demo", "name: Demo request\nlanding:\n  url: http://127.0.0.1:1/demo\n"
+                          "form:\n  fill: {email: '{inbox}'}\n  success: {text: Thanks}\nfollowup:\n  within: 1d\n  every: 7d\n")
+    project.check("off", "name: Retired\nenabled: false\nlanding:\n  url: http://127.0.0.1:1/old\n")
+    project.check("bad", "name: Broken\nlanding:\n  url: http://127.0.0.1:1/\n  sucess: x\n")
+    store = Store(project.root / "reports" / "history.db")
+    try:
+        run_id, _ = store.begin_run("all checks")
+        submitted = utcnow() - timedelta(days=2)
+        store.ledger.record("Demo request", "desktop", run_id, {
+            "file": "checks/demo.yaml", "token": "t1", "address": "qa+t1@example.com", "submitted_at": stamp(submitted),
+            "sla_deadline": stamp(submitted + timedelta(days=1)), "give_up_at": stamp(submitted + timedelta(days=3)),
+            "within_s": 86400.0})
+        store.finish_run(run_id, 0)
+    finally:
+        store.close()
+
+    done = cli(project, "run", "--list", env={"FUNNELWATCH_CHROMIUM": "/nonexistent/chromium"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "plan for all checks (nothing is run, no browser starts):"
+    assert "  Alpha [desktop]  checks/alpha.yaml" in lines and "  Alpha [mobile]  checks/alpha.yaml" in lines
+    (demo,) = [line for line in lines if line.startswith("  Demo request")]
+    assert demo.startswith("  Demo request [desktop]  checks/demo.yaml — submits a form; waiting on every: "
+                           f"the last demo request went out {show(submitted)}, every: 7d 0h allows the next from "), demo
+    assert "  Broken  checks/bad.yaml — invalid: recorded as error — run `funnelwatch validate`" in lines
+    assert "  Retired  checks/off.yaml — switched off (enabled: false): not run" in lines
+    assert lines[-1] == "3 runs of 2 checks (1 invalid, 1 switched off)"
+    assert _runs(project) == 1, "run --list records no run"
+    with sqlite3.connect(project.root / "reports" / "history.db") as db:
+        assert db.execute("select count(*) from probes").fetchone()[0] == 1, "run --list reserves nothing"
+
+    tagged = cli(project, "run", "--list", "--check", "Alpha")
+    assert tagged.returncode == 0 and tagged.stdout.splitlines()[-1] == "2 runs of 1 check", tagged.stdout
+
+
+def test_run_list_imports_no_playwright_and_needs_no_history(project):
+    project.check("alpha", "name: Alpha\nlanding:\n  url: http://127.0.0.1:1/a\n")
+    done = cli(project, "run", "--list", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "  Alpha [desktop]  checks/alpha.yaml" in done.stdout
+    assert "import time:" in done.stderr and "playwright" not in done.stderr
+    assert not (project.root / "reports" / "history.db").exists()
+
+
+def test_a_selection_of_switched_off_checks_exits_2_and_says_so(project):
+    project.check("off", "name: Retired\ntags: [old]\nenabled: false\nlanding:\n  url: http://127.0.0.1:1/old\n")
+    project.check("on", "name: Current\ntags: [new]\nlanding:\n  url: http://127.0.0.1:1/\n")
+    for args in (("--tag", "old"), ("--check", "Retired"), ("--list", "--tag", "old")):
+        done = cli(project, "run", *args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.strip() == ("funnelwatch: nothing to run for "
+                                       f"{'tag old' if 'old' in args else 'check Retired'}: Retired is switched off "
+                                       "(enabled: false) — set enabled: true to run it"), done.stderr
+    assert _runs(project) == 0
+
+
+def test_run_list_with_a_selection_that_matches_nothing_exits_2(project):
+    project.check("a", "name: Alpha\ntags: [google-ads]\nlanding:\n  url: http://127.0.0.1:1/\n")
+    done = cli(project, "run", "--list", "--check", "Alpha", "--tag", "google-adz")
+    assert done.returncode == 2
+    assert done.stderr.startswith("funnelwatch: no check has the tag 'google-adz'") and len(done.stderr.splitlines()) == 1

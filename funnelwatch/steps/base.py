@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from ..results import Status
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from playwright.async_api import BrowserContext, Page
 
     from ..browser import ContextProfile
@@ -130,6 +132,15 @@ class StepKind:
 
     def sla_s(self, section: Any) -> float | None:
         """The answer time this section promises (follow-ups), for the report."""
+        return None
+
+    def sends(self, section: Any) -> str | None:
+        """What this section sends into the world, in a few words (`run --list`); None: nothing."""
+        return "submits a form" if self.submits(section) else None
+
+    def waiting(self, section: Any, ledger: "Ledger | None", check_name: str, now: datetime) -> str | None:
+        """Why this section would hold back its submission if the check ran `now` (`every`), for `run --list`;
+        None: it would not. `ledger` is None when there is no history yet."""
         return None
 
     # --- work --------------------------------------------------------------------

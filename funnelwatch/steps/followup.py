@@ -120,6 +120,17 @@ class Followup(StepKind):
     def sla_s(self, section: FollowupSection) -> float | None:
         return section.within
 
+    def waiting(self, section: FollowupSection, ledger: Ledger | None, check_name: str, now: datetime) -> str | None:
+        """As `claim_submission` would decide, without reserving: the last demo request holds `every`."""
+        holder = ledger.holder(check_name) if ledger is not None else None
+        if holder is None:
+            return None
+        next_at = holder.reserved_at + timedelta(seconds=section.every)
+        if next_at <= now:
+            return None
+        return (f"waiting on every: the last demo request went out {show(holder.submitted_at or holder.reserved_at)}, "
+                f"every: {format_duration(section.every)} allows the next from {show(next_at)}")
+
     def evidence(self, value: Any, kit: EvidenceKit) -> list[Any]:
         if not isinstance(value, dict):
             return kit.facts(self.title, value)
