@@ -64,6 +64,15 @@ def init(obj: dict[str, Any], directory: str) -> None:
 
 
 @cli.command()
+@click.argument("which", type=click.Choice(["check", "config"]), default="check")
+def schema(which: str) -> None:
+    """Print the JSON Schema of a check file (or of config/funnelwatch.yaml), for editors and CI."""
+    from .config_schema import json_schema
+
+    click.echo(json.dumps(json_schema("config" if which == "config" else "check"), indent=2, ensure_ascii=False))
+
+
+@cli.command()
 @click.pass_obj
 def validate(obj: dict[str, Any]) -> None:
     """Check every config and check file; exit 2 on any error."""
