@@ -176,12 +176,17 @@ def report(obj: dict[str, Any]) -> None:
 @cli.command()
 @click.argument("name", required=False)
 @click.option("-n", "--limit", default=20, show_default=True, help="How many results to show.")
+@click.option("--datasette-metadata", "datasette", is_flag=True,
+              help="Print a metadata.yml for Datasette (descriptions, units, queries) instead; see docs/history.md.")
 @click.pass_obj
-def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
+def history(obj: dict[str, Any], name: str | None, limit: int, datasette: bool) -> None:
     """Recent results in the terminal."""
-    from .store import Store
+    from .store import Store, datasette_metadata
 
     config = _load(obj)
+    if datasette:
+        click.echo(datasette_metadata(config.database_path), nl=False)
+        return
     store = Store(config.database_path)
     try:
         rows = store.history(name, limit)
