@@ -228,3 +228,41 @@ def test_every_older_schema_migrates_to_the_latest_and_takes_new_results(tmp_pat
         assert store.result(result_id).evidence == {"x": 1}
     finally:
         store.close()
+
+
+def test_the_migrated_history_opens_in_datasette_with_its_metadata(tmp_path):
+    import asyncio
+
+    from datasette.app import Datasette
+
+    from funnelwatch.store import datasette_metadata
+
+    db = tmp_path / "history.db"
+    shutil.copy(PREVIOUS, db)
+    Store(db).close()  # migrates
+    metadata = yaml.safe_load(datasette_metadata(db))
+
+    async def fetch() -> dict[str, object]:
+        datasette = Datasette(files=[str(db)], metadata=metadata)
+        got: dict[str, object] = {}
+        for name in metadata["databases"]["history"]["tables"]:
+            page = await datasette.client.get(f"/history/{name}")
+            assert page.status_code == 200, (name, page.text[:300])
+            got[name] = page.text
+        for name in metadata["databases"]["history"]["queries"]:
+            answer = await datasette.client.get(f"/history/{name}.json?_shape=array")
+            assert answer.status_code == 200, (name, answer.text[:300])
+            got[name] = answer.json()
+        labelled = await datasette.client.get("/history/probes.json?_shape=array&_labels=on&state=late")
+        got["probe"] = labelled.json()
+        return got
+
+    got = asyncio.run(fetch())
+    assert "One row per check per viewport per run" in str(got["results"])
+    assert "12.5&nbsp;s" in str(got["results"]), "duration_s is shown in seconds"
+    assert [(r["check_name"], r["status"]) for r in got["broken_now"]] == [  # type: ignore[union-attr]
+        ("HIPAA checklist", "fail"), ("Webinar signup", "fail"), ("Webinar signup", "fail")]
+    assert got["followup_latency"] == [{"check_name": "Demo request", "answered": 5, "avg_minutes": 32.4,
+                                        "slowest_minutes": 90.0, "late": 1}]
+    (probe,) = got["probe"]  # type: ignore[misc]
+    assert probe["run_id"] == {"value": 3, "label": "3"}, "the foreign key is a link to its run"
