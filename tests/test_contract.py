@@ -148,3 +148,24 @@ def test_run_list_with_a_selection_that_matches_nothing_exits_2(project):
     done = cli(project, "run", "--list", "--check", "Alpha", "--tag", "google-adz")
     assert done.returncode == 2
     assert done.stderr.startswith("funnelwatch: no check has the tag 'google-adz'") and len(done.stderr.splitlines()) == 1
+
+
+def test_a_broken_check_keeps_its_tags_and_its_start_in_the_json(project):
+    project.check("a", "name: Alpha\ntags: [google-ads]\nlanding:\n  url: https://example.com/\n  sucess: x\n")
+    done = cli(project, "run", "--json")
+    assert done.returncode == 2, done.stderr
+    doc = json.loads(done.stdout)
+    hold_to_schema(doc)
+    (result,) = doc["results"]
+    assert (result["status"], result["category"], result["tags"]) == ("error", "config", ["google-ads"])
+    assert result["started_at"] and result["artifacts"] == {}
+
+
+def test_the_readmes_json_example_holds_to_the_shipped_schema():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Machine-readable output"):]
+    (example,) = re.findall(r"```json\n(.*?)```", section[:section.index("### Editors")], re.S)
+    hold_to_schema(json.loads(example))

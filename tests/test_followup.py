@@ -63,6 +63,7 @@ def test_demo_request_stays_pending_across_runs_until_a_human_replies_in_time(pr
     assert (result.status, result.step, result.check) == (Status.PASS, "followup", "Demo request")
     assert result.latency_s == pytest.approx(900, abs=1.01)
     assert result.to_json()["latency_s"] == pytest.approx(900, abs=1.01)
+    assert result.to_json()["tags"] == ["sales"], "a settled follow-up carries its check's tags"
     evidence = result.evidence["followup"]
     assert "sam@acme.test" in evidence["reply"]["from"]
     assert [i["why"] for i in evidence["ignored"]] == ["auto-reply (Auto-Submitted: auto-replied)"]
