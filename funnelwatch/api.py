@@ -47,7 +47,7 @@ def run(
 
 def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | None, report: bool, alerts: bool,
                 clock: Clock) -> RunResult:
-    store = Store(config.database_path, clock=clock)
+    store = Store(config.database_path, clock=clock, redactor=config.redactor)
     try:
         run_id, started = store.begin_run(plan.selection)
         runner = Runner(config, store, run_id, headed=headed, progress=progress, clock=clock)
@@ -96,7 +96,7 @@ def list_plan(config: Config, *, checks: list[str] | None = None, tags: list[str
     now = (clock or SYSTEM_CLOCK).now()
     if not config.database_path.exists():
         return plan, describe(plan, None, now)
-    store = Store(config.database_path, clock=clock or SYSTEM_CLOCK)
+    store = Store(config.database_path, clock=clock or SYSTEM_CLOCK, redactor=config.redactor)
     try:
         return plan, describe(plan, store.ledger, now)
     finally:
@@ -108,9 +108,25 @@ def build_report(config: Config, store: Store | None = None) -> Path:
     from .report import build
 
     own = store is None
-    store = store or Store(config.database_path)
+    store = store or Store(config.database_path, redactor=config.redactor)
     try:
         return build(config, store)
     finally:
         if own:
             store.close()
+
+
+def digest(config: Config, since_s: float = 7 * 86400, send: bool = True, clock: Clock = SYSTEM_CLOCK) -> tuple[str, list[str]]:
+    """The digest of the last `since_s` seconds as Markdown, sent to every alert channel when `send`.
+
+    Returns the text and the problems sending met (a channel down is never an exception).
+    """
+    from .alerts.digest import as_markdown, build_digest, send_digest
+
+    store = Store(config.database_path, clock=clock, redactor=config.redactor)
+    try:
+        built = build_digest(config, store, since_s, clock.now())
+    finally:
+        store.close()
+    problems = send_digest(config, built) if send else []
+    return config.redactor.redact(as_markdown(built, config.settings.report.url)), problems

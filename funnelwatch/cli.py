@@ -12,16 +12,22 @@ import click
 
 from .config import Config, find_root, load_config
 from .errors import ConfigError, FunnelwatchError
-from .redaction import redact, redact_deep
+from .redaction import Redactor
 from .results import Problem, summary_line
 from .text import json_one_line, one_line, one_line_each
 from .units import format_duration
 
 
+class _Terminal:
+    """What this command shows: one command per process, so the config it loaded decides which secrets are hidden."""
+
+    redactor = Redactor()  # URL credentials only, until a config is loaded
+
+
 def _echo_err(text: str) -> None:
     """Print to stderr: secrets redacted, control and bidi characters shown escaped (text from pages,
     emails and files reaches the terminal and cron logs as harmless text)."""
-    click.echo(one_line_each(redact(text)), err=True)
+    click.echo(one_line_each(_Terminal.redactor.redact(text)), err=True)
 
 
 def _echo(text: str) -> None:
@@ -48,8 +54,10 @@ def cli(ctx: click.Context, project: str, settings_file: str | None) -> None:
 
 
 def _load(obj: dict[str, Any]) -> Config:
-    """The project the global options name (-C, --config)."""
-    return load_config(obj["project"], settings_file=obj["settings_file"])
+    """The project the global options name (-C, --config); its secrets are hidden from here on."""
+    config = load_config(obj["project"], settings_file=obj["settings_file"])
+    _Terminal.redactor = config.redactor
+    return config
 
 
 @cli.command()
@@ -122,7 +130,7 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
         from .junit import write_junit
 
         try:
-            write_junit(outcome, junit)
+            write_junit(outcome, junit, config.redactor)
         except OSError as exc:  # the results are stored: the JUnit file is its own problem, not the run's exit code
             outcome.problems.append(Problem(
                 f"the JUnit XML could not be written to {junit}: {exc.strerror or exc} — "
@@ -131,7 +139,7 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
     for problem in outcome.problems:
         _echo_err(f"funnelwatch: {problem}")
     if as_json:
-        click.echo(json_one_line(json.dumps(redact_deep(outcome.to_json()), ensure_ascii=False)))
+        click.echo(json_one_line(json.dumps(config.redactor.redact_deep(outcome.to_json()), ensure_ascii=False)))
     else:
         _summary(outcome)
     sys.exit(outcome.exit_code)
@@ -187,7 +195,7 @@ def history(obj: dict[str, Any], name: str | None, limit: int, datasette: bool) 
     if datasette:
         click.echo(datasette_metadata(config.database_path), nl=False)
         return
-    store = Store(config.database_path)
+    store = Store(config.database_path, redactor=config.redactor)
     try:
         rows = store.history(name, limit)
         if name and not rows:
@@ -223,6 +231,29 @@ def schedule_command(obj: dict[str, Any], run_now: bool, settle_every: str, stop
     daemon = Daemon(obj["project"], settle_every_s=settle_s, stop_grace_s=grace_s, run_now=run_now, log=_echo_err,
                     settings_file=obj["settings_file"])
     sys.exit(daemon.serve())
+
+
+@cli.command()
+@click.option("--since", default="7d", show_default=True, help="How far back the digest looks.")
+@click.option("--print", "print_only", is_flag=True, help="Print the digest (Markdown) instead of sending it.")
+@click.pass_obj
+def digest(obj: dict[str, Any], since: str, print_only: bool) -> None:
+    """Send the week's digest to every alert channel: breakages, recoveries, uptime, response times."""
+    from . import api
+    from .units import parse_duration
+
+    try:
+        since_s = parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    config = _load(obj)
+    built, problems = api.digest(config, since_s, send=not print_only)
+    if print_only or not config.settings.alerts:
+        _echo(built)
+    if not config.settings.alerts and not print_only:
+        _echo_err("funnelwatch: no alerts: channels in config/funnelwatch.yaml — printed the digest instead")
+    for problem in problems:
+        _echo_err(f"funnelwatch: {problem}")
 
 
 @cli.command()

@@ -21,7 +21,7 @@ from typing import Iterator
 
 from ..clock import utcnow
 from ..config import Config
-from ..redaction import mask_url, redact, register
+from ..redaction import mask_url
 from ..results import Problem, RunResult
 from ..schema import AlertChannel
 from ..store import Store
@@ -35,8 +35,7 @@ __all__ = ["dispatch", "channel_id", "send", "heartbeat"]
 def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
     """Send what this run calls for; return problems worth showing (never raises)."""
     problems: list[str] = []
-    for url in [c.url for c in config.settings.alerts] + [config.settings.heartbeat or ""]:
-        register(url)  # a URL typed into the YAML (not via ${VAR}) is just as secret
+    redact = config.redactor.redact  # holds the channel URLs too, typed or from ${VAR}
     for channel in config.settings.alerts:
         try:
             problem = _channel(config, store, outcome, channel)
@@ -80,8 +79,11 @@ def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertCha
     return None
 
 
-def send(url: str, title: str, body: str, notify_type: str = "info") -> str | None:
-    """Deliver one message through Apprise; None when it went out, else why not (no secrets)."""
+def send(url: str, title: str, body: str, notify_type: str = "info", body_format: str = "text") -> str | None:
+    """Deliver one message through Apprise; None when it went out, else why not (no secrets).
+
+    `body_format` is "text", "markdown" or "html" (Apprise converts for services that need another).
+    """
     import apprise
 
     notifier = apprise.Apprise()
@@ -90,7 +92,7 @@ def send(url: str, title: str, body: str, notify_type: str = "info") -> str | No
             return "not a valid Apprise URL (see the Apprise wiki for the URL of your service)"
         try:
             sent = notifier.notify(body=body, title=title, notify_type=notify_type,
-                                   body_format=apprise.NotifyFormat.TEXT)
+                                   body_format=apprise.NotifyFormat(body_format))
         except Exception as exc:
             return f"could not send ({type(exc).__name__})"
     return None if sent else "the service did not accept the message"

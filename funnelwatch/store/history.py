@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import iso
 from ..errors import FunnelwatchError
-from ..redaction import redact, redact_deep
-from ..results import Category, CheckResult, Status
+from ..redaction import Redactor
+from ..results import Category, CheckResult, Status, StepRecord
 from .migrations import table
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ class RunsAndResults:
     path: "Path"
     clock: "Clock"
     ledger: "SqlLedger"
+    redactor: Redactor
 
     def transaction(self) -> Any:
         raise NotImplementedError
@@ -112,7 +113,7 @@ class RunsAndResults:
             "status": result.status.value,
             "step": result.step,
             "category": result.category.value if result.category else None,
-            "reason": redact(result.reason),
+            "reason": self.redactor.redact(result.reason),
             "duration_s": result.duration_s,
             "attempts": result.attempts,
             "latency_s": result.latency_s,
@@ -122,7 +123,8 @@ class RunsAndResults:
             "tags": json.dumps(result.tags),
             "artifacts": json.dumps(result.artifacts),
         }
-        evidence = json.dumps(redact_deep(result.evidence), default=str) if result.evidence else None
+        seen = _with_steps(result)
+        evidence = json.dumps(self.redactor.redact_deep(seen), default=str) if seen else None
         with self.transaction():
             result_id = int(table(self.db, "results").insert(row).last_pk or 0)
             if evidence is not None:
@@ -166,6 +168,13 @@ class RunsAndResults:
             [check, *kinds, limit],
         ))
 
+    def results_between(self, since: str, until: str) -> list[dict[str, Any]]:
+        """Check results started in (since, until] (ISO), oldest first, without evidence (the digest)."""
+        return list(self.db.query(
+            f"select {_LIGHT} from results where started_at > ? and started_at <= ? and kind = 'check' order by started_at, id",
+            [since, until],
+        ))
+
     def window_counts(self, since: str) -> list[dict[str, Any]]:
         """Per check/viewport/status: how many results after `since` (ISO), kind 'check' only."""
         return list(self.db.query(
@@ -190,8 +199,31 @@ class RunsAndResults:
         return row[0] if row else None
 
 
+#: The steps an attempt ran (the journey strip) travel inside the evidence blob, under a key no step uses.
+_STEPS_KEY = "_steps"
+
+
+def _with_steps(result: CheckResult) -> dict[str, Any]:
+    if not result.steps:
+        return result.evidence
+    steps = [{"step": s.step, "ok": s.ok, "duration_s": round(s.duration_s, 3)} for s in result.steps]
+    return {**result.evidence, _STEPS_KEY: steps}
+
+
+def _steps_of(evidence: dict[str, Any]) -> list[StepRecord]:
+    kept = evidence.pop(_STEPS_KEY, None)
+    if not isinstance(kept, list):
+        return []
+    return [StepRecord(str(s.get("step")), bool(s.get("ok")), float(s.get("duration_s") or 0.0))
+            for s in kept if isinstance(s, dict) and s.get("step")]
+
+
 def row_to_result(row: dict[str, Any]) -> CheckResult:
     """A `results` row (joined with its `evidence`, when the caller wants it) as a CheckResult."""
+    evidence = json.loads(row.get("evidence") or "{}")
+    if not isinstance(evidence, dict):
+        evidence = {}
+    steps = _steps_of(evidence)
     return CheckResult(
         check=row["check_name"],
         file=row["file"],
@@ -204,8 +236,9 @@ def row_to_result(row: dict[str, Any]) -> CheckResult:
         viewport=row["viewport"] or "desktop",
         latency_s=row["latency_s"],
         token=row["token"],
-        evidence=json.loads(row.get("evidence") or "{}"),
+        evidence=evidence,
         artifacts=json.loads(row["artifacts"] or "{}"),
+        steps=steps,
         started_at=row["started_at"],
         tags=json.loads(row["tags"] or "[]"),
     )
