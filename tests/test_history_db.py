@@ -50,7 +50,9 @@ def report_pages(project: Project) -> dict[str, str]:
 
 
 def test_a_history_written_by_the_previous_release_opens_migrates_and_renders_the_same_report(tmp_path):
-    assert rows(PREVIOUS, "pragma user_version") == [(2,)], "the fixture is the previous release's schema"
+    pristine = tmp_path / "previous.db"  # never opened in place: even a read leaves -wal/-shm files beside it
+    shutil.copy(PREVIOUS, pristine)
+    assert rows(pristine, "pragma user_version") == [(2,)], "the fixture is the previous release's schema"
     old = previous_project(tmp_path / "old")
     (old.root / "reports").mkdir()
     shutil.copy(PREVIOUS, old.root / "reports" / "history.db")
@@ -65,7 +67,7 @@ def test_a_history_written_by_the_previous_release_opens_migrates_and_renders_th
     assert rows(db, "pragma integrity_check") == [("ok",)] and rows(db, "pragma foreign_key_check") == []
 
     # every row is still there, evidence moved beside its result, nothing else changed
-    columns = [c[1] for c in rows(PREVIOUS, "pragma table_info(results)")]
+    columns = [c[1] for c in rows(pristine, "pragma table_info(results)")]
     evidence_at = columns.index("evidence")
     after = rows(db, "select r.*, e.evidence from results r left join evidence e on e.result_id = r.id order by r.id")
     assert len(after) == len(before["results"]) == 35
@@ -86,6 +88,7 @@ def test_a_history_written_by_the_previous_release_opens_migrates_and_renders_th
     hipaa = migrated_pages["funnels/hipaa.html"]
     assert "GDPR Readiness Guide" in hipaa and "Uncaught TypeError: x is undefined" in hipaa, "the evidence is shown"
     assert "Your GDPR Readiness Guide &lt;b&gt;inside&lt;/b&gt;" in hipaa
+    assert not any(PREVIOUS.parent.glob(PREVIOUS.name + "-*")), "the fixture itself was never opened"
 
 
 def test_results_keep_no_evidence_blobs_and_the_store_joins_them_back(tmp_path):
