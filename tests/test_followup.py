@@ -178,7 +178,10 @@ def test_overlapping_runs_submit_once_and_settle_once(project, site, sales):
     config = project.load()
     item = make_plan(config).items[0]
     now = datetime.now(timezone.utc)
-    Store(config.database_path).close()  # the history exists before the runs race
+    made = Store(config.database_path)  # the history exists before the runs race; probes name real runs (foreign keys)
+    racing = [made.begin_run("all checks")[0] for _ in range(6)]
+    settling = [made.begin_run("all checks")[0] for _ in range(6)]
+    made.close()
     claims: list = []
     barrier = threading.Barrier(6, timeout=30)
 
@@ -188,7 +191,7 @@ def test_overlapping_runs_submit_once_and_settle_once(project, site, sales):
         claims.append(followup.claim_submission(store.ledger, item, run_id, now))
         store.close()
 
-    threads = [threading.Thread(target=claim, args=(n,)) for n in range(1, 7)]
+    threads = [threading.Thread(target=claim, args=(n,)) for n in racing]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -212,7 +215,7 @@ def test_overlapping_runs_submit_once_and_settle_once(project, site, sales):
         settled.append(followup.settle_probe(store.ledger, probe, inbox_messages, now + timedelta(minutes=5), run_id))
         store.close()
 
-    threads = [threading.Thread(target=settle_one, args=(n,)) for n in range(10, 16)]
+    threads = [threading.Thread(target=settle_one, args=(n,)) for n in settling]
     for thread in threads:
         thread.start()
     for thread in threads:
