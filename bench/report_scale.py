@@ -60,7 +60,7 @@ def make_history(root: Path, checks: int, total: int) -> Path:
                         "artifacts": "{}",
                     })
                 store.db["results"].insert_all(rows, batch_size=1000)
-                # evidence lives beside its result (store/migrations.py, schema 3)
+                # evidence lives beside its result (store/migrations.py, schema 4)
                 store.db.execute("insert into evidence (result_id, evidence) select id, ? from results "
                                  "where run_id = ? and status = 'fail'", [EVIDENCE, run_id])
                 written += len(rows)

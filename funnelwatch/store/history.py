@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..clock import Clock
     from .ledger import SqlLedger
 
-#: A result with its evidence (kept in its own table so `results` stays browsable; see migrations._v3).
+#: A result with its evidence (kept in its own table so `results` stays browsable; see migrations._v4).
 _FULL = "select r.*, e.evidence from results r left join evidence e on e.result_id = r.id"
 _LIGHT = "id, run_id, check_name, file, viewport, kind, status, step, category, reason, duration_s, attempts, latency_s, started_at, tags"
 

@@ -75,14 +75,25 @@ def _v2(db: sqlite_utils.Database) -> None:
     table(db, "runs").add_column("process", str)
 
 
+def _v3(db: sqlite_utils.Database) -> None:
+    # One ledger for every channel that answers later: `kind` is the step kind that recorded the probe
+    # (null on older rows: they are all follow-ups), `channel` what was probed (a contact address),
+    # `message_id` the probe email's Message-ID (replies name it in In-Reply-To), `sent` the question as sent.
+    probes = table(db, "probes")
+    for column in ("kind", "channel", "message_id", "sent"):
+        if column not in probes.columns_dict:
+            probes.add_column(column, str)
+    probes.create_index(["kind", "state"], if_not_exists=True)
+
+
 _PROBE_COLUMNS = (
     "id", "check_name", "file", "viewport", "token", "address", "reserved_at", "submitted_at", "sla_deadline",
     "give_up_at", "state", "within_s", "rules", "reply_at", "latency_s", "business_latency_s", "overdue_at",
-    "settled_at", "run_id", "settled_run_id", "evidence",
+    "settled_at", "run_id", "settled_run_id", "evidence", "kind", "channel", "message_id", "sent",
 )
 
 
-def _v3(db: sqlite_utils.Database) -> None:
+def _v4(db: sqlite_utils.Database) -> None:
     """History people can explore (Datasette, sqlite-utils): see docs/history.md.
 
     - A result's evidence (emails, page text: kilobytes each) moves to its own
@@ -99,10 +110,11 @@ def _v3(db: sqlite_utils.Database) -> None:
     db.execute("alter table results drop column evidence")
 
     columns = ", ".join(f"[{c}]" for c in _PROBE_COLUMNS)
-    rebuilt = table(db, "probes_v3")
+    rebuilt = table(db, "probes_v4")
     rebuilt.create(
         {c: t for c, t in zip(_PROBE_COLUMNS, (
-            int, str, str, str, str, str, str, str, str, str, str, float, str, str, float, float, str, str, int, int, str))},
+            int, str, str, str, str, str, str, str, str, str, str, float, str, str, float, float, str, str, int, int, str,
+            str, str, str, str))},
         pk="id",
         foreign_keys=[("run_id", "runs", "id"), ("settled_run_id", "runs", "id")],
     )
@@ -111,13 +123,14 @@ def _v3(db: sqlite_utils.Database) -> None:
         f"case when [{c}] in (select id from runs) then [{c}] end" if c in ("run_id", "settled_run_id") else f"[{c}]"
         for c in _PROBE_COLUMNS
     )
-    db.execute(f"insert into probes_v3 ({columns}) select {copied} from probes")
+    db.execute(f"insert into probes_v4 ({columns}) select {copied} from probes")
     db.execute("drop table probes")
-    db.execute("alter table probes_v3 rename to probes")
+    db.execute("alter table probes_v4 rename to probes")
     probes = table(db, "probes")
     probes.create_index(["token"], unique=True)
     probes.create_index(["check_name", "reserved_at"])
     probes.create_index(["state"])
+    probes.create_index(["kind", "state"])
     probes.create_index(["run_id"])
     probes.create_index(["settled_run_id"])
 
@@ -150,4 +163,4 @@ def _v3(db: sqlite_utils.Database) -> None:
 
 
 #: Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
