@@ -48,7 +48,7 @@ class _Generator(GenerateJsonSchema):
             return dict(SIZE)
         inner = super().function_before_schema(schema)
         name = getattr(function, "__name__", "")
-        if function in (as_list, dates_as_text) or name in ("_as_list", "_command_words"):
+        if function in (as_list, dates_as_text) or name in ("_as_list", "_command_words", "command_words"):
             items = inner.get("items", {"type": "string"}) if inner.get("type") == "array" else None
             if items is not None:
                 return {**{k: v for k, v in inner.items() if k not in ("type", "items")},
@@ -106,7 +106,7 @@ def _arrays(root: dict[str, Any], node: dict[str, Any]) -> list[dict[str, Any]]:
 
 # --- the README's reference tables ----------------------------------------------------
 
-_ROW = re.compile(r"^\| `([^`]+)` \| (.*?) \| (.*?) \| (.*?) \|\s*$")
+_ROW = re.compile(r"^\| `([^`]+)` \|")
 
 
 def reference_from_readme(text: str) -> dict[str, dict[str, str]]:
@@ -121,7 +121,11 @@ def reference_from_readme(text: str) -> dict[str, dict[str, str]]:
         elif line.startswith("## "):
             which = None
         elif which and (row := _ROW.match(line)):
-            key, kind, default, meaning = (part.strip() for part in row.groups())
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            if len(cells) < 4:
+                continue
+            key = row.group(1)
+            kind, default, meaning = cells[1], cells[2], "|".join(cells[3:])
             said = meaning or kind
             if default and default not in ("none", "required"):
                 said += f" (default: {default})"

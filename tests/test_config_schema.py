@@ -71,7 +71,8 @@ def test_descriptions_come_from_the_readme_reference():
     assert check["properties"]["tags"]["description"].startswith("`[google-ads, whitepaper]`; select with `run --tag`")
     alert = config["$defs"]["AlertChannel"]["properties"]
     assert alert["remind"]["description"] == "re-alert a still-broken funnel this often"
-    assert "(required)" in config["$defs"]["ImapInbox"]["properties"]["host"]["description"]
+    imap = config["$defs"]["InboxSettings"]["properties"]["imap"]["anyOf"][0]["$ref"].rsplit("/", 1)[1]
+    assert "(required)" in config["$defs"][imap]["properties"]["host"]["description"]
 
 
 def test_durations_and_sizes_are_strings_and_one_item_lists_may_be_one_string():

@@ -75,7 +75,8 @@ def test_a_history_written_by_the_previous_release_opens_migrates_and_renders_th
         kept = old_row[:evidence_at] + old_row[evidence_at + 1:]
         assert new_row[:-1] == kept
         assert (new_row[-1] or "{}") == old_row[evidence_at]
-    assert rows(db, "select * from probes order by id") == before["probes"]
+    width = len(before["probes"][0])  # later releases add columns (contact probes): empty on old rows
+    assert [r[:width] for r in rows(db, "select * from probes order by id")] == before["probes"]
     assert rows(db, "select id, started_at, finished_at, state, selection, exit_code from runs") == before["runs"]
 
     # and the report is the one this release renders from the same history written today
