@@ -15,8 +15,8 @@ from .clock import SYSTEM_CLOCK, Clock, iso
 from .config import Config
 from .errors import FunnelwatchError
 from .locking import RunLock
-from .plan import Plan, make_plan
-from .results import RunResult
+from .plan import Listed, Plan, describe, make_plan
+from .results import Problem, RunResult
 from .runner import Progress, Runner
 from .store import DiskFull, HistoryDamaged, Store
 
@@ -56,7 +56,7 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
         except BaseException:
             _abandon(store, run_id)
             raise
-        outcome = RunResult(run_id, iso(started) or "", None, results)
+        outcome = RunResult(run_id, iso(started) or "", None, results, reports_dir=config.settings.reports_dir)
         full = runner.disk_full
         if full is None:
             try:
@@ -71,23 +71,23 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
                 outcome.report_path = str(build_report(config, store))
             except (OSError, FunnelwatchError) as exc:  # the results are stored; the report is its own problem
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                outcome.problems.append(f"the report could not be written to {config.settings.reports_dir}: {reason}")
+                outcome.problems.append(Problem(f"the report could not be written to {config.settings.reports_dir}: {reason}", "report"))
             except HistoryDamaged as exc:  # a damaged history must not silence the alerts and the heartbeat
                 path = config.database_path
-                outcome.problems.append(
+                outcome.problems.append(Problem(
                     f"the report could not be built: {path} is damaged ({exc}); this run's results are stored and "
                     f"alerts still go out — repair it with `sqlite3 {path} .recover | sqlite3 {path.name}.recovered` "
-                    "and move the recovered file into its place"
-                )
+                    "and move the recovered file into its place", "report"
+                ))
             except Exception as exc:  # noqa: BLE001 — nor may a bug in the report
-                outcome.problems.append(
+                outcome.problems.append(Problem(
                     f"the report could not be built (internal error: {type(exc).__name__}: {exc}); "
-                    "this run's results are stored and alerts still go out"
-                )
+                    "this run's results are stored and alerts still go out", "report"
+                ))
         if alerts:
             from .alerts import dispatch
 
-            outcome.problems += dispatch(config, store, outcome)
+            outcome.problems += [Problem.of(p, "alert") for p in dispatch(config, store, outcome)]
         return outcome
     finally:
         store.close()
@@ -126,6 +126,23 @@ def _settle_full_disk(store: Store, runner: Runner, outcome: RunResult, full: Di
         kept += f" ({', '.join(sorted({r.check for r, _ in runner.unsaved}))} not: shown above only)"
     skipped = f"; screenshots and traces were skipped {runner.artifacts_skipped} time(s)" if runner.artifacts_skipped else ""
     return f"{full.where}: {kept}; {marked}; the report was not rebuilt{skipped} — free some space there"
+
+
+def list_plan(config: Config, *, checks: list[str] | None = None, tags: list[str] | None = None,
+              clock: Clock | None = None) -> tuple[Plan, list[Listed]]:
+    """What `run` would do with this selection, and nothing else: no browser, no run recorded, no reservation.
+
+    The history is only read (and only when it exists), to tell which submissions wait on their `every`.
+    """
+    plan = make_plan(config, checks, tags)
+    now = (clock or SYSTEM_CLOCK).now()
+    if not config.database_path.exists():
+        return plan, describe(plan, None, now)
+    store = Store(config.database_path, clock=clock or SYSTEM_CLOCK, redactor=config.redactor)
+    try:
+        return plan, describe(plan, store.ledger, now)
+    finally:
+        store.close()
 
 
 def build_report(config: Config, store: Store | None = None) -> Path:

@@ -13,7 +13,7 @@ import click
 from .config import Config, find_root, load_config
 from .errors import ConfigError, FunnelwatchError
 from .redaction import Redactor
-from .results import summary_line
+from .results import Problem, summary_line
 from .text import json_one_line, one_line, one_line_each
 from .units import format_duration
 
@@ -72,6 +72,15 @@ def init(obj: dict[str, Any], directory: str) -> None:
 
 
 @cli.command()
+@click.argument("which", type=click.Choice(["check", "config"]), default="check")
+def schema(which: str) -> None:
+    """Print the JSON Schema of a check file (or of config/funnelwatch.yaml), for editors and CI."""
+    from .config_schema import json_schema
+
+    click.echo(json.dumps(json_schema("config" if which == "config" else "check"), indent=2, ensure_ascii=False))
+
+
+@cli.command()
 @click.pass_obj
 def validate(obj: dict[str, Any]) -> None:
     """Check every config and check file; exit 2 on any error."""
@@ -94,11 +103,17 @@ def validate(obj: dict[str, Any]) -> None:
 @click.option("--headed", is_flag=True, help="Show the browser (needs a display).")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Also write results as JUnit XML to FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.option("--list", "list_only", is_flag=True, help="Print the plan (checks × viewports, what each would submit, "
+              "what waits on `every`) and run nothing.")
 @click.pass_obj
-def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool) -> None:
+def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool,
+        list_only: bool) -> None:
     """Run checks, store results, rebuild the report, send alerts."""
     _OUTBOUND["used"] = True
     config = _load(obj)
+    if list_only:
+        _list_plan(config, checks, tags)
+        return
     from .live import Live
 
     # On a terminal, one status line says what runs and what it waits for; logs and --json get none of it.
@@ -126,10 +141,10 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
         try:
             write_junit(outcome, junit, config.redactor)
         except OSError as exc:  # the results are stored: the JUnit file is its own problem, not the run's exit code
-            outcome.problems.append(
+            outcome.problems.append(Problem(
                 f"the JUnit XML could not be written to {junit}: {exc.strerror or exc} — "
-                "the results are stored; pass --junit a path in a writable folder"
-            )
+                "the results are stored; pass --junit a path in a writable folder", "junit"
+            ))
     for problem in outcome.problems:
         _echo_err(f"funnelwatch: {problem}")
     if as_json:
@@ -137,6 +152,22 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
     else:
         _summary(outcome)
     sys.exit(outcome.exit_code)
+
+
+def _list_plan(config: Config, checks: tuple[str, ...], tags: tuple[str, ...]) -> None:
+    """`run --list`: one line per check × viewport (and per invalid or switched-off check), nothing run."""
+    from . import api
+
+    plan, listed = api.list_plan(config, checks=list(checks), tags=list(tags))
+    _echo(f"plan for {plan.selection} (nothing is run, no browser starts):")
+    for line in listed:
+        where = f" [{line.viewport}]" if line.viewport else ""
+        notes = f" — {'; '.join(line.notes)}" if line.notes else ""
+        _echo(one_line(f"  {line.check}{where}  {line.file}{notes}"))
+    names = len({item.check.file for item in plan.items})
+    extra = [f"{n} {what}" for n, what in ((len(plan.broken), "invalid"), (len(plan.disabled), "switched off")) if n]
+    _echo(f"{len(plan.items)} run{'s' if len(plan.items) != 1 else ''} of {names} check{'s' if names != 1 else ''}"
+          + (f" ({', '.join(extra)})" if extra else ""))
 
 
 def _summary(outcome: Any) -> None:
@@ -162,12 +193,17 @@ def report(obj: dict[str, Any]) -> None:
 @cli.command()
 @click.argument("name", required=False)
 @click.option("-n", "--limit", default=20, show_default=True, help="How many results to show.")
+@click.option("--datasette-metadata", "datasette", is_flag=True,
+              help="Print a metadata.yml for Datasette (descriptions, units, queries) instead; see docs/history.md.")
 @click.pass_obj
-def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
+def history(obj: dict[str, Any], name: str | None, limit: int, datasette: bool) -> None:
     """Recent results in the terminal."""
-    from .store import Store
+    from .store import Store, datasette_metadata
 
     config = _load(obj)
+    if datasette:
+        click.echo(datasette_metadata(config.database_path), nl=False)
+        return
     store = Store(config.database_path, redactor=config.redactor)
     try:
         rows = store.history(name, limit)

@@ -142,6 +142,10 @@ class Ledger(Protocol):
         """Claim this check's submission window: None when claimed, else the reservation that holds it."""
         ...
 
+    def holder(self, check_name: str) -> Reservation | None:
+        """The newest reservation not released (what `reserve` would compare with), without claiming anything."""
+        ...
+
     def arm(self, check_name: str, viewport: str, run_id: int, values: dict[str, Any]) -> None:
         """Right before submitting: note the probe's token, address and deadlines on this run's reservation."""
         ...

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .config import BrokenCheck, Check, Config
 from .errors import FunnelwatchError
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,8 @@ class Plan:
     items: list[PlanItem] = field(default_factory=list)
     broken: list[BrokenCheck] = field(default_factory=list)
     selection: str = "all checks"
+    #: Selected checks that are switched off (`enabled: false`): not run, but `run --list` names them.
+    disabled: list[Check] = field(default_factory=list)
 
     @property
     def needs_inbox(self) -> bool:
@@ -44,7 +51,10 @@ def make_plan(config: Config, names: list[str] | None = None, tags: list[str] | 
     plan = Plan(selection=_describe(names, tags))
     for check in config.checks:
         spec = check.spec
-        if not spec.enabled or not chosen(spec.name, check.slug, spec.tags):
+        if not chosen(spec.name, check.slug, spec.tags):
+            continue
+        if not spec.enabled:
+            plan.disabled.append(check)
             continue
         retries = spec.retries if spec.retries is not None else config.settings.defaults.retries
         viewports = spec.viewports or config.settings.browser.viewports
@@ -66,7 +76,46 @@ def make_plan(config: Config, names: list[str] | None = None, tags: list[str] | 
         _known_tags(config, tags)
     if (names or tags) and not plan.broken and not any(chosen(c.name, c.slug, c.spec.tags) for c in config.checks):
         raise FunnelwatchError(f"no check matches {plan.selection} — run `funnelwatch validate` to list the checks and their tags")
+    if (names or tags) and not plan.items and not plan.broken:
+        off = ", ".join(sorted(c.spec.name for c in plan.disabled))
+        raise FunnelwatchError(f"nothing to run for {plan.selection}: {off} {'is' if len(plan.disabled) == 1 else 'are'} "
+                               "switched off (enabled: false) — set enabled: true to run it")
     return plan
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One line of `run --list`: a check on a viewport (None: not run, see `notes`) and what it would do."""
+
+    check: str
+    file: str
+    viewport: str | None
+    notes: list[str]
+
+
+def describe(plan: Plan, ledger: "Ledger | None", now: datetime) -> list[Listed]:
+    """What running `plan` at `now` would do, check by check, asking each step kind (nothing is run or reserved).
+
+    `ledger` is the history's (None before the first run): it says which
+    submissions are held back by their `every`.
+    """
+    listed = []
+    for item in plan.items:
+        spec = item.check.spec
+        notes = [f"retries {item.retries}"] if item.retries else []
+        for kind, section in spec.sections():
+            sends = kind.sends(section)
+            if sends:
+                notes.append(sends)
+            waiting = kind.waiting(section, ledger, spec.name, now)
+            if waiting:
+                notes.append(waiting)
+        listed.append(Listed(spec.name, item.check.file, item.viewport, list(dict.fromkeys(notes))))
+    for broken in plan.broken:
+        listed.append(Listed(broken.name, broken.file, None, ["invalid: recorded as error — run `funnelwatch validate`"]))
+    for check in plan.disabled:
+        listed.append(Listed(check.spec.name, check.file, None, ["switched off (enabled: false): not run"]))
+    return listed
 
 
 def _known_tags(config: Config, tags: list[str]) -> None:

@@ -219,8 +219,12 @@ class CheckResult:
     started_at: str | None = None
     tags: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        """The stable `--json` shape from PRODUCT.md, plus viewport/latency."""
+    def to_json(self, reports_dir: str = "") -> dict[str, Any]:
+        """The stable `--json` shape from PRODUCT.md, plus viewport/latency, tags, started_at and artifacts.
+
+        Artifact paths are stored relative to the reports folder; here they are
+        relative to the project, like `report` (`reports_dir` is prefixed).
+        """
         doc: dict[str, Any] = {
             "check": self.check,
             "file": self.file,
@@ -234,7 +238,32 @@ class CheckResult:
             "viewport": self.viewport,
         }
         doc["latency_s"] = round(self.latency_s, 1) if self.latency_s is not None else None
+        doc["tags"] = list(self.tags)
+        doc["started_at"] = self.started_at
+        prefix = reports_dir.rstrip("/") + "/" if reports_dir else ""
+        doc["artifacts"] = {kind: prefix + path for kind, path in sorted(self.artifacts.items())}
         return doc
+
+
+#: The version of the `--json` document: new keys keep it, a renamed or removed key raises it.
+JSON_SCHEMA_VERSION = 1
+
+
+class Problem(str):
+    """Something that went wrong around the checks (a channel down, a report not written): a line for
+    people, and its `source` for machines (`alert`, `heartbeat`, `report`, `junit`, `other`)."""
+
+    source: str
+
+    def __new__(cls, message: str, source: str = "other") -> "Problem":
+        made = super().__new__(cls, message)
+        made.source = source
+        return made
+
+    @classmethod
+    def of(cls, message: str, source: str) -> "Problem":
+        """`message` as a Problem from `source`, unless it already says where it came from."""
+        return message if isinstance(message, Problem) else cls(message, source)
 
 
 @dataclass
@@ -247,9 +276,12 @@ class RunResult:
     results: list[CheckResult]
     report_path: str | None = None
     #: Things that went wrong around the checks (an alert channel down): shown, never a failed run.
+    #: Plain strings are fine; a `Problem` also says where it came from (--json `problems[].source`).
     problems: list[str] = field(default_factory=list)
     #: The run could not be recorded whole (its disk filled up): exit 2, the run is `incomplete` in history.
     incomplete: bool = False
+    #: settings.reports_dir as written, so --json paths are relative to the project like `report`.
+    reports_dir: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -262,11 +294,15 @@ class RunResult:
         return 0
 
     def to_json(self) -> dict[str, Any]:
+        """The `--json` document (funnelwatch/schemas/run-output.schema.json describes it)."""
         return {
+            "schema_version": JSON_SCHEMA_VERSION,
             "run_id": self.run_id,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
-            "results": [r.to_json() for r in self.results],
+            "exit_code": self.exit_code,
+            "results": [r.to_json(self.reports_dir) for r in self.results],
+            "problems": [{"source": Problem.of(p, "other").source, "message": str(p)} for p in self.problems],
             **({"incomplete": True} if self.incomplete else {}),
         }
 

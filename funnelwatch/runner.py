@@ -136,8 +136,10 @@ class Runner:
     async def _settle(self) -> list[CheckResult]:
         """Work that kinds left open in earlier runs (follow-up probes), settled before any check."""
         settled: list[CheckResult] = []
+        tags = {check.spec.name: list(check.spec.tags) for check in self.config.checks}
         for kind in KINDS.values():
             for result in await kind.settle(self.services):
+                result.tags = result.tags or tags.get(result.check, [])  # a probe knows its check's name, not its tags
                 self._record(result, kind=kind.name)
                 settled.append(result)
         return settled
@@ -393,7 +395,7 @@ class Runner:
         reason = str(first) + (f" (and {more} more problem{'s' if more > 1 else ''}; run `funnelwatch validate`)" if more else "")
         return CheckResult(
             check=broken.name, file=broken.file, status=Status.ERROR, category=Category.CONFIG,
-            reason=reason, started_at=iso(self.clock.now()),
+            reason=reason, started_at=iso(self.clock.now()), tags=list(broken.tags),
             evidence={"diagnostics": [str(d) for d in broken.diagnostics]},
         )
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SETTINGS = """\
+from .config_schema import schema_line, write_project_schemas
+
+SETTINGS = schema_line("config") + """\
 # funnelwatch settings. Every key is optional; the README lists them all with defaults.
 database: reports/history.db      # SQLite history; created on first run
 reports_dir: reports              # open reports/index.html after a run
@@ -49,7 +51,7 @@ defaults:
   schedule: daily at 02:00
 """
 
-EXAMPLE_CHECK = """\
+EXAMPLE_CHECK = schema_line("check") + """\
 # One funnel per file. Every section is optional; see the README for all keys.
 name: Example — homepage
 tags: [example]
@@ -82,7 +84,8 @@ landing:
 
 
 def scaffold(directory: Path) -> list[str]:
-    """Write config/funnelwatch.yaml and checks/example.yaml unless they exist; say what happened."""
+    """Write config/funnelwatch.yaml and checks/example.yaml unless they exist, and the JSON Schemas their
+    `# yaml-language-server` lines name; say what happened."""
     said = []
     for relative, content in (("config/funnelwatch.yaml", SETTINGS), ("checks/example.yaml", EXAMPLE_CHECK)):
         path = directory / relative
@@ -92,6 +95,8 @@ def scaffold(directory: Path) -> list[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
         said.append(f"wrote {path}")
+    for path in write_project_schemas(directory):  # always fresh: they follow the installed funnelwatch
+        said.append(f"wrote {path} (editor completion; `funnelwatch schema` prints it)")
     (directory / "reports").mkdir(exist_ok=True)
     said.append(f"next: edit {directory / 'checks'}/*.yaml, then run `funnelwatch validate` and `funnelwatch run`")
     return said

@@ -238,7 +238,9 @@ def test_a_probe_is_sent_once_per_every_when_two_runs_overlap(project, published
 def test_two_processes_reserving_the_same_window_at_once_grant_it_once(project, published):
     configure(project, published)
     project.check("sales", contact_check("sales"))
-    Store(project.load().database_path).close()
+    made = Store(project.load().database_path)  # probes name real runs (foreign keys)
+    racing = [made.begin_run("all checks")[0] for _ in range(2)]
+    made.close()
     go = project.root / "go"
     script = (
         "import sys, time, pathlib, funnelwatch\n"
@@ -250,7 +252,7 @@ def test_two_processes_reserving_the_same_window_at_once_grant_it_once(project, 
         "claim = claim_submission(store.ledger, item, int(sys.argv[1]), store.clock.now(), PROBES)\n"
         "print('granted' if claim is None else claim.reason)\n"
     )
-    runs = [subprocess.Popen([sys.executable, "-c", script, str(n)], stdout=subprocess.PIPE, text=True) for n in (1, 2)]
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(n)], stdout=subprocess.PIPE, text=True) for n in racing]
     time.sleep(1.0)
     go.write_text("go")
     said = sorted(run.communicate(timeout=60)[0].strip() for run in runs)

@@ -494,7 +494,7 @@ def test_partly_corrupt_history_still_alerts_prints_json_and_says_how_to_recover
     store = Store(path)
     try:
         run_id, _ = store.begin_run("earlier checks")
-        for number in range(12):
+        for number in range(200):  # results rows are small (evidence has its own table): many, to fill pages
             store.add_result(run_id, CheckResult(check="Seed Marker", file="checks/seed.yaml", status=Status.PASS,
                                                  evidence={"landing": {"note": f"run {number} " + "evidence " * 300}}))
         store.finish_run(run_id, 0)

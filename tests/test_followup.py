@@ -63,6 +63,7 @@ def test_demo_request_stays_pending_across_runs_until_a_human_replies_in_time(pr
     assert (result.status, result.step, result.check) == (Status.PASS, "followup", "Demo request")
     assert result.latency_s == pytest.approx(900, abs=1.01)
     assert result.to_json()["latency_s"] == pytest.approx(900, abs=1.01)
+    assert result.to_json()["tags"] == ["sales"], "a settled follow-up carries its check's tags"
     evidence = result.evidence["followup"]
     assert "sam@acme.test" in evidence["reply"]["from"]
     assert [i["why"] for i in evidence["ignored"]] == ["auto-reply (Auto-Submitted: auto-replied)"]
@@ -177,7 +178,10 @@ def test_overlapping_runs_submit_once_and_settle_once(project, site, sales):
     config = project.load()
     item = make_plan(config).items[0]
     now = datetime.now(timezone.utc)
-    Store(config.database_path).close()  # the history exists before the runs race
+    made = Store(config.database_path)  # the history exists before the runs race; probes name real runs (foreign keys)
+    racing = [made.begin_run("all checks")[0] for _ in range(6)]
+    settling = [made.begin_run("all checks")[0] for _ in range(6)]
+    made.close()
     claims: list = []
     barrier = threading.Barrier(6, timeout=30)
 
@@ -187,7 +191,7 @@ def test_overlapping_runs_submit_once_and_settle_once(project, site, sales):
         claims.append(followup.claim_submission(store.ledger, item, run_id, now))
         store.close()
 
-    threads = [threading.Thread(target=claim, args=(n,)) for n in range(1, 7)]
+    threads = [threading.Thread(target=claim, args=(n,)) for n in racing]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -211,7 +215,7 @@ def test_overlapping_runs_submit_once_and_settle_once(project, site, sales):
         settled.append(followup.settle_probe(store.ledger, probe, inbox_messages, now + timedelta(minutes=5), run_id))
         store.close()
 
-    threads = [threading.Thread(target=settle_one, args=(n,)) for n in range(10, 16)]
+    threads = [threading.Thread(target=settle_one, args=(n,)) for n in settling]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -276,11 +280,13 @@ def test_business_hours_sla_counts_only_open_hours_across_a_weekend(project, sit
     friday_4pm = datetime(2026, 3, 27, 15, 0, tzinfo=timezone.utc)  # 16:00 CET, the Friday before the DST change
     values = followup.probe_values(section, friday_4pm, "fwhours001", "qa+fwhours001@example.com", "checks/demo.yaml")
     assert values["sla_deadline"] == "2026-03-30T10:00:00.000Z"  # Mon 12:00 CEST: 1h Friday + 3h Monday
-    store.ledger.record("Demo request", "desktop", 1, values)
+    submitting, _ = store.begin_run("all checks")  # probes name real runs (foreign keys)
+    settling, _ = store.begin_run("all checks")
+    store.ledger.record("Demo request", "desktop", submitting, values)
     monday_11am = datetime(2026, 3, 30, 9, 0, tzinfo=timezone.utc)  # 11:00 CEST
     sales.send("qa+fwhours001@example.com", "Your demo", monday_11am.timestamp(), sales.reply_from)
     [probe] = store.ledger.open_probes()
-    result = followup.settle_probe(store.ledger, probe, _messages(project, "fwhours001"), monday_11am + timedelta(hours=1), 2)
+    result = followup.settle_probe(store.ledger, probe, _messages(project, "fwhours001"), monday_11am + timedelta(hours=1), settling)
     assert result.status is Status.PASS
     assert result.latency_s == 66 * 3600  # elapsed time (67h on Berlin wall clocks: they sprang forward)
     assert result.evidence["followup"]["reply"]["business_latency_s"] == 3 * 3600
@@ -296,11 +302,12 @@ def test_followup_stats_give_last_median_p90_and_share_within_sla(project, site,
     for n, latency in enumerate([60, 120, 300, 900, None, 240, 30, 1200, 180, 90]):
         submitted = start + timedelta(days=n)
         token = f"fwstats{n:03d}"
-        store.ledger.record("Demo request", "desktop", n + 1, followup.probe_values(section, submitted, token, f"qa+{token}@x.test", "c"))
+        run_id, _ = store.begin_run("all checks")  # probes name real runs (foreign keys)
+        store.ledger.record("Demo request", "desktop", run_id, followup.probe_values(section, submitted, token, f"qa+{token}@x.test", "c"))
         probe = next(p for p in store.ledger.open_probes() if p.token == token)
         if latency is not None:
             sales.send(f"qa+{token}@x.test", "demo", submitted.timestamp() + latency, sales.reply_from)
-        assert followup.settle_probe(store.ledger, probe, _messages(project, token), submitted + timedelta(hours=1), n + 1)
+        assert followup.settle_probe(store.ledger, probe, _messages(project, token), submitted + timedelta(hours=1), run_id)
     stats = store.ledger.stats("Demo request")
     store.close()
     assert (stats.probes, stats.replied, stats.missing) == (10, 9, 1)

@@ -86,7 +86,7 @@ def test_json_shape_matches_the_spec(project, site):
     site.page("/lp/a", "<title>A</title><p>A</p>")
     landing(project, "a", site.url("/lp/a"), "[Missing words]")
     doc = project.run().to_json()
-    assert set(doc) == {"run_id", "started_at", "finished_at", "results"}
+    assert set(doc) == {"schema_version", "run_id", "started_at", "finished_at", "exit_code", "results", "problems"}
     (result,) = doc["results"]
     assert {"check", "file", "status", "step", "category", "reason", "duration_s", "attempts", "report"} <= set(result)
     assert (result["status"], result["step"], result["category"]) == ("fail", "landing", "text_missing")

@@ -152,7 +152,9 @@ def test_a_broken_check_file_is_recorded_by_every_scheduled_run(project):
 def test_open_followup_probes_are_settled_regularly(project):
     project.check("lp", CHECK.format(name="Landing", schedule="schedule: daily at 05:00\n"))
     store = Store(project.load().database_path)
-    store.ledger.record("Demo", "desktop", 1, {"token": "fwabc", "address": "qa+fwabc@x", "submitted_at": "2026-11-22T00:00:00Z",
+    run_id, _ = store.begin_run("all checks")  # probes name real runs (foreign keys)
+    store.finish_run(run_id, 0)
+    store.ledger.record("Demo", "desktop", run_id, {"token": "fwabc", "address": "qa+fwabc@x", "submitted_at": "2026-11-22T00:00:00Z",
                                              "sla_deadline": "2026-11-23T00:00:00Z", "give_up_at": "2026-11-29T00:00:00Z"})
     store.close()
     recorder = Recorder()

@@ -28,7 +28,7 @@ from typing import Iterator
 from ..clock import utcnow
 from ..config import Config
 from ..redaction import mask_url
-from ..results import RunResult
+from ..results import Problem, RunResult
 from ..schema import AlertChannel
 from ..store import DiskFull, Store
 from ..threads import abandoned_alive, run_with_deadline
@@ -60,7 +60,7 @@ def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
     if config.settings.heartbeat:
         problem = heartbeat(config.settings.heartbeat)
         if problem:
-            problems.append(redact(problem))
+            problems.append(Problem(redact(problem), "heartbeat"))
     return problems
 
 

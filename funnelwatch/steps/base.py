@@ -32,6 +32,7 @@ from ..redaction import Redactor
 from ..results import Status
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from pathlib import Path
 
     from playwright.async_api import BrowserContext, Page
@@ -170,6 +171,15 @@ class StepKind:
 
     def sla_s(self, section: Any) -> float | None:
         """The answer time this section promises (follow-ups), for the report."""
+        return None
+
+    def sends(self, section: Any) -> str | None:
+        """What this section sends into the world, in a few words (`run --list`); None: nothing."""
+        return "submits a form" if self.submits(section) else None
+
+    def waiting(self, section: Any, ledger: "Ledger | None", check_name: str, now: datetime) -> str | None:
+        """Why this section would hold back its submission if the check ran `now` (`every`), for `run --list`;
+        None: it would not. `ledger` is None when there is no history yet."""
         return None
 
     def summary(self, ledger: "Ledger", check_name: str, section: Any, now: Any) -> list[str]:

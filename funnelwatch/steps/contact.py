@@ -190,6 +190,12 @@ class Contact(StepKind):
     def channel(self, section: ContactSection) -> tuple[str, str] | None:
         return section.email, sla_text(section)
 
+    def sends(self, section: ContactSection) -> str | None:
+        return f"sends a question to {section.email}"
+
+    def waiting(self, section: ContactSection, ledger: Ledger | None, check_name: str, now: datetime) -> str | None:
+        return probes.held_back(ledger, check_name, section.every, now, "question")
+
     def evidence(self, value: Any, kit: EvidenceKit) -> list[Any]:
         if not isinstance(value, dict):
             return kit.facts(self.title, value)

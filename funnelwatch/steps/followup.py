@@ -106,6 +106,9 @@ class Followup(StepKind):
     def sla_s(self, section: FollowupSection) -> float | None:
         return section.within
 
+    def waiting(self, section: FollowupSection, ledger: Ledger | None, check_name: str, now: datetime) -> str | None:
+        return probes.held_back(ledger, check_name, section.every, now, "demo request")
+
     def channel(self, section: FollowupSection) -> tuple[str, str] | None:
         return "demo form", format_duration(section.within) + (" business time" if section.hours else "")
 

@@ -216,6 +216,18 @@ def claim_submission(ledger: Ledger, item: "PlanItem", run_id: int, now: datetim
 # --- settling ---------------------------------------------------------------------------
 
 
+def held_back(ledger: Ledger | None, check_name: str, every_s: float, now: datetime, sent: str) -> str | None:
+    """For `run --list`: as `claim_submission` would decide at `now`, without reserving — why no probe would go out."""
+    holder = ledger.holder(check_name) if ledger is not None else None
+    if holder is None:
+        return None
+    next_at = holder.reserved_at + timedelta(seconds=every_s)
+    if next_at <= now:
+        return None
+    return (f"waiting on every: the last {sent} went out {show(holder.submitted_at or holder.reserved_at)}, "
+            f"every: {format_duration(every_s)} allows the next from {show(next_at)}")
+
+
 async def settle_open_probes(services: "RunServices", probes: ProbeKind) -> list[CheckResult]:
     """Settle every open probe of this kind (whatever the run's selection); the runner records the results.
 

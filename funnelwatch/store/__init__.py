@@ -137,6 +137,19 @@ class Store(RunsAndResults):
         self.db.conn.close()
 
 
+def datasette_metadata(database: str | os.PathLike[str]) -> str:
+    """Datasette's `metadata.yml` for the history at `database` (descriptions, units, facets, three canned queries).
+
+    Datasette names a database after its file (`data/history.db` is `history`), so the name is filled in.
+    """
+    import json
+    from importlib import resources
+
+    text = resources.files(__package__).joinpath("datasette-metadata.yml").read_text(encoding="utf-8")
+    name = Path(database).stem
+    return text.replace("\ndatabases:\n  history:\n", f"\ndatabases:\n  {json.dumps(name)}:\n", 1)
+
+
 #: What a read of a damaged history raises (the report's queries); callers need not know it is SQLite's.
 HistoryDamaged = sqlite3.DatabaseError
 
@@ -221,4 +234,5 @@ def _alive(pid: int | None, process: str | None = None) -> bool:
     return True
 
 
-__all__ = ["MIGRATIONS", "DiskFull", "FollowupStats", "HistoryDamaged", "Probe", "Store", "iso", "parse_iso", "row_to_result", "stamp", "utcnow"]
+__all__ = ["MIGRATIONS", "DiskFull", "FollowupStats", "datasette_metadata", "HistoryDamaged", "Probe", "Store", "iso", "parse_iso", "row_to_result",
+           "stamp", "utcnow"]

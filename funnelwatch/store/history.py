@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from ..clock import Clock
     from .ledger import SqlLedger
 
+#: A result with its evidence (kept in its own table so `results` stays browsable; see migrations._v4).
+_FULL = "select r.*, e.evidence from results r left join evidence e on e.result_id = r.id"
 _LIGHT = "id, run_id, check_name, file, viewport, kind, status, step, category, reason, duration_s, attempts, latency_s, started_at, tags"
 
 
@@ -123,14 +125,18 @@ class RunsAndResults:
             "started_at": result.started_at or iso(self.clock.now()),
             "kind": kind,
             "tags": json.dumps(result.tags),
-            "evidence": json.dumps(self.redactor.redact_deep(_with_steps(result)), default=str),
             "artifacts": json.dumps(result.artifacts),
         }
+        seen = _with_steps(result)
+        evidence = json.dumps(self.redactor.redact_deep(seen), default=str) if seen else None
         with self.transaction():
-            return int(table(self.db, "results").insert(row).last_pk or 0)
+            result_id = int(table(self.db, "results").insert(row).last_pk or 0)
+            if evidence is not None:
+                table(self.db, "evidence").insert({"result_id": result_id, "evidence": evidence})
+            return result_id
 
     def results_for_run(self, run_id: int) -> list[CheckResult]:
-        return [row_to_result(r) for r in self.db.query("select * from results where run_id = ? order by id", [run_id])]
+        return [row_to_result(r) for r in self.db.query(f"{_FULL} where r.run_id = ? order by r.id", [run_id])]
 
     def check_names(self) -> list[str]:
         return [r["check_name"] for r in self.db.query("select distinct check_name from results order by check_name")]
@@ -138,23 +144,24 @@ class RunsAndResults:
     def history(self, check: str | None = None, limit: int = 30) -> list[CheckResult]:
         """Most recent results first, for one check or all."""
         if check is None:
-            rows = self.db.query("select * from results order by id desc limit ?", [limit])
+            rows = self.db.query(f"{_FULL} order by r.id desc limit ?", [limit])
         else:
-            rows = self.db.query("select * from results where check_name = ? order by id desc limit ?", [check, limit])
+            rows = self.db.query(f"{_FULL} where r.check_name = ? order by r.id desc limit ?", [check, limit])
         return [row_to_result(r) for r in rows]
 
     def latest(self) -> list[CheckResult]:
         """The newest result of every (check, viewport, kind)."""
         rows = self.db.query(
-            """select r.* from results r
+            """select r.*, e.evidence from results r
                join (select max(id) as id from results group by check_name, viewport, kind) m on m.id = r.id
+               left join evidence e on e.result_id = r.id
                order by r.check_name"""
         )
         return [row_to_result(r) for r in rows]
 
     def result(self, result_id: int) -> CheckResult | None:
         """One full result (evidence, artifacts) by id."""
-        rows = list(self.db.query("select * from results where id = ?", [result_id]))
+        rows = list(self.db.query(f"{_FULL} where r.id = ?", [result_id]))
         return row_to_result(rows[0]) if rows else None
 
     def recent(self, check: str, kinds: tuple[str, ...] = ("check",), limit: int = 30) -> list[dict[str, Any]]:
@@ -216,7 +223,8 @@ def _steps_of(evidence: dict[str, Any]) -> list[StepRecord]:
 
 
 def row_to_result(row: dict[str, Any]) -> CheckResult:
-    evidence = json.loads(row["evidence"] or "{}")
+    """A `results` row (joined with its `evidence`, when the caller wants it) as a CheckResult."""
+    evidence = json.loads(row.get("evidence") or "{}")
     if not isinstance(evidence, dict):
         evidence = {}
     steps = _steps_of(evidence)

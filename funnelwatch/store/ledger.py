@@ -27,19 +27,25 @@ class SqlLedger:
     def reserve(self, check_name: str, viewport: str, run_id: int, now: datetime, every_s: float) -> Reservation | None:
         """Check and insert in one BEGIN IMMEDIATE transaction: of two overlapping runs exactly one gets to submit."""
         with self._store.transaction():
-            last = next(iter(self._db.query(
-                "select * from probes where check_name = ? and state != 'released' order by reserved_at desc, id desc limit 1",
-                [check_name],
-            )), None)
-            if last is not None and when(last["reserved_at"]) + timedelta(seconds=every_s) > now:
-                return Reservation(
-                    id=last["id"], state=last["state"], reserved_at=when(last["reserved_at"]),
-                    submitted_at=parse_iso(last["submitted_at"]), sla_deadline=parse_iso(last["sla_deadline"]),
-                )
+            last = self.holder(check_name)
+            if last is not None and last.reserved_at + timedelta(seconds=every_s) > now:
+                return last
             table(self._db, "probes").insert(
                 {"check_name": check_name, "viewport": viewport, "run_id": run_id, "state": "reserved", "reserved_at": stamp(now)}
             )
         return None
+
+    def holder(self, check_name: str) -> Reservation | None:
+        last = next(iter(self._db.query(
+            "select * from probes where check_name = ? and state != 'released' order by reserved_at desc, id desc limit 1",
+            [check_name],
+        )), None)
+        if last is None:
+            return None
+        return Reservation(
+            id=last["id"], state=last["state"], reserved_at=when(last["reserved_at"]),
+            submitted_at=parse_iso(last["submitted_at"]), sla_deadline=parse_iso(last["sla_deadline"]),
+        )
 
     def arm(self, check_name: str, viewport: str, run_id: int, values: dict[str, Any]) -> None:
         assignments = ", ".join(f"[{k}] = ?" for k in values)

@@ -86,5 +86,81 @@ def _v3(db: sqlite_utils.Database) -> None:
     probes.create_index(["kind", "state"], if_not_exists=True)
 
 
+_PROBE_COLUMNS = (
+    "id", "check_name", "file", "viewport", "token", "address", "reserved_at", "submitted_at", "sla_deadline",
+    "give_up_at", "state", "within_s", "rules", "reply_at", "latency_s", "business_latency_s", "overdue_at",
+    "settled_at", "run_id", "settled_run_id", "evidence", "kind", "channel", "message_id", "sent",
+)
+
+
+def _v4(db: sqlite_utils.Database) -> None:
+    """History people can explore (Datasette, sqlite-utils): see docs/history.md.
+
+    - A result's evidence (emails, page text: kilobytes each) moves to its own
+      `evidence` table, one row per result that has any, so `results` stays a
+      table one can browse; the store joins it back for a full result.
+    - `probes` gets foreign keys to the runs that submitted and settled them
+      (SQLite adds none to a table in place: it is rebuilt, rows and ids kept).
+    - Views for the questions people ask first: `latest_results`, `uptime_30d`.
+    """
+    evidence = table(db, "evidence")
+    evidence.create({"result_id": int, "evidence": str}, pk="result_id", foreign_keys=[("result_id", "results", "id")])
+    db.execute("insert into evidence (result_id, evidence) select id, evidence from results "
+               "where evidence is not null and evidence not in ('', '{}')")
+    db.execute("alter table results drop column evidence")
+
+    columns = ", ".join(f"[{c}]" for c in _PROBE_COLUMNS)
+    rebuilt = table(db, "probes_v4")
+    rebuilt.create(
+        {c: t for c, t in zip(_PROBE_COLUMNS, (
+            int, str, str, str, str, str, str, str, str, str, str, float, str, str, float, float, str, str, int, int, str,
+            str, str, str, str))},
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id"), ("settled_run_id", "runs", "id")],
+    )
+    # A reference to a run that is not there (none is ever deleted) would refuse the copy: it becomes null.
+    copied = ", ".join(
+        f"case when [{c}] in (select id from runs) then [{c}] end" if c in ("run_id", "settled_run_id") else f"[{c}]"
+        for c in _PROBE_COLUMNS
+    )
+    db.execute(f"insert into probes_v4 ({columns}) select {copied} from probes")
+    db.execute("drop table probes")
+    db.execute("alter table probes_v4 rename to probes")
+    probes = table(db, "probes")
+    probes.create_index(["token"], unique=True)
+    probes.create_index(["check_name", "reserved_at"])
+    probes.create_index(["state"])
+    probes.create_index(["kind", "state"])
+    probes.create_index(["run_id"])
+    probes.create_index(["settled_run_id"])
+
+    # The newest result of every (check, viewport, kind): what the report's overview shows.
+    db.execute("""
+        create view latest_results as
+        select r.id, r.run_id, r.check_name, r.viewport, r.kind, r.status, r.step, r.category, r.reason,
+               r.started_at, r.duration_s, r.attempts, r.latency_s, r.tags, r.file, r.artifacts
+        from results r
+        join (select max(id) as id from results group by check_name, viewport, kind) newest on newest.id = r.id
+        order by r.check_name, r.viewport, r.kind
+    """)
+    # Uptime over the last 30 days as the report counts it: pass and flaky over pass, flaky and fail.
+    db.execute("""
+        create view uptime_30d as
+        select check_name, viewport,
+               count(*) as results,
+               sum(status in ('pass', 'flaky')) as passed,
+               sum(status = 'fail') as failed,
+               sum(status = 'error') as errors,
+               round(100.0 * sum(status in ('pass', 'flaky')) / nullif(sum(status in ('pass', 'flaky', 'fail')), 0), 1)
+                   as uptime_pct,
+               min(started_at) as since,
+               max(started_at) as last_result_at
+        from results
+        where kind = 'check' and started_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')
+        group by check_name, viewport
+        order by uptime_pct is null, uptime_pct, check_name, viewport
+    """)
+
+
 #: Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
