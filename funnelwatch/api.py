@@ -79,8 +79,10 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
                 )
         if alerts:
             from .alerts import dispatch
+            from .alerts.weekly import send_if_due
 
             outcome.problems += dispatch(config, store, outcome)
+            outcome.problems += send_if_due(config, store, clock.now())  # report.digest: weekly
         return outcome
     finally:
         store.close()
