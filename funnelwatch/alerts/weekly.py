@@ -36,7 +36,8 @@ def last_monday_morning(now: datetime, zone_name: str) -> datetime:
 def send_if_due(config: "Config", store: "Store", now: datetime) -> list[str]:
     """Send the week's digest when this is the first run since Monday 08:00; the problems it met.
 
-    Sent counts once any channel took it: a channel that was down misses this
+    Turned on mid-week, it starts counting (the first digest is next
+    Monday's); turned on on a Monday morning, that run sends. Sent counts once any channel took it: a channel that was down misses this
     week's digest rather than every other channel getting it twice.
     """
     report = config.settings.report
@@ -45,6 +46,9 @@ def send_if_due(config: "Config", store: "Store", now: datetime) -> list[str]:
     due = last_monday_morning(now, report.timezone)
     last = parse_iso(store.digests_sent.last(NAME))
     if last is not None and last >= due:
+        return []
+    if last is None and now - due > timedelta(days=1):  # just turned on mid-week: the first digest is next Monday's
+        store.digests_sent.mark(NAME, iso(now) or "")
         return []
     from .digest import build_digest, send_digest
 

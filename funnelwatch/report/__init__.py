@@ -103,7 +103,7 @@ def build(config: Config, store: Store) -> Path:
                             f"Where the time of each run of {page.name} went, by stage", zone)
         stacked = chart is not None
         chart = chart or history_chart(page.history, lambda c: c.duration_s, f"How long each run of {page.name} took", zone=zone)
-        sla = page.rows[0].followup.sla_s if page.rows and page.rows[0].followup else None
+        sla = page.sla_s  # from the check as configured: follow-ups and contact replies alike
         followup_chart = history_chart(page.followups, lambda c: c.latency_s, f"{page.settled_title} of {page.name}: latency",
                                        limit_s=sla, limit_label=f"SLA {format_duration(sla)}" if sla else "", zone=zone)
         (out / "funnels" / f"{page.slug}.html").write_text(funnel_template.render(
