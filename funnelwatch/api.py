@@ -86,8 +86,10 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
                 ))
         if alerts:
             from .alerts import dispatch
+            from .alerts.weekly import send_if_due
 
             outcome.problems += [Problem.of(p, "alert") for p in dispatch(config, store, outcome)]
+            outcome.problems += [Problem.of(p, "alert") for p in send_if_due(config, store, clock.now())]  # report.digest: weekly
         return outcome
     finally:
         store.close()

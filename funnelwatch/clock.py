@@ -8,12 +8,15 @@ test moves time for all of them at once instead of patching module globals.
     clock.now()                      # aware datetime, UTC
     iso(clock.now())                 # '2026-11-22T02:00:00Z'   (results, runs)
     stamp(clock.now())               # '2026-11-22T02:00:00.123Z' (the ledger: sortable as text)
+    local(clock.now(), "Europe/Berlin")  # 'Sun 22 Nov 2026, 03:00 CET' (report.timezone: the report, the digest)
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 
 class Clock:
@@ -66,3 +69,19 @@ def parse_iso(text: str | None) -> datetime | None:
 def show(moment: datetime) -> str:
     """A time for people in a reason: '2026-11-22 02:00:00 UTC'."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone `name` (validated in the schema: `report.timezone`)."""
+    return ZoneInfo(name)
+
+
+def local(moment: datetime, zone_name: str = "UTC", with_year: bool = True) -> str:
+    """A time for people in the report's zone: 'Sun 22 Nov 2026, 03:00 CET' (English names, any locale)."""
+    at = moment.astimezone(zone(zone_name))
+    year = f" {at.year}" if with_year else ""
+    return f"{at:%a} {at.day:02d} {_MONTHS[at.month - 1]}{year}, {at:%H:%M} {at.tzname()}"

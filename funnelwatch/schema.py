@@ -239,9 +239,17 @@ class Defaults(Strict):
         return check_schedule(value)  # type: ignore[return-value]
 
 
+def _digest_off(value: Any) -> Any:
+    return "off" if value is False or value is None else value  # YAML reads a bare `off` as false
+
+
 class ReportSettings(Strict):
     keep: Duration = 90 * 86400.0
     url: str | None = None
+    #: The zone of every date the report and the digest show (IANA name).
+    timezone: TimezoneId = "UTC"
+    #: `weekly`: the first run after Monday 08:00 (in `timezone`) sends the digest to every alert channel.
+    digest: Annotated[Literal["off", "weekly"], BeforeValidator(_digest_off)] = "off"
 
 
 class SettingsBase(Strict):

@@ -127,3 +127,79 @@ def test_digest_refuses_a_bad_window_with_exit_2(project):
     done = subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(project.root), "digest", "--since", "a week"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr and "--since" in done.stderr
+
+
+WEEKLY = "report:\n  digest: weekly\n  timezone: Europe/Berlin\n"
+
+
+def _digests(receiver) -> list[dict]:
+    return [m for m in receiver.messages if str(m.get("title", "")).startswith("funnelwatch: the last 7 days")]
+
+
+def test_weekly_digest_goes_out_once_with_the_first_run_after_monday_8_in_the_report_zone(project, receiver):
+    project.config(f"database: reports/history.db\nreports_dir: reports\n{WEEKLY}"
+                   f"alerts:\n  - url: {receiver.apprise_url('/hook/weekly')}\n")
+    week_of_history(project)
+    config = project.load()
+
+    def run_at(moment: datetime) -> list[str]:
+        return funnelwatch.api.run(config, settle_only=True, report=False, clock=FixedClock(moment.timestamp())).problems
+
+    utc = timezone.utc
+    assert run_at(datetime(2026, 11, 29, 20, 0, tzinfo=utc)) == []  # turned on on a Sunday: counting starts
+    assert run_at(datetime(2026, 11, 30, 6, 50, tzinfo=utc)) == []  # Monday 07:50 in Berlin: not yet
+    assert _digests(receiver) == []
+    assert run_at(datetime(2026, 11, 30, 7, 5, tzinfo=utc)) == []  # Monday 08:05 in Berlin (07:05 UTC): sent
+    (sent,) = receiver.wait_for(1) and _digests(receiver)
+    assert sent["title"] == "funnelwatch: the last 7 days — 1 funnel still broken"
+    assert "From Mon 23 Nov 2026, 08:05 CET to Mon 30 Nov 2026, 08:05 CET" in sent["message"]
+    assert "Webinar signup [desktop] — broken for" in sent["message"] and "(since Thu 26 Nov 2026, 10:05 CET)" in sent["message"]
+    assert run_at(datetime(2026, 11, 30, 9, 0, tzinfo=utc)) == []  # a second run that morning: nothing again
+    assert run_at(datetime(2026, 12, 6, 22, 0, tzinfo=utc)) == []
+    assert len(_digests(receiver)) == 1
+    assert run_at(datetime(2026, 12, 7, 7, 30, tzinfo=utc)) == []  # the next Monday
+    assert len(receiver.wait_for(2) and _digests(receiver)) == 2
+    store = Store(config.database_path)
+    try:
+        assert store.digests_sent.last("weekly") == "2026-12-07T07:30:00Z"
+    finally:
+        store.close()
+
+
+def test_weekly_digest_is_off_by_default(project, receiver):
+    project.config(f"database: reports/history.db\nreports_dir: reports\nalerts:\n  - url: {receiver.apprise_url('/hook/off')}\n")
+    week_of_history(project)
+    funnelwatch.api.run(project.load(), settle_only=True, report=False, clock=FixedClock(NOW.timestamp()))
+    assert _digests(receiver) == []
+
+
+CONTACT_CONFIG = ("database: reports/history.db\nreports_dir: reports\n"
+                  "inbox:\n  maildir:\n    path: inbox\n  address: qa+{token}@example.com\n"
+                  "outbox:\n  smtp: {host: 127.0.0.1, port: 2525, plain: true}\n  from: qa+{token}@example.com\n")
+
+
+def test_digest_has_the_reply_figures_of_published_inboxes_beside_the_follow_ups(project, receiver):
+    project.config(CONTACT_CONFIG + f"alerts:\n  - url: {receiver.apprise_url('/hook/replies')}\n")
+    week_of_history(project)
+    project.check("sales", "name: sales@ answers\ncontact:\n  email: sales@acme.test\n  subject: 'Pricing? ({token})'\n"
+                  "  body: Does the Team plan include SSO?\n  within: 4h\n")
+    config = project.load()
+    assert [c.name for c in config.checks if c.name.startswith("sales")] == ["sales@ answers"]
+    store = Store(config.database_path)
+    try:
+        for n, (latency, state) in enumerate([(3600.0, "passed"), (7200.0, "passed"), (18000.0, "late")]):
+            submitted = NOW - timedelta(days=5 - n)
+            probe = store.ledger.record("sales@ answers", "desktop", n + 1, {
+                "token": f"fwq{n}", "address": f"qa+fwq{n}@example.com", "submitted_at": iso(submitted), "kind": "contact",
+                "channel": "sales@acme.test", "sla_deadline": iso(submitted + timedelta(hours=4)), "within_s": 14400.0})
+            store.ledger.move(probe, "pending", {"state": state, "latency_s": latency, "reply_at": iso(submitted + timedelta(seconds=latency)),
+                                                 "settled_at": iso(submitted + timedelta(seconds=latency))})
+    finally:
+        store.close()
+    text, problems = funnelwatch.api.digest(config, clock=FixedClock(NOW.timestamp()))
+    assert problems == []
+    (message,) = receiver.wait_for(1)
+    assert message["message"] == text
+    responses = text.split("**Response times**")[1]
+    assert "sales@ answers: reply over the last 3 questions: last 5h 0m, median 2h 0m" in responses
+    assert "67% within SLA" in responses

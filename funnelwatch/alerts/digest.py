@@ -2,7 +2,9 @@
 
 Alerts say what broke tonight; the digest says how the week went: each
 breakage with how long it lasted, what recovered, what is still broken,
-uptime per funnel, and the follow-up figures. Email channels get HTML with
+uptime per funnel, and the response figures of every kind that waits for an
+answer (sales follow-ups, replies from published inboxes). Dates are shown
+in `report.timezone`. Email channels get HTML with
 inline styles only (no scripts, no remote images: mail clients block both);
 chat channels get Markdown.
 
@@ -17,7 +19,7 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING
 
-from ..clock import iso, parse_iso, utcnow
+from ..clock import iso, local, parse_iso, utcnow
 from ..redaction import mask_url
 from ..results import CATEGORY_LABELS, Category
 from ..steps import title_of
@@ -73,6 +75,20 @@ class Digest:
     breakages: list[Breakage] = field(default_factory=list)
     funnels: list[FunnelWeek] = field(default_factory=list)
     followups: list[str] = field(default_factory=list)
+    #: report.timezone: every date shown.
+    zone: str = "UTC"
+
+    def at(self, moment: str | datetime | None) -> str:
+        """A stored time (or `since`/`until`) for people, in the report's zone."""
+        found = parse_iso(moment) if isinstance(moment, str) else moment
+        return local(found, self.zone) if found else ""
+
+    @property
+    def window(self) -> str:
+        return f"From {self.at(self.since)} to {self.at(self.until)}"
+
+    def when_broken(self, b: Breakage) -> str:
+        return f"since {self.at(b.started_at)}" if b.ended_at is None else f"{self.at(b.started_at)} until {self.at(b.ended_at)}"
 
     @property
     def still_broken(self) -> list[Breakage]:
@@ -94,7 +110,7 @@ def build_digest(config: "Config", store: "Store", since_s: float = 7 * 86400, n
     """The window's figures, from the stored history only (no browser, no network)."""
     until = now or utcnow()
     since = until - timedelta(seconds=since_s)
-    digest = Digest(since, until)
+    digest = Digest(since, until, zone=config.settings.report.timezone)
     rows = store.results_between(iso(since) or "", iso(until) or "")
     by_funnel: dict[tuple[str, str], list[dict[str, object]]] = {}
     for row in rows:
@@ -105,12 +121,10 @@ def build_digest(config: "Config", store: "Store", since_s: float = 7 * 86400, n
         working = [r for r in checked if r["status"] in ("pass", "flaky")]
         digest.funnels.append(FunnelWeek(check, viewport, len(working) / len(checked) if checked else None,
                                          len(results), str(results[-1]["status"])))
-    from ..steps.followup import describe_stats
-
-    for configured in config.checks:
-        line = describe_stats(store.ledger.stats(configured.name))
-        if line:
-            digest.followups.append(f"{configured.name}: {line}")
+    for configured in config.checks:  # every kind that waits for an answer says its own figures (follow-up, reply)
+        for kind, section in configured.spec.sections():
+            if kind.settles:
+                digest.followups += [f"{configured.name}: {line}" for line in kind.summary(store.ledger, configured.name, section, until)]
     return digest
 
 
@@ -142,14 +156,16 @@ def _pct(share: float | None) -> str:
 def as_markdown(digest: Digest, report_url: str | None = None) -> str:
     """The chat version (Markdown; plain enough to read as text)."""
     now = digest.until
-    lines = [f"**{digest.title}**", ""]
+    lines = [f"**{digest.title}**", digest.window, ""]
     if digest.still_broken:
         lines.append("**Still broken**")
-        lines += [f"- {b.check} [{b.viewport}] — broken for {format_duration(b.lasted_s(now))}: {b.what}" for b in digest.still_broken]
+        lines += [f"- {b.check} [{b.viewport}] — broken for {format_duration(b.lasted_s(now))}: {b.what} ({digest.when_broken(b)})"
+                  for b in digest.still_broken]
         lines.append("")
     if digest.recovered:
         lines.append("**Broke and recovered**")
-        lines += [f"- {b.check} [{b.viewport}] — broken for {format_duration(b.lasted_s(now))}: {b.what}" for b in digest.recovered]
+        lines += [f"- {b.check} [{b.viewport}] — broken for {format_duration(b.lasted_s(now))}: {b.what} ({digest.when_broken(b)})"
+                  for b in digest.recovered]
         lines.append("")
     if not digest.breakages:
         lines += ["No breakages this week.", ""]
@@ -172,7 +188,8 @@ def as_html(digest: Digest, report_url: str | None = None) -> str:
     def rows(items: list[Breakage]) -> str:
         return "".join(
             f'<tr><td style="{_CELL}">{escape(b.check)} [{escape(b.viewport)}]</td>'
-            f'<td style="{_CELL}">{escape(format_duration(b.lasted_s(now)))}</td><td style="{_CELL}">{escape(b.what)}</td></tr>'
+            f'<td style="{_CELL}">{escape(format_duration(b.lasted_s(now)))}<br>{escape(digest.when_broken(b))}</td>'
+            f'<td style="{_CELL}">{escape(b.what)}</td></tr>'
             for b in items
         )
 
@@ -185,6 +202,7 @@ def as_html(digest: Digest, report_url: str | None = None) -> str:
 
     parts = ['<div style="font-family:Arial,Helvetica,sans-serif;color:#1d2433;max-width:720px">',
              f'<h1 style="font-size:20px;margin:0 0 8px">{escape(digest.title)}</h1>',
+             f'<p style="color:#5b6475;margin:0 0 8px">{escape(digest.window)}</p>',
              table("Still broken", digest.still_broken, "#b3261e"),
              table("Broke and recovered", digest.recovered, "#1e7a3c")]
     if not digest.breakages:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from ..config import Config
 from ..results import Status
 from ..store import Store
 from ..units import format_duration
-from .charts import history_chart, sparkline
+from .charts import history_chart, sparkline, stage_chart
 from .evidence import artifact, evidence_sections
 from .fragments import followup_rows, history_rows, strip_cells, when
 from .model import STATUS_MARK, STATUS_TEXT, FunnelPage, Overview, build_overview
@@ -42,7 +42,7 @@ def _script() -> tuple[Markup, str]:
     return Markup(text), f"sha256-{digest}"
 
 
-def _env() -> Environment:
+def _env(zone: str = "UTC") -> Environment:
     env = Environment(
         loader=PackageLoader("funnelwatch", "report/templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -50,10 +50,11 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["duration"] = format_duration
-    env.filters["when"] = when
+    env.filters["when"] = partial(when, zone=zone)  # every date shown in report.timezone
     script, script_hash = _script()
     env.globals.update(marks=STATUS_MARK, texts=STATUS_TEXT, script=script, script_hash=script_hash,
-                       history_rows=history_rows, followup_rows=followup_rows, strip_cells=strip_cells, sparkline=sparkline)
+                       history_rows=partial(history_rows, zone=zone), followup_rows=partial(followup_rows, zone=zone),
+                       strip_cells=partial(strip_cells, zone=zone), sparkline=sparkline)
     return env
 
 
@@ -92,17 +93,21 @@ def build(config: Config, store: Store) -> Path:
     """Write reports/index.html and reports/funnels/*.html from history; prune old artifacts."""
     out = config.reports_dir
     (out / "funnels").mkdir(parents=True, exist_ok=True)
-    env = _env()
+    zone = config.settings.report.timezone
+    env = _env(zone)
     overview = build_overview(config, store)
     common = {"generated_at": overview.generated_at}
     funnel_template = env.get_template("funnel.html")
     for page in overview.pages:
-        chart = history_chart(page.history, lambda c: c.duration_s, f"How long each run of {page.name} took")
-        sla = page.rows[0].followup.sla_s if page.rows and page.rows[0].followup else None
+        chart = stage_chart(page.history, store.steps_of([c.id for c in page.history]),
+                            f"Where the time of each run of {page.name} went, by stage", zone)
+        stacked = chart is not None
+        chart = chart or history_chart(page.history, lambda c: c.duration_s, f"How long each run of {page.name} took", zone=zone)
+        sla = page.sla_s  # from the check as configured: follow-ups and contact replies alike
         followup_chart = history_chart(page.followups, lambda c: c.latency_s, f"{page.settled_title} of {page.name}: latency",
-                                       limit_s=sla, limit_label=f"SLA {format_duration(sla)}" if sla else "")
+                                       limit_s=sla, limit_label=f"SLA {format_duration(sla)}" if sla else "", zone=zone)
         (out / "funnels" / f"{page.slug}.html").write_text(funnel_template.render(
-            page=page, evidence=_page_evidence(page, out), chart=chart, followup_chart=followup_chart, **common,
+            page=page, evidence=_page_evidence(page, out), chart=chart, stacked=stacked, followup_chart=followup_chart, **common,
         ), encoding="utf-8")
     index = out / "index.html"
     _write(index, env.get_template("index.html").render(overview=overview, headline=headline(overview), **common))

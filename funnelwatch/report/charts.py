@@ -1,5 +1,9 @@
 """Inline SVG charts (no CDN, no script): durations and follow-up latencies over time.
 
+The history chart stacks each run's time per stage (where did the time go:
+the landing page, the form, waiting for the email), from the steps kept with
+each result; results from before steps were kept show one grey bar.
+
 Built from numbers and our own labels; every piece of text that goes in is
 escaped here, so the returned Markup is safe to embed.
 
@@ -13,8 +17,9 @@ from typing import Any, Callable, Sequence
 from markupsafe import Markup
 
 from ..results import Status
+from ..steps import title_of
 from ..units import format_duration
-from .fragments import escape
+from .fragments import escape, when
 from .model import STATUS_TEXT, Cell
 
 WIDTH, HEIGHT = 720, 180
@@ -36,7 +41,7 @@ def _marker(x: float, y: float, status: Status | None, label: str) -> str:
 
 
 def history_chart(cells: Sequence[Cell], value: Callable[[Cell], float | None], title: str,
-                  limit_s: float | None = None, limit_label: str = "") -> Markup | None:
+                  limit_s: float | None = None, limit_label: str = "", zone: str = "UTC") -> Markup | None:
     """A line of `value` per viewport, oldest left; one marker per result; optional limit line."""
     points: list[tuple[Any, float]] = [(c, v) for c in reversed(list(cells)) if (v := value(c)) is not None]
     if not points:
@@ -73,13 +78,86 @@ def history_chart(cells: Sequence[Cell], value: Callable[[Cell], float | None], 
                          f'{f" stroke-dasharray={chr(34)}{dash}{chr(34)}" if dash else ""}/>')
     for i, (c, v) in enumerate(points):
         x, y = xy(i, v)
-        label = f"{c.started_at or ''} {c.viewport}: {STATUS_TEXT[c.status]}, {format_duration(v)}"
+        label = f"{when(c.started_at, zone)} {c.viewport}: {STATUS_TEXT[c.status]}, {format_duration(v)}"
         parts.append(_marker(x, y, c.status, label))
-    first, last = points[0][0].started_at or "", points[-1][0].started_at or ""
-    parts.append(f'<text x="{PAD_L}" y="{HEIGHT - 6}" class="axis">{escape(first[:10])}</text>')
-    parts.append(f'<text x="{WIDTH - PAD_R}" y="{HEIGHT - 6}" text-anchor="end" class="axis">{escape(last[:10])}</text>')
+    parts += _dates(points[0][0], points[-1][0], zone)
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _dates(first: Cell, last: Cell, zone: str) -> list[str]:
+    """The x axis: the first and last run's date in the report's zone."""
+    def day(cell: Cell) -> str:
+        text = when(cell.started_at, zone)
+        return text.partition(",")[0] if cell.started_at else ""
+
+    return [f'<text x="{PAD_L}" y="{HEIGHT - 6}" class="axis">{escape(day(first))}</text>',
+            f'<text x="{WIDTH - PAD_R}" y="{HEIGHT - 6}" text-anchor="end" class="axis">{escape(day(last))}</text>']
+
+
+#: Stage colours, in the order stages first appear; the legend names them (colour is never the only cue).
+STAGE_COLOURS = ("#35618f", "#4f8a5b", "#b5832a", "#7a5ba8", "#2f8f8f", "#a8545e", "#5b6f8a", "#8a7a3d")
+OTHER = "#c9ced8"
+
+
+def stage_chart(cells: Sequence[Cell], steps: dict[int, list[tuple[str, float]]], title: str,
+                zone: str = "UTC") -> Markup | None:
+    """One bar per run (oldest left), stacked by the stages it ran: where did the time go.
+
+    Time a run spent outside its steps (retries, starting the browser) is the
+    grey "other" part on top; a run without kept steps is all "other".
+    """
+    runs = [c for c in reversed(list(cells)) if c.duration_s is not None or steps.get(c.id)]
+    if not any(steps.get(c.id) for c in runs):
+        return None
+    order: list[str] = []
+    for c in runs:
+        for step, _ in steps.get(c.id, []):
+            if step not in order:
+                order.append(step)
+    colour = {step: STAGE_COLOURS[i % len(STAGE_COLOURS)] for i, step in enumerate(order)}
+
+    def stack(c: Cell) -> list[tuple[str, float]]:
+        parts = list(steps.get(c.id, []))
+        rest = (c.duration_s or 0.0) - sum(s for _, s in parts)
+        return parts + ([("other", rest)] if rest > 0.05 * max(c.duration_s or 0.0, 0.001) else [])
+
+    stacks = [(c, stack(c)) for c in runs]
+    top = max(sum(s for _, s in parts) for _, parts in stacks) * 1.1 or 1.0
+    plot_w, plot_h = WIDTH - PAD_L - PAD_R, HEIGHT - PAD_T - PAD_B
+    slot = plot_w / len(stacks)
+    bar = max(1.0, min(28.0, slot * 0.7))
+    out = [f'<svg class="chart stages" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+           f'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMid meet"><title>{escape(title)}</title>']
+    for fraction in (0.0, 0.5, 1.0):
+        v = top / 1.1 * fraction
+        y = PAD_T + plot_h * (1 - v / top)
+        out.append(f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{escape(format_duration(v) if v else "0")}</text>')
+        out.append(f'<line x1="{PAD_L}" y1="{y:.1f}" x2="{WIDTH - PAD_R}" y2="{y:.1f}" stroke="#eef0f4"/>')
+    for i, (c, parts) in enumerate(stacks):
+        x = PAD_L + slot * i + (slot - bar) / 2
+        base = float(PAD_T + plot_h)
+        out.append(f'<g class="run" data-status="{escape(c.key)}">')
+        for step, seconds in parts:
+            h = plot_h * seconds / top
+            base -= h
+            name = "Other (retries, browser start)" if step == "other" else title_of(step)
+            tip = f"{when(c.started_at, zone)} {c.viewport}: {name} {format_duration(seconds)}"
+            out.append(f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar:.1f}" height="{max(h, 0.5):.1f}" '
+                       f'fill="{colour.get(step, OTHER)}" data-stage="{escape(step)}" data-seconds="{seconds:.3f}">'
+                       f"<title>{escape(tip)}</title></rect>")
+        if c.status is Status.FAIL:
+            out.append(f'<text x="{x + bar / 2:.1f}" y="{base - 3:.1f}" text-anchor="middle" class="axis fail-mark">✗</text>')
+        out.append("</g>")
+    out += _dates(stacks[0][0], stacks[-1][0], zone)
+    out.append("</svg>")
+    legend = [(title_of(step), colour[step]) for step in order]
+    if any(step == "other" for _, parts in stacks for step, _ in parts):
+        legend.append(("Other (retries, browser start)", OTHER))
+    out.append('<ul class="legend">' + "".join(
+        f'<li><span class="swatch" style="background:{c}" aria-hidden="true"></span>{escape(name)}</li>' for name, c in legend
+    ) + "</ul>")
+    return Markup("".join(out))
 
 
 def sparkline(points: Sequence[tuple[str, float | None, str]], sla_s: float | None, title: str) -> Markup | None:

@@ -209,7 +209,7 @@ def _email(title: str, value: Any) -> Section | None:
         return None
     html = next((value[k] for k in _EMAIL_HTML_KEYS if isinstance(value.get(k), str) and value.get(k)), "")
     text = next((value[k] for k in _EMAIL_TEXT_KEYS if isinstance(value.get(k), str) and value.get(k)), "")
-    heads = [(label(k), _text(value[k], 500)) for k in _EMAIL_HEAD_KEYS if value.get(k) not in (None, "")]
+    heads = [(label(k), to_node(value[k], key=k)) for k in _EMAIL_HEAD_KEYS if value.get(k) not in (None, "")]
     used = set(_EMAIL_HTML_KEYS) | set(_EMAIL_TEXT_KEYS) | set(_EMAIL_HEAD_KEYS)
     rest = _facts("", {k: v for k, v in value.items() if k not in used})
     return Section("email", title, email={

@@ -16,7 +16,7 @@ from typing import Iterable
 
 from markupsafe import Markup
 
-from ..clock import parse_iso
+from ..clock import local, parse_iso
 from ..units import format_duration
 from .model import Cell
 
@@ -32,12 +32,9 @@ def escape(value: object) -> str:
             .replace('"', "&#34;").replace("'", "&#39;"))
 
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
 @lru_cache(maxsize=4096)
-def when(value: object) -> str:
-    """`2026-11-22T02:00:00Z` → `Sun 22 Nov 2026, 02:00 UTC`; anything odd is shown as is."""
+def when(value: object, zone: str = "UTC") -> str:
+    """`2026-11-22T02:00:00Z` → `Sun 22 Nov 2026, 02:00 UTC` (in `zone`, report.timezone); anything odd is shown as is."""
     if value in (None, ""):
         return "—"
     try:
@@ -46,7 +43,7 @@ def when(value: object) -> str:
         moment = None
     if moment is None:
         return str(value)
-    return f"{moment:%a} {moment.day:02d} {_MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"
+    return local(moment, zone)
 
 
 def _duration(seconds: float | None) -> str:
@@ -60,34 +57,34 @@ def _reason(cell: Cell) -> str:
     return escape(label or cell.reason or "")
 
 
-def history_rows(cells: Iterable[Cell], show_viewport: bool) -> Markup:
+def history_rows(cells: Iterable[Cell], show_viewport: bool, zone: str = "UTC") -> Markup:
     """`<tr>`s of a run history table: when, [viewport], result, failing step, what was wrong, took."""
     out = []
     for c in cells:
         viewport = f"<td>{escape(c.viewport)}</td>" if show_viewport else ""
         tries = f' <span class="muted">({c.attempts} tries)</span>' if c.attempts > 1 else ""
         out.append(
-            f"<tr><td>{escape(when(c.started_at))}</td>{viewport}"
+            f"<tr><td>{escape(when(c.started_at, zone))}</td>{viewport}"
             f'<td class="st st-{c.key}"><span aria-hidden="true">{c.mark}</span> {c.text}</td>'
             f"<td>{escape(c.step_text)}</td><td>{_reason(c)}</td><td>{_duration(c.duration_s)}{tries}</td></tr>"
         )
     return Markup("\n".join(out))
 
 
-def followup_rows(cells: Iterable[Cell]) -> Markup:
+def followup_rows(cells: Iterable[Cell], zone: str = "UTC") -> Markup:
     """`<tr>`s of the settled follow-ups table: settled, result, latency, reason."""
     return Markup("\n".join(
-        f"<tr><td>{escape(when(c.started_at))}</td>"
+        f"<tr><td>{escape(when(c.started_at, zone))}</td>"
         f'<td class="st st-{c.key}"><span aria-hidden="true">{c.mark}</span> {c.text}</td>'
         f"<td>{_duration(c.latency_s)}</td><td>{_reason(c)}</td></tr>"
         for c in cells
     ))
 
 
-def strip_cells(cells: Iterable[Cell]) -> Markup:
+def strip_cells(cells: Iterable[Cell], zone: str = "UTC") -> Markup:
     """`<li>`s of a result strip: colour class plus a mark, and the status in words for screen readers."""
     return Markup("".join(
-        f'<li class="c-{c.key}" title="{escape(when(c.started_at))}: {c.text}"><span aria-hidden="true">{c.mark}</span>'
+        f'<li class="c-{c.key}" title="{escape(when(c.started_at, zone))}: {c.text}"><span aria-hidden="true">{c.mark}</span>'
         f'<span class="sr-only">{c.text}</span></li>'
         for c in cells
     ))

@@ -215,6 +215,8 @@ class FunnelPage:
     followups: list[Cell]
     older: bool
     settled_title: str = "Sales follow-ups"
+    #: The answer time the check promises (follow-up, contact): the dashed line of the latency chart.
+    sla_s: float | None = None
 
     @property
     def tags(self) -> list[str]:
@@ -376,4 +378,4 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
             row.broken_since = store.streak_start(name, viewport) or latest.started_at
         rows.append(row)
     return FunnelPage(name=name, slug=slug, file=facts.get("file"), rows=rows, history=history,
-                      followups=followups, older=older, settled_title=title)
+                      followups=followups, older=older, settled_title=title, sla_s=facts.get("sla_s"))

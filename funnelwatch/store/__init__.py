@@ -35,7 +35,7 @@ from ..clock import SYSTEM_CLOCK, Clock, iso, parse_iso, stamp, utcnow
 from ..errors import FunnelwatchError
 from ..ledger import FollowupStats, Probe
 from ..redaction import Redactor
-from .alert_state import AlertStateTable
+from .alert_state import AlertStateTable, DigestsSent
 from .history import RunsAndResults, process_stamp, row_to_result
 from .ledger import SqlLedger
 from .migrations import MIGRATIONS, table
@@ -52,6 +52,7 @@ class Store(RunsAndResults):
         self.redactor = redactor if redactor is not None else Redactor()
         self.ledger = SqlLedger(self)
         self.alert_state = AlertStateTable(self)
+        self.digests_sent = DigestsSent(self)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)

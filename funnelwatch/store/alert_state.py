@@ -1,4 +1,5 @@
-"""What each alert channel was last told, per (check, viewport): the `alert_state` table.
+"""What each alert channel was last told, per (check, viewport): the `alert_state` table; and when each
+scheduled digest last went out: the `digests_sent` table.
 
 The state machine that reads and writes these rows is `funnelwatch/alerts/state.py`.
 """
@@ -27,3 +28,18 @@ class AlertStateTable:
         if rows:
             with self._store.transaction():
                 table(self._store.db, "alert_state").upsert_all(rows, pk=("channel", "check_name", "viewport"))
+
+
+class DigestsSent:
+    """When each scheduled digest last went out: the `digests_sent` table (see `funnelwatch/alerts/weekly.py`)."""
+
+    def __init__(self, store: "Store"):
+        self._store = store
+
+    def last(self, name: str) -> str | None:
+        row = self._store.db.execute("select sent_at from digests_sent where name = ?", [name]).fetchone()
+        return str(row[0]) if row else None
+
+    def mark(self, name: str, sent_at: str) -> None:
+        with self._store.transaction():
+            table(self._store.db, "digests_sent").upsert({"name": name, "sent_at": sent_at}, pk="name")

@@ -172,6 +172,21 @@ class RunsAndResults:
             [check, *kinds, limit],
         ))
 
+    def steps_of(self, result_ids: list[int]) -> dict[int, list[tuple[str, float]]]:
+        """(step, seconds) each result ran, in order: read out of the evidence inside SQLite, so no blob is loaded."""
+        found: dict[int, list[tuple[str, float]]] = {}
+        for start in range(0, len(result_ids), 500):
+            chunk = result_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                f"select result_id as id, json_extract(evidence, '$.{_STEPS_KEY}') as steps from evidence "
+                f"where result_id in ({marks})", chunk,
+            ):
+                kept = json.loads(row["steps"]) if row["steps"] else []
+                found[row["id"]] = [(str(s["step"]), float(s.get("duration_s") or 0.0))
+                                    for s in kept if isinstance(s, dict) and s.get("step")] if isinstance(kept, list) else []
+        return found
+
     def results_between(self, since: str, until: str) -> list[dict[str, Any]]:
         """Check results started in (since, until] (ISO), oldest first, without evidence (the digest)."""
         return list(self.db.query(

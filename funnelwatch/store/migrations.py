@@ -162,5 +162,12 @@ def _v4(db: sqlite_utils.Database) -> None:
     """)
 
 
+
+
+def _v5_digests_sent(db: sqlite_utils.Database) -> None:
+    # When each scheduled digest (`report.digest: weekly`) last went out, so a week's digest is sent once.
+    table(db, "digests_sent").create({"name": str, "sent_at": str}, pk="name", if_not_exists=True)
+
+
 #: Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent]
