@@ -242,7 +242,7 @@ def test_inits_example_check_shows_a_commented_conversions_block_that_validates_
     from funnelwatch.scaffold import EXAMPLE_CHECK
 
     assert "# conversions:" in EXAMPLE_CHECK
-    uncommented = "\n".join(line[2:] if line.startswith("# ") and not line.startswith("# One") else line
+    uncommented = "\n".join(line[2:] if line.startswith("# ") and not line.startswith(("# One", "# yaml-language-server")) else line
                             for line in EXAMPLE_CHECK.splitlines())
     assert [str(d) for d in validate_text(uncommented, CheckSpec, "checks/example.yaml")] == []
 
@@ -250,5 +250,5 @@ def test_inits_example_check_shows_a_commented_conversions_block_that_validates_
 def test_json_output_carries_the_usual_step_category_and_reason_and_nothing_new(answered):
     doc = answered["results"]["tag removed"].to_json()
     assert set(doc) == {"check", "file", "status", "step", "category", "reason", "duration_s", "attempts", "report", "viewport",
-                        "latency_s"}
+                        "latency_s", "tags", "started_at", "artifacts"}  # the keys every result carries, nothing of the tags
     assert (doc["status"], doc["step"], doc["category"]) == ("fail", "conversions", "conversion_missing")

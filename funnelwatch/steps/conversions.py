@@ -63,6 +63,7 @@ def _text(value: Any) -> Any:
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
+_text.accepts_numbers = True  # type: ignore[attr-defined]  # the JSON Schema says so (config_schema.py)
 Text = Annotated[str, BeforeValidator(_text)]
 
 
