@@ -4,8 +4,11 @@ For each kind of lead form the form step handles, `new` writes a file that
 validates; that file, run as written, passes on the healthy site and fails
 with `form_http_error` on its broken twin (the endpoint answers 500). With
 `--learn` against the bundled demo site the learned check passes, and fails
-with `wrong_asset` when a wrong PDF is delivered later. A page with no form,
-a login page and a failing test submission are refused in one line.
+with `wrong_asset` when a wrong PDF is delivered later. The conversion tags a
+thank-you page fires after the test submission are written as `conversions:`;
+that file passes, and fails with `conversion_missing` once the tag is removed.
+A page with no form, a login page and a failing test submission are refused
+in one line.
 
 The browser work is shared: one module-scoped site and project, one `new`
 per form kind, one run for all healthy checks and one for all broken twins.

@@ -68,7 +68,6 @@ class LearnedTag:
 
     entry: dict[str, str]
     why: str
-    label: str
 
 
 @dataclass
@@ -180,7 +179,7 @@ def record_conversions(ctx: "StepContext") -> LearnedTags:
             continue
         page = urlsplit(first.page).path if first.page else ""
         why = f"fired {first.at - submitted:.1f}s after submit via {first.transport}" + (f" on {page}" if page else "")
-        learned.conversions.append(LearnedTag(entry, clean(why, 160), first.hit.describe()))
+        learned.conversions.append(LearnedTag(entry, clean(why, 160)))
         if any(s.at < submitted and (s.hit.vendor, s.hit.id, s.hit.event) == (vendor, ident, event) for s in hits):
             learned.early.append(first.hit.describe())
     others.sort(key=lambda hit: VENDORS.index(hit.vendor))
