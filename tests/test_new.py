@@ -4,8 +4,11 @@ For each kind of lead form the form step handles, `new` writes a file that
 validates; that file, run as written, passes on the healthy site and fails
 with `form_http_error` on its broken twin (the endpoint answers 500). With
 `--learn` against the bundled demo site the learned check passes, and fails
-with `wrong_asset` when a wrong PDF is delivered later. A page with no form,
-a login page and a failing test submission are refused in one line.
+with `wrong_asset` when a wrong PDF is delivered later. The conversion tags a
+thank-you page fires after the test submission are written as `conversions:`;
+that file passes, and fails with `conversion_missing` once the tag is removed.
+A page with no form, a login page and a failing test submission are refused
+in one line.
 
 The browser work is shared: one module-scoped site and project, one `new`
 per form kind, one run for all healthy checks and one for all broken twins.
@@ -14,6 +17,7 @@ per form kind, one run for all healthy checks and one for all broken twins.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -24,15 +28,16 @@ import yaml
 
 import funnelwatch
 from funnelwatch import Status
-from funnelwatch.config import Check, load_check
+from funnelwatch.config import Check, load_check, validate_text
 from funnelwatch.demo import CHECKS
 from funnelwatch.demo.site import DemoSite
 from funnelwatch.errors import FunnelwatchError
 from funnelwatch.learn import new_check
 from funnelwatch.learn.guess import COMPANY, guess_fill
 from funnelwatch.learn.yamltext import Mapping, render
+from funnelwatch.schema import CheckSpec
 from tests.fixtures.projects import Project
-from tests.sites import learn_forms
+from tests.sites import learn_forms, tags
 
 #: One worker runs this module (with `--dist loadgroup`), so the shared form-kind run is made once.
 pytestmark = pytest.mark.xdist_group("new")
@@ -43,6 +48,7 @@ reports_dir: reports
 browser:
   timeout: 15s                    # generous: the machine running the tests may be busy
   concurrency: 4
+  tag_quiet: 1s
 inbox:
   maildir:
     path: mail
@@ -317,7 +323,8 @@ def test_new_learn_on_the_demo_site_writes_a_check_that_passes_and_catches_a_wro
     assert spec["asset"]["expect"] == {"type": "pdf", "title_contains": "HIPAA Compliance Checklist 2026",
                                        "text_contains": ["Security Rule safeguards"], "min_size": "12KB"}
     assert "# arrived " in text and "after submitting; 5x headroom, at least 2m" in text
-    assert "Conversion tags: not recorded yet" in text
+    assert spec["conversions"] == [{"ga4": "G-DEMO12345", "event": "generate_lead"}]  # the thank-you page's GA4 lead
+    assert "# also fired, not conversions: GA4 G-DEMO12345 page_view" in text
     assert cli(project.root, "validate").returncode == 0
 
     healthy = project.run_one(report=False, checks=[path.stem])
@@ -338,6 +345,111 @@ def test_learn_shows_a_failing_submission_as_a_check_would_and_writes_nothing(de
                                "Lead form: "), lines[0]
     assert "/lead/webinar answered HTTP 500" in lines[0] and "fix the form" in lines[0]
     assert sorted(p.name for p in (project.root / "checks").iterdir()) == sorted(p.name for p in CHECKS.iterdir())
+
+
+# --- --learn records the conversion tags that fired after the submit ------------------------------------
+
+TAGS_CONFIG = """\
+database: reports/history.db
+reports_dir: reports
+browser:
+  timeout: 15s
+  concurrency: 2
+  tag_quiet: 1s
+defaults:
+  retries: 0
+"""
+LEARNED_TAGS = [  # tests/sites/tags.py "ok": GA4 and Meta leads, a Google Ads conversion (image and XHR), a LinkedIn conversion
+    {"ga4": tags.GA4, "event": "generate_lead", "value": "49.00", "currency": "EUR"},
+    {"google_ads": f"AW-{tags.ADS}/{tags.ADS_LABEL}", "value": "49.00", "currency": "EUR"},
+    {"meta": tags.PIXEL, "event": "Lead", "value": "49.00", "currency": "EUR"},
+    {"linkedin": tags.PARTNER, "conversion": tags.LI_CONVERSION},
+]
+
+
+@pytest.fixture(scope="module")
+def tag_funnels(tmp_path_factory, site_session):
+    """`new --learn --yes` on a thank-you page that fires conversions and on one that fires page views only; both files run."""
+    site = site_session
+    project = Project(tmp_path_factory.mktemp("new-tags")).config(TAGS_CONFIG)
+    with tags.Collector() as collector:  # the platforms, on a loopback origin of their own
+        leads = tags.install(site, "ok", collector.base, slug="new-leads")
+        views = tags.install(site, "page_views", collector.base, slug="new-views")
+        done = cli(project.root, "new", "--learn", "--yes", "--name", "Tags learned", site.url(leads))
+        assert done.returncode == 0, done.stderr
+        quiet = new_check(project.load(), site.url(views), name="No tags learned", learn=True, yes=True)
+        reached = list(collector.hits())
+        healthy = {r.check: r for r in project.run(report=False).results}
+        tags.install(site, "removed", collector.base, slug="new-leads")  # the thank-you page's tag manager fires nothing now
+        try:
+            broken = project.run_one(report=False, checks=["tags-learned"])
+        finally:
+            tags.install(site, "ok", collector.base, slug="new-leads")
+    text = (project.root / "checks" / "tags-learned.yaml").read_text()
+    return {"project": project, "text": text, "quiet": quiet, "reached": reached, "healthy": healthy, "broken": broken}
+
+
+def test_learn_writes_the_conversions_that_fired_after_the_submit_in_the_kinds_own_keys(tag_funnels):
+    text = tag_funnels["text"]
+    spec = yaml.safe_load(text)
+    assert spec["conversions"] == LEARNED_TAGS, text  # by vendor, whatever order the hits came in
+    assert [str(d) for d in validate_text(text, CheckSpec, "checks/tags-learned.yaml")] == []
+    assert re.search(r"  - ga4: G-ABC123XYZ +# fired \d+\.\ds after submit via sendBeacon on /thank-you-tags-new-leads\n", text), text
+    assert re.search(r"  - meta: '1234567890' +# fired \d+\.\ds after submit via fetch/XHR on /thank-you-tags-new-leads\n", text), text
+    assert "# also fired, not conversions: GA4 G-ABC123XYZ page_view, Meta pixel 1234567890 PageView\n" in text, text
+    assert "# Conversion tags: 4 fired after the test submission (conversions: below)" in text
+    assert tag_funnels["reached"] == []  # the test submission's hits were answered in the browser: no platform counted a lead
+
+
+def test_the_learned_conversions_pass_as_written(tag_funnels):
+    result = tag_funnels["healthy"]["Tags learned"]
+    assert result.status is Status.PASS, (result.reason, tag_funnels["text"])
+    assert [row["seen"] for row in result.evidence["conversions"]["expected"]] == ["✓"] * 4
+
+
+def test_the_learned_check_fails_as_conversion_missing_when_the_thank_you_pages_tag_is_removed(tag_funnels):
+    result = tag_funnels["broken"]
+    assert (result.status, result.step, result.category.value if result.category else None) == (
+        Status.FAIL, "conversions", "conversion_missing"), result.reason
+    assert f"GA4 {tags.GA4} sent no generate_lead after the form's success; no analytics or ad hit fired at all" in result.reason
+
+
+def test_page_views_alone_are_no_conversion_and_the_file_says_none_fired(tag_funnels):
+    made = tag_funnels["quiet"]
+    assert "conversions" not in yaml.safe_load(made.text), made.text
+    assert ("# Conversion tags: none fired after the test submission (seen, not conversions: GA4 G-ABC123XYZ page_view, "
+            "GA4 G-ABC123XYZ user_engagement, Meta pixel 1234567890 PageView).") in made.text, made.text
+    result = tag_funnels["healthy"]["No tags learned"]
+    assert result.status is Status.PASS, result.reason
+
+
+def test_which_hits_are_recorded_as_conversions():
+    from types import SimpleNamespace
+
+    from funnelwatch.learn.record import record_conversions
+    from funnelwatch.tag_hits import Hit, Seen
+
+    def seen(vendor, ident, event, at, value=None, currency=None, transport="image"):
+        return Seen(Hit(vendor, ident, event, value, currency), at, "https://x.test/c", transport, True, "https://x.test/thanks")
+
+    hits = [
+        seen("ga4", "G-ABC", "generate_lead", 99.0),  # on the landing page, before the submit
+        seen("ga4", "G-ABC", "page_view", 100.2), seen("ga4", "G-ABC", "scroll", 100.3),
+        seen("ga4", "G-ABC", "generate_lead", 100.4, None, "EUR", "sendBeacon"),  # a shared `cu` without a value: no currency
+        seen("google_ads", f"AW-{tags.ADS}", "lbl", 100.5), seen("google_ads", f"AW-{tags.ADS}", "lbl", 100.6, "5", "USD"),
+        seen("meta", "42", "PageView", 100.5), seen("meta", "42", "CompleteRegistration", 100.7),
+        seen("linkedin", "77", "page view", 100.5), seen("linkedin", "77", "9", 100.8),
+        seen("ga4", "UA-1", "generate_lead", 100.9),  # not a GA4 measurement id: named, never expected
+    ]
+    learned = record_conversions(SimpleNamespace(tag_hits=hits, submitted_at=100.0))  # type: ignore[arg-type]
+    assert [tag.entry for tag in learned.conversions] == [
+        {"ga4": "G-ABC", "event": "generate_lead"}, {"google_ads": f"AW-{tags.ADS}/lbl", "value": "5", "currency": "USD"},
+        {"meta": "42", "event": "CompleteRegistration"}, {"linkedin": "77", "conversion": "9"}]
+    assert learned.conversions[0].why == "fired 0.4s after submit via sendBeacon on /thanks"
+    assert learned.others == ["GA4 G-ABC page_view", "GA4 G-ABC scroll", "GA4 UA-1 generate_lead", "Meta pixel 42 PageView",
+                              "LinkedIn Insight 77 page view"]
+    assert learned.early == ["GA4 G-ABC generate_lead"]  # `new` says the check will fail conversion_early
+    assert record_conversions(SimpleNamespace(tag_hits=hits, submitted_at=None)).conversions == []  # type: ignore[arg-type]
 
 
 # --- no browser: the guesses and the file's text -------------------------------------------------------

@@ -6,7 +6,8 @@ person would have written: the consent banner it dismissed, the form it
 found (iframes too), a value for each field, the submit button, the
 headline, a load limit. With `learn=True` it submits once — through the form
 step itself — and records what a good run looked like: the thank-you URL and
-text, the delivery email and the asset behind it.
+text, the delivery email and the asset behind it, and the conversion tags
+that fired after the submit.
 
     import funnelwatch
     from funnelwatch.learn import new_check

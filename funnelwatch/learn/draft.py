@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from ..units import format_size
 from .guess import FillPlan, describe
 from .look import Discovery, FoundLeadForm
-from .record import Learned, distinctive_phrase, min_size_of, subject_phrase, suggest_within, title_of
+from .record import Learned, LearnedTag, distinctive_phrase, min_size_of, subject_phrase, suggest_within, title_of
 from .yamltext import Mapping, clean
 
 #: Query parameters that carry attribution: the landing page must keep them.
@@ -84,11 +84,14 @@ class Draft:
         doc.add("landing", self._landing())
         doc.add("form", self._form())
         if self.learned is not None:
+            tags = self.learned.tags
+            if tags.conversions:
+                above = [f"also fired, not conversions: {_listed(tags.others)}"] if tags.others else []
+                doc.add("conversions", [_tag_entry(tag) for tag in tags.conversions],
+                        "fired after the test submission: each must fire again", above)
             asset = self._asset()
             if asset is not None:
                 doc.add("asset", asset)
-            # TODO(conversions): once the `conversions` kind has landed, write `self.learned.conversions`
-            # (filled by `record.record_conversions`) as the check's `conversions:` list here.
         return doc
 
     def header(self) -> list[str]:
@@ -96,7 +99,14 @@ class Draft:
         lines.append("Each comment says what a value was guessed from; edit freely, then run `funnelwatch validate`.")
         if self.learned is not None:
             lines.append("Learned from one real test submission: later runs fail when any of it changes.")
-            lines.append("Conversion tags: not recorded yet (the conversions: section comes with that step kind).")
+            tags = self.learned.tags
+            if tags.conversions:
+                count = len(tags.conversions)
+                lines.append(f"Conversion tags: {count} fired after the test submission (conversions: below); "
+                             f"later runs fail when {'it stops' if count == 1 else 'one stops'} firing.")
+            else:
+                seen = f" (seen, not conversions: {_listed(tags.others)})" if tags.others else ""
+                lines.append(f"Conversion tags: none fired after the test submission{seen}.")
         return lines
 
     # --- sections --------------------------------------------------------------
@@ -217,6 +227,18 @@ class Draft:
             expect.add("min_size", min_size_of(facts.size), f"half of the {format_size(facts.size)} received")
         section.add("expect", expect)
         return section
+
+
+def _tag_entry(tag: LearnedTag) -> Mapping:
+    entry = Mapping()
+    for index, (key, value) in enumerate(tag.entry.items()):
+        entry.add(key, value, tag.why if index == 0 else "")
+    return entry
+
+
+def _listed(descriptions: list[str], limit: int = 4) -> str:
+    shown = ", ".join(descriptions[:limit])
+    return shown + (f" and {len(descriptions) - limit} more" if len(descriptions) > limit else "")
 
 
 def _origin(url: str) -> str:

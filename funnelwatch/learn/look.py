@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..browser import BrowserHolder, context_profile, new_context, with_user_agent
 from ..config import Check, Config
-from ..page_events import listen
+from ..page_events import listen, settle_hits, watch_hits
 from ..schema import check_model
 from ..steps.base import RunServices, StepContext
 from ..steps.form_find import JS_LIB
@@ -168,7 +168,7 @@ async def browser_page(config: Config, viewport: str, url: str, inbox: "Inbox | 
     settings = config.settings
     async with async_playwright() as playwright:
         holder = BrowserHolder(playwright, settings.browser.executable, settings.browser.headless and not headed,
-                               allow_private=settings.browser.allow_private)
+                               allow_private=settings.browser.allow_private, answer_hits=settings.browser.analytics == "answer")
         try:
             browser = await holder.get()
             check = provisional_check("", url)
@@ -184,7 +184,9 @@ async def browser_page(config: Config, viewport: str, url: str, inbox: "Inbox | 
                               token=token, address=settings.inbox.address.replace("{token}", token), timeout_s=timeout_s,
                               artifacts_dir=config.reports_dir / "artifacts" / "new", services=services, profile=profile)
             listen(ctx)
+            await watch_hits(ctx)  # a beacon sent while the form's page unloads is heard too (the conversions recorded)
             yield ctx
+            await settle_hits(browser)  # the test submission's hits are answered before the browser goes
         finally:
             await holder.close()
 

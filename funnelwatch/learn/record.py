@@ -5,7 +5,8 @@ fill, click, judge), run with no `success` yet, so a 500, a validation
 message, a CAPTCHA or a script error stops `new` exactly as it would fail a
 check. What follows the success — the thank-you URL and text, the delivery
 email, the asset behind its link or attachment, how long the email took —
-becomes the check's expectations.
+becomes the check's expectations — and so do the conversion tags that fired
+after the submit (`record_conversions`), from the hits the browser attempted.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..email_facts import Attachment, DeliveryEmail, Link
 from ..netguard import AddressGuard
 from ..steps.form import Form, FormSection
 from ..steps.pagekit import normalize, wait_ready
+from ..tag_hits import Hit, Seen
 from .yamltext import clean
 
 if TYPE_CHECKING:
@@ -32,12 +34,23 @@ if TYPE_CHECKING:
 #: Once some email arrived, how long to wait on for one that carries the asset (a confirmation often comes first).
 ASSET_EMAIL_GRACE_S = 15.0
 POLL_S = 0.5
+TAG_POLL_S = 0.1
 MAX_ASSET_BYTES = 50_000_000
 _ASSET_LINK = re.compile(r"download|get (it|the|your)|access|read|view (the|your)|your (copy|guide|report|e-?book|checklist)|"
                          r"herunterladen|jetzt lesen|t[ée]l[ée]charger|descargar|pdf|e-?book|white.?paper|guide|report|checklist", re.I)
 _NOT_ASSET = re.compile(r"unsubscribe|abmelden|preferences|privacy|datenschutz|view (this email )?in (your )?browser|"
                         r"webversion|impressum|imprint|terms|facebook|twitter|linkedin|instagram|youtube", re.I)
 _ASSET_URL = re.compile(r"\.(pdf|docx?)(\?|#|$)", re.I)
+
+
+#: GA4 events a page sends by itself (automatically collected, enhanced measurement): never the lead's conversion.
+GA4_NOT_CONVERSIONS = frozenset({
+    "page_view", "user_engagement", "scroll", "session_start", "first_visit", "click", "file_download", "form_start",
+    "form_submit", "view_search_results", "video_start", "video_progress", "video_complete", "first_open"})
+#: Meta pixel events fbevents.js sends by itself.
+META_NOT_CONVERSIONS = frozenset({"PageView", "Microdata", "SubscribedButtonClick"})
+#: However many tags a thank-you page fires, the file stays readable.
+MAX_RECORDED = 10
 
 
 @dataclass
@@ -47,6 +60,27 @@ class LearnedAsset:
     link_text: str = ""
     url: str = ""
     filename: str = ""
+
+
+@dataclass
+class LearnedTag:
+    """One conversion seen after the test submission: the `conversions:` item, and what it was recorded from."""
+
+    entry: dict[str, str]
+    why: str
+
+
+@dataclass
+class LearnedTags:
+    """What the analytics and ad hits after the test submission said."""
+
+    conversions: list[LearnedTag] = field(default_factory=list)
+    #: Hits after the submit that are not conversions (page views, engagement): named in a comment, never expected.
+    others: list[str] = field(default_factory=list)
+    #: Recorded conversions that also fired before the submit (the check will fail `conversion_early` until fixed).
+    early: list[str] = field(default_factory=list)
+    #: Conversions beyond `MAX_RECORDED`, not written.
+    unwritten: int = 0
 
 
 @dataclass
@@ -62,8 +96,8 @@ class Learned:
     asset: LearnedAsset | None = None
     asset_problem: str = ""
     notes: list[str] = field(default_factory=list)
-    #: Conversion tags seen firing after success — see `record_conversions`.
-    conversions: list[dict[str, Any]] = field(default_factory=list)
+    #: The conversion tags seen firing after the submit — see `record_conversions`.
+    tags: LearnedTags = field(default_factory=LearnedTags)
 
 
 async def submit_once(ctx: "StepContext", section: FormSection, landing_url: str, before_text: str,
@@ -79,20 +113,105 @@ async def submit_once(ctx: "StepContext", section: FormSection, landing_url: str
         learned.url_contains = after_path or "/"
     after = await _all_text(ctx)
     learned.text = _new_sentence(before_text, after, [ctx.address, ctx.token, *fill_values])
-    learned.conversions = record_conversions(ctx)
+    await wait_for_tags(ctx)
+    learned.tags = record_conversions(ctx)
+    if learned.tags.unwritten:
+        learned.notes.append(f"{learned.tags.unwritten} more conversion tags fired than the {MAX_RECORDED} written to conversions:")
+    if learned.tags.early:
+        learned.notes.append(f"{', '.join(learned.tags.early)} also fired before the form was submitted: the check will fail "
+                             "with conversion_early until the landing page stops sending it")
     return learned
 
 
-def record_conversions(ctx: "StepContext") -> list[dict[str, Any]]:
-    """TODO(conversions): the conversion tags that fired after success, as `conversions:` entries.
 
-    The `conversions` step kind (GA4, Google Ads, Meta, LinkedIn hits recognised by path and
-    parameters, answered inside the browser) is being built on another branch. Once it has
-    landed, read the hits it recorded on `ctx` here and return them as check entries
-    (`{"ga4": "G-…", "event": "generate_lead"}`); `draft.py` writes a non-empty list as the
-    check's `conversions:` section. Until then nothing is recorded and the file says so.
+async def wait_for_tags(ctx: "StepContext") -> None:
+    """Let the thank-you page's tags fire: as the `conversions` step waits, until no new hit came for `browser.tag_quiet`."""
+    from ..steps.conversions import MAX_QUIET_PERIODS
+
+    quiet = ctx.config.settings.browser.tag_quiet
+    began = time.time()
+    cap = min(quiet * MAX_QUIET_PERIODS, ctx.timeout_s)
+    while True:
+        now = time.time()
+        last = max([began] + [seen.at for seen in ctx.tag_hits])
+        if now - last >= quiet or now - began >= cap:
+            return
+        await asyncio.sleep(TAG_POLL_S)
+
+
+def record_conversions(ctx: "StepContext") -> LearnedTags:
+    """The conversion tags that fired after the test submission, as `conversions:` items the kind validates.
+
+    The hits are those the browser attempted (and, with `browser.analytics: answer`, answered itself) —
+    collected on `ctx.tag_hits` for the whole context, as for the `conversions` step. A conversion is
+    what a page does not send on every view: a GA4 event other than page_view, user_engagement, scroll
+    and the other automatic ones; any Google Ads conversion hit; a Meta event other than PageView; a
+    LinkedIn hit with a conversionId. Each (tag, event) once, its value and currency only when the hit
+    carried a value. Listed by vendor (GA4, Google Ads, Meta, LinkedIn), then as they fired.
     """
-    return []
+    from ..steps.conversions import VENDORS, ConversionTag
+
+    learned = LearnedTags()
+    submitted = ctx.submitted_at
+    if submitted is None:
+        return learned
+    hits: list[Seen] = list(ctx.tag_hits)
+    after = [s for s in hits if s.at >= submitted and s.hit.vendor != "url"]
+    chosen: dict[tuple[str, str, str], list[Seen]] = {}
+    others: list[Hit] = []
+    for seen in after:
+        if _is_conversion(seen.hit):
+            chosen.setdefault((seen.hit.vendor, seen.hit.id, seen.hit.event), []).append(seen)
+        else:
+            others.append(seen.hit)
+    by_vendor = sorted(chosen.items(), key=lambda item: VENDORS.index(item[0][0]))  # then as they fired: a stable file
+    for (vendor, ident, event), seens in by_vendor:
+        first = seens[0]
+        money = next((s.hit for s in seens if s.hit.value is not None), None)
+        entry = _entry(vendor, ident, event, money)
+        try:
+            ConversionTag.model_validate(entry)
+        except ValueError:  # an id no tag would have (a page's own endpoint that looks alike): named, never expected
+            others.append(first.hit)
+            continue
+        if len(learned.conversions) == MAX_RECORDED:
+            learned.unwritten += 1
+            continue
+        page = urlsplit(first.page).path if first.page else ""
+        why = f"fired {first.at - submitted:.1f}s after submit via {first.transport}" + (f" on {page}" if page else "")
+        learned.conversions.append(LearnedTag(entry, clean(why, 160)))
+        if any(s.at < submitted and (s.hit.vendor, s.hit.id, s.hit.event) == (vendor, ident, event) for s in hits):
+            learned.early.append(first.hit.describe())
+    others.sort(key=lambda hit: VENDORS.index(hit.vendor))
+    learned.others = list(dict.fromkeys(hit.describe() for hit in others))
+    return learned
+
+
+def _is_conversion(hit: Hit) -> bool:
+    if len(hit.event) > 100 or len(hit.id) > 100:
+        return False
+    if hit.vendor == "ga4":
+        return hit.event not in GA4_NOT_CONVERSIONS
+    if hit.vendor == "meta":
+        return hit.event not in META_NOT_CONVERSIONS
+    if hit.vendor == "linkedin":
+        return hit.event != "page view"  # tag_hits: a hit without conversionId is the Insight tag's page view
+    return hit.vendor == "google_ads"
+
+
+def _entry(vendor: str, ident: str, event: str, money: Hit | None) -> dict[str, str]:
+    """`{"ga4": "G-…", "event": "generate_lead", "value": "49.00", "currency": "EUR"}`, in the kind's own keys."""
+    if vendor == "google_ads":
+        entry = {"google_ads": f"{ident}/{event}" if event else ident}
+    elif vendor == "linkedin":
+        entry = {"linkedin": ident, "conversion": event}
+    else:
+        entry = {vendor: ident, "event": event}
+    if money is not None and money.value is not None and vendor != "linkedin":
+        entry["value"] = money.value
+        if money.currency:
+            entry["currency"] = money.currency
+    return entry
 
 
 async def _all_text(ctx: "StepContext") -> str:

@@ -25,7 +25,7 @@ import yaml
 
 from ..text import one_line
 
-Value = Union[str, int, float, bool, list[str], "Mapping"]
+Value = Union[str, int, float, bool, list[str], "Mapping", list["Mapping"]]
 INDENT = "  "
 COMMENT_COLUMN = 40
 MAX_TEXT = 200
@@ -117,11 +117,29 @@ def _emit(mapping: Mapping, depth: int, out: list[str]) -> None:
         if isinstance(value, Mapping):
             out.append(_line(f"{indent}{key}:", item.comment))
             _emit(value, depth + 1, out)
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            out.append(_line(f"{indent}{key}:", item.comment))
+            for entry in value:
+                assert isinstance(entry, Mapping)
+                _emit_entry(entry, depth + 1, out)
         elif isinstance(value, list):
             out.append(_line(f"{indent}{key}: {flow_list(value)}", item.comment))
         else:
             out.append(_line(f"{indent}{key}: {scalar(value)}", item.comment))
     out.extend(indent + comment(line) for line in mapping.after)
+
+
+def _emit_entry(entry: "Mapping", depth: int, out: list[str]) -> None:
+    """One item of a block sequence (`- ga4: G-…` and its other keys under it), each key's comment kept."""
+    lines: list[str] = []
+    _emit(entry, depth + 1, lines)
+    first = len(entry.items[0].above) if entry.items else 0
+    for index, line in enumerate(lines):
+        if index == first:  # the first key's line carries the dash, in the place of one indent
+            line = INDENT * depth + "- " + line[len(INDENT) * (depth + 1):]
+        elif index < first:
+            line = line[len(INDENT):]
+        out.append(line)
 
 
 def render(doc: Mapping, header: list[str] | None = None) -> str:

@@ -59,6 +59,7 @@ THANK_YOU_FIRES = {
     "unload": "ga4('%(ga4)s', ['en=page_view&_et=1']);",
     "unrelated_collect": "fetch('/collect?event=signup&tid=none', {method: 'POST', body: 'en=generate_lead'});",
     "own_tag": "new Image().src = C + '/hit?id=5&ev=lead';",
+    "page_views": "ga4('%(ga4)s', ['en=page_view&_et=1', 'en=user_engagement&_et=2']); metaImage('PageView');",
     "late": "setTimeout(() => ga4('%(ga4)s', ['en=generate_lead&epn.value=49.00']), 600);",
 }
 #: What each variant's landing page (the form's page) fires.
