@@ -118,6 +118,8 @@ class CheckResult:
     report: str | None = None
     started_at: str | None = None
     tags: list[str] = field(default_factory=list)
+    #: The maintenance window this result fell in (its alerts are held, uptime skips it); None outside one.
+    maintenance: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stable `--json` shape from PRODUCT.md, plus viewport/latency."""
@@ -193,6 +195,8 @@ def summary_line(result: CheckResult) -> str:
         from .units import format_duration
 
         line += f" (latency {format_duration(result.latency_s)})"
+    if result.maintenance:
+        line += f" [maintenance {result.maintenance}: alerts held]"
     from .text import one_line
 
     return one_line(line)  # names and reasons carry page and email text: never an escape code on a terminal

@@ -204,7 +204,7 @@ def test_channel_down_run_still_succeeds_stores_results_and_retries_next_run(pro
     assert outcome.finished_at is not None
     assert outcome.exit_code == 1  # the funnel is broken; a down channel never fails the run
     assert any(p.startswith("alert channel json://***: the service did not accept the message; will retry next run") for p in outcome.problems)
-    assert any(p == "heartbeat http://*** answered HTTP 500" for p in outcome.problems)
+    assert any(p == "heartbeat http://*** answered HTTP 500 (tried twice)" for p in outcome.problems)
     assert all("T0KEN" not in p for p in outcome.problems)
     store = Store(project.load().database_path)
     try:

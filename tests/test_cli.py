@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
 FUNNELWATCH = [sys.executable, "-m", "funnelwatch"]
+
+
+def unstamped(text: str) -> str:
+    """stderr without the ISO timestamp every line carries off a terminal."""
+    return re.sub(r"(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", "", text)
 
 
 def cli(project, *args, env=None, timeout=120):
@@ -87,7 +93,7 @@ def test_bad_settings_file_exits_2_without_traceback(project):
     project.config("browser:\n  concurency: 2\n")
     done = cli(project, "run")
     assert done.returncode == 2
-    assert done.stderr.strip() == "config/funnelwatch.yaml:2: browser.concurency: unknown key — did you mean 'concurrency'?"
+    assert unstamped(done.stderr).strip() == "config/funnelwatch.yaml:2: browser.concurency: unknown key — did you mean 'concurrency'?"
 
 
 def test_init_scaffolds_a_project_that_validates(tmp_path):

@@ -1137,7 +1137,7 @@ def test_a_url_that_is_not_http_or_https_is_refused_at_validation(project, where
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stdout
     (line, *_) = done.stderr.splitlines()
-    assert re.match(r"checks/local\.yaml:\d+: (ad\.url|landing\.url|steps\[\d\]\.goto): .*http", line), line
+    assert re.match(r"\S+Z checks/local\.yaml:\d+: (ad\.url|landing\.url|steps\[\d\]\.goto): .*http", line), line
     assert "https://" in line
 
 

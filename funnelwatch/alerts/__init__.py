@@ -3,7 +3,10 @@
 Channels are Apprise URLs (`slack://`, `msteams://`, `mailto://`, `json://`,
 …): funnelwatch writes no per-service sender. Each channel gets at most one
 message per run, a digest of everything it should hear (see `state.py` for
-when that is, `message.py` for the wording). Alert state lives in SQLite per
+when that is, `message.py` for the wording), with the failure screenshots
+attached for channels that take attachments. Results inside a maintenance
+window are held: they do not move a channel's state, so the alert (or the
+recovery) comes with the first run after the window. Alert state lives in SQLite per
 (channel, check, viewport), so a restart neither repeats nor forgets. A
 channel that fails keeps its state unsaid, so the next run says it again; it
 never fails the run or touches stored results. Channel URLs hold tokens: they
@@ -16,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from contextlib import contextmanager
-from typing import Iterator
+from pathlib import Path
+from typing import Iterator, Sequence
 
 from ..clock import utcnow
 from ..config import Config
@@ -28,14 +33,19 @@ from ..store import Store
 from .message import compose
 from .state import Event, advance, blank, heard, unsaid
 
-__all__ = ["dispatch", "channel_id", "send", "heartbeat"]
+__all__ = ["dispatch", "channel_id", "send", "heartbeat", "ping_heartbeat"]
+
+#: At most this many screenshots ride along with one message (a digest of 40 broken funnels stays sendable).
+MAX_ATTACHMENTS = 5
+#: Pause before the heartbeat's one retry (a blip at the monitoring service).
+HEARTBEAT_RETRY_S = 2.0
 
 
 
 def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
     """Send what this run calls for; return problems worth showing (never raises)."""
     problems: list[str] = []
-    for url in [c.url for c in config.settings.alerts] + [config.settings.heartbeat or ""]:
+    for url in [c.url for c in config.settings.alerts] + [config.settings.heartbeat or "", config.settings.heartbeat_fail or ""]:
         register(url)  # a URL typed into the YAML (not via ${VAR}) is just as secret
     for channel in config.settings.alerts:
         try:
@@ -44,11 +54,29 @@ def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
             problem = f"alert channel {mask_url(channel.url)} failed inside funnelwatch ({type(exc).__name__}); will retry next run"
         if problem:
             problems.append(redact(problem))
-    if config.settings.heartbeat:
-        problem = heartbeat(config.settings.heartbeat)
-        if problem:
-            problems.append(redact(problem))
+    problems += ping_heartbeat(config, outcome.exit_code)
     return problems
+
+
+def ping_heartbeat(config: Config, exit_code: int) -> list[str]:
+    """After every complete run (and after a run that could not do its job): GET the heartbeat.
+
+    `{status}` in the URL becomes `up` (funnelwatch did its job: exit 0 or 1) or `down` (exit 2),
+    `{exit_code}` the exit code; with `heartbeat_fail:` set, a `down` run pings that URL instead.
+    One retry on failure. Returns the problems (no secrets).
+    """
+    settings = config.settings
+    down = exit_code == 2
+    url = settings.heartbeat_fail if down and settings.heartbeat_fail else settings.heartbeat
+    if not url:
+        return []
+    register(url)
+    url = url.replace("{status}", "down" if down else "up").replace("{exit_code}", str(exit_code))
+    problem = heartbeat(url)
+    if problem:
+        time.sleep(HEARTBEAT_RETRY_S)
+        problem = heartbeat(url)
+    return [redact(problem + " (tried twice)")] if problem else []
 
 
 def channel_id(url: str) -> str:
@@ -63,6 +91,8 @@ def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertCha
     after: dict[tuple[str, str], dict] = {}
     events: list[Event] = []
     for result in outcome.results:
+        if result.maintenance:  # held: the first run after the window says it
+            continue
         key = (result.check, result.viewport)
         current = after.get(key) or before.get(key) or blank(ident, *key)
         after[key], found = advance(current, result, channel, now)
@@ -71,7 +101,7 @@ def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertCha
         store.alert_state.save(list(after.values()))
         return None
     title, body, kind = compose(events, outcome, config)
-    problem = send(channel.url, title, body, kind)
+    problem = send(channel.url, title, body, kind, attachments=_screenshots(events, config))
     if problem:
         rows = [unsaid(before.get(key) or blank(ident, *key), row) for key, row in after.items()]
         store.alert_state.save(rows)
@@ -80,17 +110,31 @@ def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertCha
     return None
 
 
-def send(url: str, title: str, body: str, notify_type: str = "info") -> str | None:
-    """Deliver one message through Apprise; None when it went out, else why not (no secrets)."""
+def _screenshots(events: list[Event], config: Config) -> list[Path]:
+    """The failure screenshots of the broken and still-broken funnels in this message (files that exist)."""
+    found: list[Path] = []
+    for event in events:
+        shot = event.result.artifacts.get("screenshot") if event.kind in ("broken", "reminder", "error") else None
+        if shot:
+            path = config.reports_dir / shot
+            if path.is_file() and path not in found:
+                found.append(path)
+    return found[:MAX_ATTACHMENTS]
+
+
+def send(url: str, title: str, body: str, notify_type: str = "info", attachments: Sequence[Path] = ()) -> str | None:
+    """Deliver one message through Apprise, files attached where the service takes them (Apprise sends
+    the text alone to one that does not); None when it went out, else why not (no secrets)."""
     import apprise
 
     notifier = apprise.Apprise()
     with _quiet():
         if not notifier.add(url):
             return "not a valid Apprise URL (see the Apprise wiki for the URL of your service)"
+        attach = apprise.AppriseAttachment([str(p) for p in attachments]) if attachments else None
         try:
             sent = notifier.notify(body=body, title=title, notify_type=notify_type,
-                                   body_format=apprise.NotifyFormat.TEXT)
+                                   body_format=apprise.NotifyFormat.TEXT, attach=attach)
         except Exception as exc:
             return f"could not send ({type(exc).__name__})"
     return None if sent else "the service did not accept the message"

@@ -6,12 +6,13 @@ user_version`), split by concern:
 - `history.py`: runs and results (mixed into `Store`: `store.add_result(...)`);
 - `ledger.py`: the pending ledger (`store.ledger`, see `funnelwatch/ledger.py`);
 - `alert_state.py`: what each alert channel was told (`store.alert_state`);
+- `maintenance.py`: ad-hoc maintenance windows (`store.maintenance`);
 - `migrations.py`: the append-only schema migrations.
 
 A run still marked `running` whose process is gone is marked `incomplete` on open,
 and its ledger reservations are settled (`SqlLedger.release_dead_run`).
 
-    store = Store("reports/history.db")
+    store = Store("data/history.db")
     run_id, started = store.begin_run("all checks")
 """
 
@@ -30,6 +31,7 @@ from ..ledger import FollowupStats, Probe
 from .alert_state import AlertStateTable
 from .history import RunsAndResults, process_stamp, row_to_result
 from .ledger import SqlLedger
+from .maintenance import MaintenanceTable
 from .migrations import MIGRATIONS, table
 
 
@@ -41,6 +43,7 @@ class Store(RunsAndResults):
         self.clock = clock
         self.ledger = SqlLedger(self)
         self.alert_state = AlertStateTable(self)
+        self.maintenance = MaintenanceTable(self)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..clock import Clock
     from .ledger import SqlLedger
 
-_LIGHT = "id, run_id, check_name, file, viewport, kind, status, step, category, reason, duration_s, attempts, latency_s, started_at, tags"
+_LIGHT = "id, run_id, check_name, file, viewport, kind, status, step, category, reason, duration_s, attempts, latency_s, started_at, tags, maintenance"
 
 
 def process_stamp(pid: int) -> str | None:
@@ -120,6 +120,7 @@ class RunsAndResults:
             "tags": json.dumps(result.tags),
             "evidence": json.dumps(redact_deep(result.evidence), default=str),
             "artifacts": json.dumps(result.artifacts),
+            "maintenance": result.maintenance,
         }
         with self.transaction():
             return int(table(self.db, "results").insert(row).last_pk or 0)
@@ -161,10 +162,11 @@ class RunsAndResults:
         ))
 
     def window_counts(self, since: str) -> list[dict[str, Any]]:
-        """Per check/viewport/status: how many results after `since` (ISO), kind 'check' only."""
+        """Per check/viewport/status: how many results after `since` (ISO), kind 'check' only, outside
+        maintenance windows (a deploy night does not count against the uptime)."""
         return list(self.db.query(
             """select check_name, viewport, status, count(*) as n from results
-               where started_at > ? and kind = 'check' group by check_name, viewport, status""",
+               where started_at > ? and kind = 'check' and maintenance is null group by check_name, viewport, status""",
             [since],
         ))
 
@@ -201,4 +203,5 @@ def row_to_result(row: dict[str, Any]) -> CheckResult:
         artifacts=json.loads(row["artifacts"] or "{}"),
         started_at=row["started_at"],
         tags=json.loads(row["tags"] or "[]"),
+        maintenance=row.get("maintenance"),
     )

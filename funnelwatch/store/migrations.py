@@ -75,5 +75,16 @@ def _v2(db: sqlite_utils.Database) -> None:
     table(db, "runs").add_column("process", str)
 
 
+def _v3(db: sqlite_utils.Database) -> None:
+    # Maintenance windows: a result inside one names it (alerts hold it, uptime skips it), and the
+    # ad-hoc windows `funnelwatch maintenance start` opens (tags and checks as JSON lists; times ISO UTC).
+    table(db, "results").add_column("maintenance", str)
+    table(db, "maintenance_windows").create(
+        {"id": int, "starts_at": str, "ends_at": str, "tags": str, "checks": str, "note": str, "created_at": str},
+        pk="id",
+    )
+    table(db, "maintenance_windows").create_index(["ends_at"])
+
+
 #: Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
