@@ -110,11 +110,13 @@ def test_a_run_whose_pid_now_belongs_to_another_process_is_incomplete(tmp_path):
 
 
 def test_a_history_from_the_first_schema_gets_the_process_column(tmp_path):
+    import sqlite_utils
+
     path = tmp_path / "h.db"
-    store = Store(path)
-    store.db.execute("alter table runs drop column process")
-    store.db.execute("PRAGMA user_version = 1")
-    store.close()
+    first = sqlite_utils.Database(path)
+    MIGRATIONS[0](first)  # the history as the first release wrote it
+    first.execute("PRAGMA user_version = 1")
+    first.close()
     store = Store(path)
     try:
         assert store.version == len(MIGRATIONS)
