@@ -64,7 +64,7 @@ def systemd_units(config: Config, user: bool = False, command: str | None = None
     units: list[tuple[str, str]] = []
     account = None if user else service_user(root)
     for text in sorted(groups):
-        name = "funnelwatch" if len(groups) == 1 else f"funnelwatch-{slugify(text)}"
+        name = "funnelwatch" if len(groups) == 1 else f"funnelwatch-{slugify(text, lower=True)}"
         selection = "" if len(groups) == 1 else " " + " ".join(f"--check {shlex.quote(s)}" for s in groups[text])
         service = [
             "[Unit]",
