@@ -80,7 +80,7 @@ def systemd_units(config: Config, user: bool = False, command: str | None = None
             f"WorkingDirectory={root}",
             f"EnvironmentFile=-{root / ENV_FILE}",
             f"ExecStart={command} -C {shlex.quote(str(root))} run{selection}",
-            "# exit 1 (a funnel is broken) is an answer, not a failure of the service; exit 2 is",
+            "# exit 1 (a funnel is broken) is an answer, not a failure; exit 2 (funnelwatch could not check) is one",
             "SuccessExitStatus=1",
             "",
         ]

@@ -198,3 +198,14 @@ def test_init_honours_the_project_option(tmp_path):
     assert (tmp_path / "new" / "config" / "funnelwatch.yaml").is_file()
     assert (tmp_path / "new" / "checks" / "example.yaml").is_file()
     assert not (tmp_path / "config").exists()
+
+
+def test_run_as_root_warns_that_chromium_loses_its_sandbox(project, site):
+    site.page("/lp/root", "<title>A</title><p>Alpha</p>")
+    project.check("a", f"name: Alpha\nlanding:\n  url: {site.url('/lp/root')}\n")
+    done = cli(project, "run")
+    assert done.returncode == 0, done.stderr
+    warning = ("funnelwatch: warning: running as root — Chromium then runs without its sandbox while it follows "
+               "third-party trackers and ads; run as an ordinary user (`funnelwatch systemd` writes User=)")
+    # These tests may run as root (containers, CI) or not: the warning follows the user they run as.
+    assert (warning in done.stderr) is (os.geteuid() == 0), done.stderr
