@@ -112,6 +112,8 @@ def test_uptime_leaves_maintenance_results_out(project, receiver, site):
     finally:
         store.close()
     assert [(c["status"], c["n"]) for c in counts] == [("pass", 1)]
+    page = (project.root / "reports" / "funnels" / "spring.html").read_text()
+    assert page.count("(maintenance: alerts held)") == 1
 
 
 def cli(project, *args):

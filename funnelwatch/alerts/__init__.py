@@ -72,6 +72,7 @@ def ping_heartbeat(config: Config, exit_code: int) -> list[str]:
         return []
     register(url)
     url = url.replace("{status}", "down" if down else "up").replace("{exit_code}", str(exit_code))
+    register(url)
     problem = heartbeat(url)
     if problem:
         time.sleep(HEARTBEAT_RETRY_S)
