@@ -61,7 +61,7 @@ def run(
 
 def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | None, report: bool, alerts: bool,
                 clock: Clock) -> RunResult:
-    store = Store(config.database_path, clock=clock)
+    store = Store(config.database_path, clock=clock, redactor=config.redactor)
     try:
         run_id, started = store.begin_run(plan.selection)
         runner = Runner(config, store, run_id, headed=headed, progress=progress, clock=clock)
@@ -147,7 +147,7 @@ def build_report(config: Config, store: Store | None = None) -> Path:
     from .report import build
 
     own = store is None
-    store = store or Store(config.database_path)
+    store = store or Store(config.database_path, redactor=config.redactor)
     try:
         return build(config, store)
     finally:

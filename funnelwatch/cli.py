@@ -13,17 +13,23 @@ import click
 
 from .config import Config, find_root, load_config
 from .errors import ConfigError, FunnelwatchError
-from .redaction import redact, redact_deep
+from .redaction import Redactor
 from .results import summary_line
 from .text import json_one_line, one_line, one_line_each
 from .units import format_duration
+
+
+class _Terminal:
+    """What this command shows: one command per process, so the config it loaded decides which secrets are hidden."""
+
+    redactor = Redactor()  # URL credentials only, until a config is loaded
 
 
 def _echo_err(text: str) -> None:
     """Print to stderr: secrets redacted, control and bidi characters shown escaped (text from pages,
     emails and files reaches the terminal and cron logs as harmless text). Off a terminal (cron logs,
     journald, the daemon's log) every line starts with an ISO timestamp; the terminal stays as it is."""
-    text = one_line_each(redact(text))
+    text = one_line_each(_Terminal.redactor.redact(text))
     if not _stderr_is_terminal():
         from .clock import iso, utcnow
 
@@ -66,8 +72,9 @@ def cli(ctx: click.Context, project: str, settings_file: str | None) -> None:
 
 
 def _load(obj: dict[str, Any]) -> Config:
-    """The project the global options name (-C, --config); its notices go to stderr."""
+    """The project the global options name (-C, --config); its secrets are hidden from here on, its notices go to stderr."""
     config = load_config(obj["project"], settings_file=obj["settings_file"])
+    _Terminal.redactor = config.redactor
     for notice in config.notices:
         _echo_err(f"funnelwatch: {notice}")
     return config
@@ -135,7 +142,7 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
         from .junit import write_junit
 
         try:
-            write_junit(outcome, junit)
+            write_junit(outcome, junit, config.redactor)
         except OSError as exc:  # the results are stored: the JUnit file is its own problem, not the run's exit code
             outcome.problems.append(
                 f"the JUnit XML could not be written to {junit}: {exc.strerror or exc} — "
@@ -144,7 +151,7 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
     for problem in outcome.problems:
         _echo_err(f"funnelwatch: {problem}")
     if as_json:
-        click.echo(json_one_line(json.dumps(redact_deep(outcome.to_json()), ensure_ascii=False)))
+        click.echo(json_one_line(json.dumps(config.redactor.redact_deep(outcome.to_json()), ensure_ascii=False)))
     else:
         _summary(outcome)
     sys.exit(outcome.exit_code)
@@ -179,7 +186,7 @@ def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
     from .store import Store
 
     config = _load(obj)
-    store = Store(config.database_path)
+    store = Store(config.database_path, redactor=config.redactor)
     try:
         rows = store.history(name, limit)
         if name and not rows:

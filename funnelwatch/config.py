@@ -23,8 +23,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from . import envfile, redaction
+from . import envfile
 from .errors import ConfigError, Diagnostic
+from .redaction import SHORT_SECRET_CHARS, Redactor
 from .schema import CheckBase, Settings, check_model
 from .text import short_hash, slugify
 
@@ -104,6 +105,8 @@ class Config:
     settings_file: str = str(CONFIG_FILE)
     #: Weak spots in the settings and the valid checks (a short secret): shown by `validate`, never an error.
     warnings: list[Diagnostic] = field(default_factory=list)
+    #: This config's secrets (every secret ${VAR} it expanded, its channel URLs): hand it to whatever writes text out.
+    redactor: Redactor = field(default_factory=Redactor)
     #: Every `${VAR}` the files use, with where its value comes from (`validate`, `cron`, `systemd` list them).
     variables: list[EnvUse] = field(default_factory=list)
     #: One-line notes for every command (an old history location still in use).
@@ -197,8 +200,11 @@ def _shape_problem(loader: Any) -> tuple[int | None, str] | None:
 class _Document:
     """A YAML document as plain data plus the line of every key path."""
 
-    def __init__(self, file: str, text: str, all_env_secret: bool = True, model: type[BaseModel] | None = None):
+    def __init__(self, file: str, text: str, all_env_secret: bool = True, model: type[BaseModel] | None = None,
+                 redactor: Redactor | None = None):
         self.file = file
+        #: Where the secret ${VAR} values found while expanding go (the loaded Config's redactor).
+        self.redactor = redactor if redactor is not None else Redactor()
         self.model = model
         self.all_env_secret = all_env_secret
         self.uses_secrets = False
@@ -300,14 +306,14 @@ class _Document:
                 ))
                 return ""
             if _is_secret(path, name, self.all_env_secret):
-                redaction.register(os.environ[name])
-                redaction.register_url_credentials(os.environ[name])
+                self.redactor.add(os.environ[name])
+                self.redactor.add_url_credentials(os.environ[name])
                 self.uses_secrets = True
-                if 0 < len(os.environ[name]) < redaction.SHORT_SECRET_CHARS:
+                if 0 < len(os.environ[name]) < SHORT_SECRET_CHARS:
                     self.warnings.append(Diagnostic(
                         self.file, line, _dotted(path),
                         f"warning: the secret ${{{name}}} is only {len(os.environ[name])} characters — it is hidden only where "
-                        f"it stands alone (a whole field or query value) and is easy to guess; use {redaction.SHORT_SECRET_CHARS} or more",
+                        f"it stands alone (a whole field or query value) and is easy to guess; use {SHORT_SECRET_CHARS} or more",
                     ))
             return os.environ[name]
 
@@ -537,15 +543,15 @@ def _read_text(file: Path, shown: str, inside: tuple[Path, ...] = ()) -> str | D
 
 
 def _read(file: Path, shown: str, model: type[BaseModel], all_env_secret: bool = True,
-          inside: tuple[Path, ...] = ()) -> _Document | Diagnostic:
+          inside: tuple[Path, ...] = (), redactor: Redactor | None = None) -> _Document | Diagnostic:
     text = _read_text(file, shown, inside)
     if isinstance(text, Diagnostic):
         return text
-    return _Document(shown, text, all_env_secret, model)
+    return _Document(shown, text, all_env_secret, model, redactor)
 
 
 def load_settings(root: Path, settings_file: Path | None = None, warnings: list[Diagnostic] | None = None,
-                  variables: list[EnvUse] | None = None) -> tuple[Settings, str]:
+                  redactor: Redactor | None = None, variables: list[EnvUse] | None = None) -> tuple[Settings, str]:
     file = settings_file or root / CONFIG_FILE
     shown = _shown(file, root)
     if not file.exists():
@@ -553,7 +559,7 @@ def load_settings(root: Path, settings_file: Path | None = None, warnings: list[
                 else "run `funnelwatch init` to create it, or run from your project folder")
         raise ConfigError([Diagnostic(shown, None, "", f"not found — {hint}")])
     try:
-        doc = _read(file, shown, Settings)
+        doc = _read(file, shown, Settings, redactor=redactor)
         if isinstance(doc, Diagnostic):
             raise ConfigError([doc])
         settings = _validate(doc, Settings)
@@ -585,19 +591,22 @@ def _bounded(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return first + [Diagnostic(first[0].file, None, "", f"… and {more} more problems — is this a check file? fix the ones above first")]
 
 
-def load_check(file: Path, root: Path, inside: tuple[Path, ...] | None = None) -> Check | BrokenCheck:
+def load_check(file: Path, root: Path, inside: tuple[Path, ...] | None = None,
+               redactor: Redactor | None = None) -> Check | BrokenCheck:
     """One check file; any problem, however strange the file, is a `BrokenCheck` (the others still run)."""
     shown = _shown(file, root)
     slug = slugify(file.stem)
+    inside = inside if inside is not None else (root.resolve(), file.parent.resolve())
     try:
-        return _load_check(file, root, shown, slug, inside if inside is not None else (root.resolve(), file.parent.resolve()))
+        return _load_check(file, root, shown, slug, inside, redactor if redactor is not None else Redactor())
     except Exception as exc:  # noqa: BLE001 - whatever a file does, it stops only itself
         return BrokenCheck(shown, file.stem, slug, [Diagnostic(
             shown, None, "", f"could not be read ({type(exc).__name__}) — simplify the file; `funnelwatch validate` checks it")])
 
 
-def _load_check(file: Path, root: Path, shown: str, slug: str, inside: tuple[Path, ...]) -> Check | BrokenCheck:
-    doc = _read(file, shown, check_model(), all_env_secret=False, inside=inside)
+def _load_check(file: Path, root: Path, shown: str, slug: str, inside: tuple[Path, ...],
+                redactor: Redactor) -> Check | BrokenCheck:
+    doc = _read(file, shown, check_model(), all_env_secret=False, inside=inside, redactor=redactor)
     if isinstance(doc, Diagnostic):
         return BrokenCheck(shown, file.stem, slug, [doc])
     spec = _validate(doc, check_model())
@@ -625,24 +634,27 @@ def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os
     else:
         root = find_root(path)
         given = Path(path) if path and Path(path).is_file() else None
+    redactor = Redactor()
     for name, value in envfile.load_env_file(root).items():
         if _SECRET_NAME.search(name):  # as secret as the same variable exported in the environment
-            redaction.register(value)
-            redaction.register_url_credentials(value)
+            redactor.add(value)
+            redactor.add_url_credentials(value)
     warnings: list[Diagnostic] = []
     variables: list[EnvUse] = []
-    settings, shown = load_settings(root, given, warnings, variables)
+    settings, shown = load_settings(root, given, warnings, redactor, variables)
+    for url in [channel.url for channel in settings.alerts] + [settings.heartbeat or "", settings.heartbeat_fail or ""]:
+        redactor.add(url)  # a channel URL typed into the YAML (not via ${VAR}) is just as secret
     notices: list[str] = []
     settings = _history_location(root, settings, notices)
-    config = Config(root=root, settings=settings, settings_file=shown, warnings=warnings, variables=variables,
-                    notices=notices)
+    config = Config(root=root, settings=settings, settings_file=shown, warnings=warnings, redactor=redactor,
+                    variables=variables, notices=notices)
     folder = Path(checks_dir) if checks_dir else root / CHECKS_DIR
     files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []
     seen: dict[str, str] = {}
     inside = (root.resolve(), folder.resolve())
     slugs: set[str] = set()
     for file in files:
-        loaded = load_check(file, root, inside)
+        loaded = load_check(file, root, inside, redactor)
         if loaded.slug in slugs:  # `a b.yaml` and `a-b.yaml`: own artifacts and report page for each
             loaded.slug = f"{loaded.slug}-{short_hash(file.name)}"
         slugs.add(loaded.slug)

@@ -32,7 +32,7 @@ from . import api
 from .config import CHECKS_DIR, CONFIG_FILE, Config, load_config
 from .errors import ConfigError, FunnelwatchError
 from .locking import RunBusy
-from .redaction import redact
+from .redaction import Redactor
 from .results import RunResult
 from .schedules import parse_schedule
 from .store import Store
@@ -46,7 +46,7 @@ class Abandon(KeyboardInterrupt):
 
 
 def _stderr(line: str) -> None:
-    print(one_line_each(redact(line)), file=sys.stderr, flush=True)
+    print(one_line_each(line), file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -73,6 +73,10 @@ class Daemon:
     _next_settle: float = 0.0
     _retry_at: float = 0.0
 
+    def _say(self, line: str) -> None:
+        """Log a line with the current config's secrets hidden (a reload that failed keeps the last good ones)."""
+        self.log((self.config.redactor if self.config is not None else Redactor()).redact(line))
+
     # --- config and jobs ----------------------------------------------------------
 
     def load(self) -> bool:
@@ -81,15 +85,15 @@ class Daemon:
         try:
             config = load_config(self.project, settings_file=self.settings_file)
         except ConfigError as exc:
-            self.log("config not reloaded, keeping the previous one: " + "; ".join(str(d) for d in exc.diagnostics))
+            self._say("config not reloaded, keeping the previous one: " + "; ".join(str(d) for d in exc.diagnostics))
             return False
         except FunnelwatchError as exc:
-            self.log(f"config not reloaded, keeping the previous one: {exc}")
+            self._say(f"config not reloaded, keeping the previous one: {exc}")
             return False
         first = self.config is None
         self.config = config
         for broken in config.broken:
-            self.log(f"skipping {broken.file} until it is fixed: {broken.diagnostics[0]}")
+            self._say(f"skipping {broken.file} until it is fixed: {broken.diagnostics[0]}")
         wanted = {}
         for check in config.checks:
             if check.spec.enabled:
@@ -101,7 +105,7 @@ class Daemon:
         for key in wanted:
             if key not in self.jobs:
                 self.jobs[key] = parse_schedule(key[1]).add_jobs(self.scheduler, self.due.add, key[0])
-        self.log(f"{'loaded' if first else 'reloaded'} {len(wanted)} scheduled check{'s' if len(wanted) != 1 else ''}; "
+        self._say(f"{'loaded' if first else 'reloaded'} {len(wanted)} scheduled check{'s' if len(wanted) != 1 else ''}; "
                  f"next run {self.next_run_text()}")
         return True
 
@@ -154,13 +158,13 @@ class Daemon:
                     break
                 self.sleep(self._nap())
         except Abandon:
-            self.log("stopped: abandoned the run in flight; its finished results are kept and the run is marked incomplete")
+            self._say("stopped: abandoned the run in flight; its finished results are kept and the run is marked incomplete")
             return 0
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
             signal.setitimer(signal.ITIMER_REAL, 0) if handle_signals else None
-        self.log("stopped")
+        self._say("stopped")
         return 0
 
     def _nap(self) -> float:
@@ -184,28 +188,28 @@ class Daemon:
             outcome = self.run(self.config, checks=names + broken)
         except RunBusy as exc:
             self._retry_at = self.now() + BUSY_RETRY_S
-            self.log(f"{', '.join(names)} wait: {exc}")
+            self._say(f"{', '.join(names)} wait: {exc}")
             return
         except FunnelwatchError as exc:
             self.due.clear()
-            self.log(f"run of {', '.join(names)} could not start: {exc}")
+            self._say(f"run of {', '.join(names)} could not start: {exc}")
             return
         except Abandon:
             raise
         except Exception as exc:
             self.due.clear()
-            self.log(f"run of {', '.join(names)} failed inside funnelwatch: {type(exc).__name__}: {exc}")
+            self._say(f"run of {', '.join(names)} failed inside funnelwatch: {type(exc).__name__}: {exc}")
             return
         finally:
             self.busy = False
         self.due.clear()
-        self.log(_summary(outcome, names, self.now() - began))
+        self._say(_summary(outcome, names, self.now() - began))
         self._next_settle = self.now() + self.settle_every_s
 
     def _settle(self) -> None:
         assert self.config is not None
         try:
-            store = Store(self.config.database_path)
+            store = Store(self.config.database_path, redactor=self.config.redactor)
             try:
                 if not store.ledger.has_open_probes():
                     return
@@ -217,13 +221,13 @@ class Daemon:
                 outcome = self.run(self.config, settle_only=True)
             finally:
                 self.busy = False
-            self.log(_summary(outcome, ["follow-ups"], self.now() - began))
+            self._say(_summary(outcome, ["follow-ups"], self.now() - began))
         except Abandon:
             raise
         except FunnelwatchError as exc:
-            self.log(f"settling follow-ups skipped: {exc}")
+            self._say(f"settling follow-ups skipped: {exc}")
         except Exception as exc:
-            self.log(f"settling follow-ups failed inside funnelwatch: {type(exc).__name__}: {exc}")
+            self._say(f"settling follow-ups failed inside funnelwatch: {type(exc).__name__}: {exc}")
 
     # --- signals --------------------------------------------------------------------
 
@@ -240,10 +244,10 @@ class Daemon:
             raise Abandon()
         self.stopping = True
         if self.busy:
-            self.log(f"{name}: stopping after the run in flight (at most {self.stop_grace_s:g}s more; send it again to stop now)")
+            self._say(f"{name}: stopping after the run in flight (at most {self.stop_grace_s:g}s more; send it again to stop now)")
             signal.setitimer(signal.ITIMER_REAL, max(self.stop_grace_s, 0.01))
         else:
-            self.log(f"{name}: stopping")
+            self._say(f"{name}: stopping")
 
     def _on_grace_over(self, _signum: int, _frame: Any) -> None:
         if self.busy:

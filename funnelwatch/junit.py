@@ -10,16 +10,17 @@ from the check file), plus one per follow-up settled in the run
 - flaky → passes, with `<properties><property name="flaky" value="true"/>`
   and the first attempt's failure in `<system-out>`
 
-    write_junit(run_result, "reports/junit.xml")
+    write_junit(run_result, "reports/junit.xml", config.redactor)
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
-from .redaction import redact
+from .redaction import Redactor
 from .results import CATEGORY_LABELS, CheckResult, RunResult, Status
 from .steps import KINDS, title_of
 
@@ -27,8 +28,11 @@ from .steps import KINDS, title_of
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _clean(text: object) -> str:
-    return _NOT_XML.sub("\ufffd", redact(str(text)) if text is not None else "")
+def _cleaner(redactor: Redactor) -> Callable[[object], str]:
+    """Text as XML can carry it, with the config's secrets hidden."""
+    def clean(text: object) -> str:
+        return _NOT_XML.sub("\ufffd", redactor.redact(str(text)) if text is not None else "")
+    return clean
 
 
 def _settled_name(result: CheckResult) -> str:
@@ -69,7 +73,7 @@ def _detail(result: CheckResult) -> str:
     return "\n".join(lines)
 
 
-def _case(suite: ET.Element, result: CheckResult) -> None:
+def _case(suite: ET.Element, result: CheckResult, _clean: Callable[[object], str]) -> None:
     case = ET.SubElement(
         suite, "testcase",
         classname=_clean(result.file.replace("/", ".").removesuffix(".yaml").removesuffix(".yml")),
@@ -89,8 +93,9 @@ def _case(suite: ET.Element, result: CheckResult) -> None:
         ET.SubElement(case, "system-out").text = _clean(f"flaky: failed first, passed on retry\n{_detail(result)}")
 
 
-def to_xml(outcome: RunResult) -> ET.ElementTree:
-    """The run's results as a `<testsuites>` tree."""
+def to_xml(outcome: RunResult, redactor: Redactor | None = None) -> ET.ElementTree:
+    """The run's results as a `<testsuites>` tree (secrets hidden with the config's `redactor`)."""
+    _clean = _cleaner(redactor if redactor is not None else Redactor())
     results = outcome.results
     counts = {
         "tests": str(len(results)),
@@ -102,16 +107,16 @@ def to_xml(outcome: RunResult) -> ET.ElementTree:
     suites = ET.Element("testsuites", {"name": "funnelwatch", **counts})
     suite = ET.SubElement(suites, "testsuite", {"name": "funnelwatch", "timestamp": outcome.started_at or "", "id": str(outcome.run_id), **counts})
     for result in results:
-        _case(suite, result)
+        _case(suite, result, _clean)
     if outcome.problems:
         ET.SubElement(suite, "system-err").text = _clean("\n".join(outcome.problems))
     return ET.ElementTree(suites)
 
 
-def write_junit(outcome: RunResult, path: str | Path) -> None:
-    """Write JUnit XML to `path` (parent folders are created)."""
+def write_junit(outcome: RunResult, path: str | Path, redactor: Redactor | None = None) -> None:
+    """Write JUnit XML to `path` (parent folders are created), secrets hidden with the config's `redactor`."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tree = to_xml(outcome)
+    tree = to_xml(outcome, redactor)
     ET.indent(tree)
     tree.write(str(target), encoding="utf-8", xml_declaration=True)

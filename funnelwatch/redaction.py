@@ -12,7 +12,11 @@ redacted where it stands alone: the whole text, or a value in `key=value`.
     redactor.add("Sp ec|al<abc>")
     redactor.redact("GET /in?code=Sp+ec%7Cal%3Cabc%3E&x=1")  # 'GET /in?code=***&x=1'
 
-The module functions use one shared instance, `DEFAULT`.
+There is no process-wide instance: each loaded `Config` owns its redactor
+(`config.redactor`), filled while its `${VAR}`s are expanded, and everything
+that writes text out (store, report, JSON, JUnit, alerts, logs, the CLI) is
+handed that object. Two configs loaded in one process never see each other's
+secrets, and a thread or task redacts exactly like the code that started it.
 Redaction is linear in the text's length; `redact_deep` also caps each
 string it keeps at `MAX_KEPT_CHARS`.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Set
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 #: A secret shorter than this is only redacted where it stands alone (a query or field value).
 SHORT_SECRET_CHARS = 4
@@ -74,10 +79,17 @@ class Redactor:
             self._secrets.add(value)
             self._compiled = None
 
-    def clear(self) -> None:
-        """Forget every secret (tests; a config reload)."""
-        self._secrets.clear()
-        self._compiled = None
+    def add_url_credentials(self, value: str) -> None:
+        """A secret URL's password (and user) are secrets on their own too: a proxy or server may quote them apart."""
+        try:
+            parts = urlsplit(value.strip())
+            user, password = parts.username, parts.password
+        except ValueError:
+            return
+        for part in (password, user):
+            if part:
+                self.add(part)
+                self.add(unquote(part))
 
     def _matcher(self) -> tuple[re.Pattern[str] | None, int]:
         """One pattern for every secret in every spelling (longest first), and the longest text it can match."""
@@ -116,40 +128,6 @@ class Redactor:
         # Redact a little past the cut, so a secret straddling it is masked whole, never half shown.
         _, widest = self._matcher()
         return str(self.redact(text[: limit + widest + 512]))[:limit] + "…"
-
-
-#: The process-wide secrets (a Config will own its Redactor; until then everything uses this one).
-DEFAULT = Redactor()
-
-
-def register(value: str) -> None:
-    """Remember a secret value in `DEFAULT`."""
-    DEFAULT.add(value)
-
-
-def register_url_credentials(value: str) -> None:
-    """A secret URL's password (and user) are secrets on their own too: a proxy or server may quote them apart."""
-    from urllib.parse import unquote, urlsplit
-
-    try:
-        parts = urlsplit(value.strip())
-        user, password = parts.username, parts.password
-    except ValueError:
-        return
-    for part in (password, user):
-        if part:
-            register(part)
-            register(unquote(part))
-
-
-def redact(text: Any) -> Any:
-    """`DEFAULT.redact`: every registered secret (and URL credentials) in `text` replaced with `***`."""
-    return DEFAULT.redact(text)
-
-
-def redact_deep(value: Any) -> Any:
-    """`DEFAULT.redact_deep`: `redact` through dicts and lists, each string capped."""
-    return DEFAULT.redact_deep(value)
 
 
 def mask_url(url: str) -> str:

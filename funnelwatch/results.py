@@ -87,6 +87,71 @@ CATEGORY_LABELS: dict[Category, str] = {
     Category.INTERNAL: "funnelwatch problem",
 }
 
+#: Who usually fixes a category (shown with the next step, so a marketer knows whom to call).
+WEB_TEAM, MAOPS, AD_OPS, SALES_OPS, MAIL_IT, FUNNELWATCH = (
+    "web team", "marketing-automation admin", "ad-ops", "sales ops", "IT (mail)", "whoever runs funnelwatch")
+
+#: Per category: the plain next step, and who usually owns it. Kept beside the labels: a new
+#: category needs both (a test holds every category to it).
+CATEGORY_ADVICE: dict[Category, tuple[str, str]] = {
+    Category.HTTP_STATUS: ("The page answers with an error, so every visitor sees it: ask the web team to restore the page "
+                           "or redirect the URL to its replacement.", WEB_TEAM),
+    Category.REDIRECT_LOOP: ("The link redirects in a circle and never arrives: ask whoever manages the redirects or "
+                             "link shortener to break the loop (the redirect chain below shows each hop).", WEB_TEAM),
+    Category.LOST_PARAM: ("A redirect on the way drops a tracking parameter (gclid, utm_*), so the ad's clicks can't be "
+                          "attributed: ask whoever manages the redirect or link shortener to pass the query string on "
+                          "(the redirect chain below shows the hop that drops it).", AD_OPS),
+    Category.WRONG_LANDING: ("The ad lands somewhere other than the page it should: update the ad's final URL, or ask the "
+                             "web team why the page now redirects elsewhere.", AD_OPS),
+    Category.MESSAGE_MISMATCH: ("The page no longer says what the ad promises (a changed headline or offer): update the ad "
+                                "or the page so they match again; mismatched ads lose Quality Score and trust.", AD_OPS),
+    Category.FORM_MISSING: ("The lead form is gone from the page (a template change, a broken embed): ask the web team to "
+                            "put it back; until then this page collects no leads.", WEB_TEAM),
+    Category.FORM_FIELD_MISSING: ("A form field was renamed or removed: ask the marketing-automation admin whether the form "
+                                  "changed, then update the check's `fill:` to match.", MAOPS),
+    Category.FORM_VALIDATION: ("The form refuses a valid entry (a new required field, a stricter rule): ask the "
+                               "marketing-automation admin to fix the form's rules; prospects are refused the same way.", MAOPS),
+    Category.FORM_JS_ERROR: ("A script error stops the form from submitting: send the console error below to the web team; "
+                             "a tag or plugin update is the usual cause.", WEB_TEAM),
+    Category.FORM_HTTP_ERROR: ("The form's server refused the submission: ask the marketing-automation admin to check the "
+                               "form handler (the request and its answer are below).", MAOPS),
+    Category.FORM_NO_SUCCESS: ("The form was sent but no thank-you appeared: check with the web team whether the thank-you "
+                               "page or message changed, and update the check's `success:` if it did on purpose.", WEB_TEAM),
+    Category.CAPTCHA: ("A CAPTCHA blocks the synthetic lead: ask the web team to allow funnelwatch's test address or a "
+                       "test key, or check this funnel without submitting.", WEB_TEAM),
+    Category.NO_EMAIL: ("The promised email never arrived: ask the marketing-automation admin whether the form still "
+                        "triggers the delivery email and whether sending is paused.", MAOPS),
+    Category.MERGE_TAG: ("The email shows a raw merge tag to the prospect: ask the marketing-automation admin to fix the "
+                         "template's field or its default value.", MAOPS),
+    Category.WRONG_ASSET: ("The email delivers a different asset than the one promised: ask the marketing-automation "
+                           "admin to point the email at the right file.", MAOPS),
+    Category.ASSET_UNREACHABLE: ("The email's download link is broken: ask the marketing-automation admin to re-upload the "
+                                 "asset or fix the link.", MAOPS),
+    Category.LATE_FOLLOWUP: ("The sales team answered the demo request later than the SLA: share the figures with sales ops "
+                             "and check the lead routing and working hours.", SALES_OPS),
+    Category.MISSING_FOLLOWUP: ("Nobody answered the demo request: ask sales ops whether leads from this form still reach a "
+                                "person (routing rules, a left colleague's inbox).", SALES_OPS),
+    Category.SLOW_PAGE: ("The page takes longer to load than the check allows; slow pages lose visitors: send the "
+                         "timings to the web team.", WEB_TEAM),
+    Category.TEXT_MISSING: ("Copy the check expects is gone from the page: ask the web team whether it changed on purpose, "
+                            "and update the check if it did.", WEB_TEAM),
+    Category.TEXT_FORBIDDEN: ("The page shows text it must never show (an error, a placeholder, an old price): ask the web "
+                              "team to remove it.", WEB_TEAM),
+    Category.ELEMENT_MISSING: ("An element a custom step needs is gone: ask the web team whether the page changed, and "
+                               "update the check's selector if it did.", WEB_TEAM),
+    Category.TIMEOUT: ("The funnel did not finish in time: if it is slow for everyone, tell the web team; if it was a "
+                       "one-off, the next run will show it.", WEB_TEAM),
+    Category.CONNECTION: ("The site could not be reached at all (DNS, certificate, server down): tell the web team at "
+                          "once; nobody can reach this page.", WEB_TEAM),
+    Category.CONFIG: ("The check file has a mistake: run `funnelwatch validate` and fix the line it names.", FUNNELWATCH),
+    Category.BROWSER: ("The browser on the funnelwatch machine failed; the funnel may be fine: check the machine's memory "
+                       "and Chromium installation.", FUNNELWATCH),
+    Category.INBOX: ("funnelwatch could not read its inbox; the funnel may be fine: check the inbox settings and password "
+                     "in config/funnelwatch.yaml.", FUNNELWATCH),
+    Category.INTERNAL: ("funnelwatch itself failed; the funnel may be fine: run again with FUNNELWATCH_DEBUG=1 and report "
+                        "the error.", FUNNELWATCH),
+}
+
 
 @dataclass
 class StepRecord:

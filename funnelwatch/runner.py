@@ -25,7 +25,7 @@ from .maintenance import Calendar
 from .outcome import Verdict, classify, first_line
 from .page_events import browser_evidence, listen
 from .plan import Plan, PlanItem
-from .redaction import redact
+from .redaction import Redactor
 from .results import Category, CheckResult, Status, StepRecord
 from .steps import KINDS, RunServices, kinds_of, steps_of
 from .steps.base import StepContext
@@ -57,9 +57,9 @@ class Attempt:
     #: The step running now (the one an exception belongs to).
     running: str | None = None
 
-    def judge(self, verdict: Verdict) -> None:
+    def judge(self, verdict: Verdict, redactor: Redactor) -> None:
         self.status, self.step, self.category = verdict.status, self.running, verdict.category
-        self.reason = redact(verdict.reason)
+        self.reason = redactor.redact(verdict.reason)
         self.evidence.update(verdict.evidence)
 
 
@@ -84,7 +84,9 @@ class Runner:
         self.progress = progress or (lambda event, payload: None)
         self.settings = config.settings
         self.artifacts_dir = config.reports_dir / "artifacts" / str(run_id)
-        self.services = RunServices(run_id=run_id, ledger=store.ledger, clock=clock, checks=config.checks)
+        self.redact = config.redactor
+        self.services = RunServices(run_id=run_id, ledger=store.ledger, clock=clock, checks=config.checks,
+                                    redactor=config.redactor)
         self.calendar = Calendar.of(config, store.maintenance.active(clock.now()))
         #: Seconds to wait before retry `n` (jittered); tests and benchmarks may replace it.
         self.retry_delay_s: Callable[[int], float] = lambda n: self.settings.defaults.retry_delay * (1 + random.random() / 2)
@@ -118,7 +120,7 @@ class Runner:
         except MonitorProblem as problem:
             self.services.inbox_problem = problem
         except Exception as exc:
-            self.services.inbox_problem = MonitorProblem(Category.INBOX, redact(f"the inbox could not be opened: {exc}"))
+            self.services.inbox_problem = MonitorProblem(Category.INBOX, self.redact.redact(f"the inbox could not be opened: {exc}"))
 
     async def _settle(self) -> list[CheckResult]:
         """Work that kinds left open in earlier runs (follow-up probes), settled before any check."""
@@ -212,7 +214,7 @@ class Runner:
             status=status,
             step=shown.step if status is not Status.PASS else None,
             category=shown.category if status is not Status.PASS else None,
-            reason=redact(shown.reason) if status is not Status.PASS else None,
+            reason=self.redact.redact(shown.reason) if status is not Status.PASS else None,
             duration_s=time.monotonic() - began,
             attempts=len(attempts),
             viewport=item.viewport,
@@ -237,7 +239,7 @@ class Runner:
         try:
             await self._run_steps(opened.ctx, item, attempt)
         except Exception as exc:
-            attempt.judge(classify(exc, attempt.running, browser_alive=_connected(opened.browser), tab_crashed=opened.ctx.crashed))
+            attempt.judge(classify(exc, attempt.running, browser_alive=_connected(opened.browser), tab_crashed=opened.ctx.crashed), self.redact)
         finally:
             await self._finish(opened, item, number, attempt)
         attempt.duration_s = time.monotonic() - began

@@ -23,19 +23,6 @@ pytest_plugins = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _secrets_stay_with_their_test() -> Any:
-    """Secrets registered while a test loads config are forgotten after it: the registry is
-    process-wide, and a URL one test calls secret must not redact another test's evidence."""
-    from funnelwatch import redaction
-
-    saved = set(redaction.DEFAULT.secrets)
-    yield
-    redaction.DEFAULT.clear()
-    for value in saved:
-        redaction.DEFAULT.add(value)
-
-
 @pytest.fixture(scope="session")
 def site_session() -> Any:
     with LocalSite() as site:

@@ -333,14 +333,12 @@ def test_on_and_no_are_words_not_booleans():
 
 
 def test_env_values_in_settings_are_secrets_and_redacted(tmp_path, monkeypatch):
-    from funnelwatch.redaction import redact
-
     monkeypatch.setenv("FW_TEST_PASSWORD", "correct-horse-battery")
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "funnelwatch.yaml").write_text(
         "inbox:\n  imap: {host: 127.0.0.1, username: u, password: '${FW_TEST_PASSWORD}'}\n"
     )
-    load_config(tmp_path)
+    redact = load_config(tmp_path).redactor.redact
     assert redact("login failed for correct-horse-battery") == "login failed for ***"
 
 
@@ -359,15 +357,13 @@ def test_a_bad_date_is_a_diagnostic_not_a_crash():
 
 
 def test_env_values_that_are_not_credentials_stay_readable(tmp_path, monkeypatch):
-    from funnelwatch.redaction import redact
-
     monkeypatch.setenv("FW_TEST_REPORT_URL", "https://reports.acme.test/funnels")
     monkeypatch.setenv("FW_TEST_HOOK", "json://127.0.0.1:9/hook-s3cr3t-path")
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "funnelwatch.yaml").write_text(
         "report:\n  url: ${FW_TEST_REPORT_URL}\nalerts:\n  - url: ${FW_TEST_HOOK}\n"
     )
-    load_config(tmp_path)
+    redact = load_config(tmp_path).redactor.redact
     assert redact("see https://reports.acme.test/funnels") == "see https://reports.acme.test/funnels"
     assert "hook-s3cr3t-path" not in redact("posting to json://127.0.0.1:9/hook-s3cr3t-path")
 
@@ -473,3 +469,19 @@ def test_double_dollar_writes_a_literal_variable_reference(project, monkeypatch)
     (check,) = project.load().checks
     assert check.spec.ad.url == "https://example.com/go?plan=pro"
     assert check.spec.ad.headline == "Pay $5 for pro; ${FW_PLAN} and $$5 stay as written"
+
+
+def test_two_configs_in_one_process_keep_their_own_secrets(tmp_path, monkeypatch):
+    """The redactor belongs to the loaded config: a library user holding two projects never mixes their secrets."""
+    monkeypatch.setenv("FW_TEST_PASSWORD_A", "alpha-horse-battery")
+    monkeypatch.setenv("FW_TEST_PASSWORD_B", "bravo-horse-battery")
+    loaded = {}
+    for name in ("a", "b"):
+        (tmp_path / name / "config").mkdir(parents=True)
+        (tmp_path / name / "config" / "funnelwatch.yaml").write_text(
+            f"inbox:\n  imap: {{host: 127.0.0.1, username: u, password: '${{FW_TEST_PASSWORD_{name.upper()}}}'}}\n"
+        )
+        loaded[name] = load_config(tmp_path / name)
+    text = "alpha-horse-battery and bravo-horse-battery"
+    assert loaded["a"].redactor.redact(text) == "*** and bravo-horse-battery"
+    assert loaded["b"].redactor.redact(text) == "alpha-horse-battery and ***"

@@ -871,10 +871,11 @@ asset:
 
 
 def test_redacting_a_megabyte_takes_under_a_second_whatever_its_shape():
-    from funnelwatch import redaction
+    from funnelwatch.redaction import Redactor
 
-    redaction.register("Sp ec|al<abc>")
-    redaction.register("pin")
+    redactor = Redactor()
+    redactor.add("Sp ec|al<abc>")
+    redactor.add("pin")
     shapes = {
         "letters": "x" * 1_000_000,
         "schemes": "a://" * 250_000,
@@ -885,7 +886,7 @@ def test_redacting_a_megabyte_takes_under_a_second_whatever_its_shape():
     }
     for name, text in shapes.items():
         began = time.perf_counter()
-        redaction.redact(text)
+        redactor.redact(text)
         took = time.perf_counter() - began
         assert took < 1.0, f"redacting 1 MB of {name} took {took:.1f}s"
 
@@ -893,9 +894,10 @@ def test_redacting_a_megabyte_takes_under_a_second_whatever_its_shape():
 def test_evidence_strings_are_capped_before_they_are_redacted_and_kept():
     from funnelwatch import redaction
 
-    redaction.register("tail-secret-9f2")
+    redactor = redaction.Redactor()
+    redactor.add("tail-secret-9f2")
     huge = "y" * (redaction.MAX_KEPT_CHARS - 5) + "tail-secret-9f2" + "z" * 3_000_000
-    kept = redaction.redact_deep({"page": {"text": huge}, "list": [huge]})
+    kept = redactor.redact_deep({"page": {"text": huge}, "list": [huge]})
     for text in (kept["page"]["text"], kept["list"][0]):
         assert len(text) <= redaction.MAX_KEPT_CHARS + 1
         assert "tail-se" not in text and "-9f2" not in text
@@ -920,11 +922,12 @@ def spellings(secret: str) -> set[str]:
 
 
 def test_url_encoded_and_form_encoded_spellings_of_a_secret_are_redacted():
-    from funnelwatch import redaction
+    from funnelwatch.redaction import Redactor
 
-    redaction.register(SPECIAL_SECRET)
+    redactor = Redactor()
+    redactor.add(SPECIAL_SECRET)
     for spelling in spellings(SPECIAL_SECRET) - {s for s in spellings(SPECIAL_SECRET) if "&" in s}:
-        shown = redaction.redact(f"went to http://127.0.0.1/thanks?code={spelling}&next=1")
+        shown = redactor.redact(f"went to http://127.0.0.1/thanks?code={spelling}&next=1")
         assert spelling not in shown and shown.endswith("code=***&next=1"), shown
 
 
@@ -964,14 +967,15 @@ form:
 
 
 def test_a_short_secret_is_redacted_where_it_stands_alone():
-    from funnelwatch import redaction
+    from funnelwatch.redaction import Redactor
 
-    redaction.register("7Kq")
-    assert redaction.redact("7Kq") == "***"
-    assert redaction.redact("https://portal.test/in?pin=7Kq&next=/home") == "https://portal.test/in?pin=***&next=/home"
-    assert redaction.redact("https://portal.test/in?pin=7Kq") == "https://portal.test/in?pin=***"
-    assert redaction.redact_deep({"fields": [{"name": "pin", "value": "7Kq"}]}) == {"fields": [{"name": "pin", "value": "***"}]}
-    assert redaction.redact("the 7Kq7Kq code and 7Kq-tools stay readable") == "the 7Kq7Kq code and 7Kq-tools stay readable"
+    redactor = Redactor()
+    redactor.add("7Kq")
+    assert redactor.redact("7Kq") == "***"
+    assert redactor.redact("https://portal.test/in?pin=7Kq&next=/home") == "https://portal.test/in?pin=***&next=/home"
+    assert redactor.redact("https://portal.test/in?pin=7Kq") == "https://portal.test/in?pin=***"
+    assert redactor.redact_deep({"fields": [{"name": "pin", "value": "7Kq"}]}) == {"fields": [{"name": "pin", "value": "***"}]}
+    assert redactor.redact("the 7Kq7Kq code and 7Kq-tools stay readable") == "the 7Kq7Kq code and 7Kq-tools stay readable"
 
 
 def test_a_short_secret_is_a_warning_at_validation_not_an_error(project):

@@ -224,8 +224,11 @@ def test_funnel_page_puts_the_reason_first_then_the_evidence(built, reader):
     assert "✗ Broken" in first.locator("h2").inner_text()
     assert "Ad click-through" in first.locator(".reason").inner_text()
     assert "page does not match the ad" in first.locator(".reason").inner_text()
+    # What the prospect saw comes first; the evidence for developers waits, collapsed, below it.
+    assert first.locator("section.evidence h3").first.inner_text() == "The email as received"
+    _open_developer_evidence(first)
     titles = first.locator("section.evidence h3").all_inner_texts()
-    assert titles[:2] == ["Redirect chain (ad click to landing page)", "Does the page carry the ad's promise?"]
+    assert titles[1:3] == ["Redirect chain (ad click to landing page)", "Does the page carry the ad's promise?"]
     for title in ("Lead form", "Console errors", "Uncaught page errors", "Failed requests",
                   "The email as received", "Delivery email and asset", "Follow-up probes", "Other evidence"):
         assert title in titles
@@ -278,8 +281,14 @@ def test_followup_page_charts_latency_against_the_sla(built, reader):
     assert "follow-up came late" in page.locator("table.history").first.inner_text()
 
 
+def _open_developer_evidence(scope: Any) -> None:
+    for summary in scope.locator("details.dev-evidence > summary").all():
+        summary.click()
+
+
 def test_odd_shaped_evidence_falls_back_to_escaped_key_values(built, reader):
     page = reader.open(built.reports / "funnels" / "asset.html")
+    _open_developer_evidence(page)
     text = page.locator("main").inner_text()
     assert "not a list" in text and "Oddly" in text
     assert page.locator(".shot img").count() == 0

@@ -26,7 +26,7 @@ from typing import Iterator, Sequence
 
 from ..clock import utcnow
 from ..config import Config
-from ..redaction import mask_url, redact, register
+from ..redaction import mask_url
 from ..results import RunResult
 from ..schema import AlertChannel
 from ..store import Store
@@ -45,8 +45,7 @@ HEARTBEAT_RETRY_S = 2.0
 def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
     """Send what this run calls for; return problems worth showing (never raises)."""
     problems: list[str] = []
-    for url in [c.url for c in config.settings.alerts] + [config.settings.heartbeat or "", config.settings.heartbeat_fail or ""]:
-        register(url)  # a URL typed into the YAML (not via ${VAR}) is just as secret
+    redact = config.redactor.redact  # holds the channel URLs too, typed or from ${VAR}
     for channel in config.settings.alerts:
         try:
             problem = _channel(config, store, outcome, channel)
@@ -70,14 +69,14 @@ def ping_heartbeat(config: Config, exit_code: int) -> list[str]:
     url = settings.heartbeat_fail if down and settings.heartbeat_fail else settings.heartbeat
     if not url:
         return []
-    register(url)
+    config.redactor.add(url)
     url = url.replace("{status}", "down" if down else "up").replace("{exit_code}", str(exit_code))
-    register(url)
+    config.redactor.add(url)
     problem = heartbeat(url)
     if problem:
         time.sleep(HEARTBEAT_RETRY_S)
         problem = heartbeat(url)
-    return [redact(problem + " (tried twice)")] if problem else []
+    return [config.redactor.redact(problem + " (tried twice)")] if problem else []
 
 
 def channel_id(url: str) -> str:

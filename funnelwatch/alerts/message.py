@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Config
-from ..redaction import redact
 from ..results import CheckResult, RunResult, failure_text
 from .state import Event
 
@@ -42,7 +41,7 @@ def compose(events: list[Event], outcome: RunResult, config: Config) -> tuple[st
             body.append("")
     body.append(f"Report: {_report(outcome, config)}")
     body.append(f"Run {outcome.run_id} at {outcome.started_at}")
-    return _title(by_kind), redact("\n".join(body)), _notify_type(by_kind)
+    return _title(by_kind), config.redactor.redact("\n".join(body)), _notify_type(by_kind)
 
 
 def _title(by_kind: dict[str, list[Event]]) -> str:

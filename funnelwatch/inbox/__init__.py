@@ -25,7 +25,8 @@ def _imap(config: "Config") -> Inbox:
     settings = config.settings.inbox.imap
     assert settings is not None
     return ImapInbox(settings, address=config.settings.inbox.address,
-                     ca_file=config.resolve(settings.ca_file) if settings.ca_file else None, cwd=config.root)
+                     ca_file=config.resolve(settings.ca_file) if settings.ca_file else None, cwd=config.root,
+                     redactor=config.redactor)
 
 
 def _smtp(config: "Config") -> Inbox:

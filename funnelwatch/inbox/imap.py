@@ -26,7 +26,7 @@ from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import MailboxFolderSelectError, MailboxLoginError, MailboxStarttlsError, UnexpectedCommandStatusError
 
 from ..errors import MonitorProblem
-from ..redaction import redact, register
+from ..redaction import Redactor
 from ..results import Category
 from .base import ReceivedEmail
 
@@ -44,8 +44,10 @@ class ImapInbox:
     name = "imap"
 
     def __init__(self, settings: "ImapSettings", address: str = "{token}", timeout_s: float = TIMEOUT_S,
-                 ca_file: Path | None = None, cwd: Path | None = None):
+                 ca_file: Path | None = None, cwd: Path | None = None, redactor: Redactor | None = None):
         self.settings = settings
+        #: The config's secrets: the password, and the access token `token_command` prints, stay out of every problem.
+        self.redactor = redactor if redactor is not None else Redactor()
         self.address = address
         self.timeout_s = timeout_s
         self.ca_file = ca_file  # settings.ca_file resolved against the project folder
@@ -137,9 +139,9 @@ class ImapInbox:
         except OSError as exc:
             raise self._problem(f"inbox.imap.token_command ({shown}) did not run: {exc.strerror or exc}") from None
         token = done.stdout.strip()
-        register(token)
+        self.redactor.add(token)
         for line in token.splitlines():
-            register(line.strip())
+            self.redactor.add(line.strip())
         if done.returncode != 0:
             said = (done.stderr.strip().splitlines() or [""])[-1][:200]
             raise self._problem(f"inbox.imap.token_command ({shown}) failed with exit code {done.returncode}"
@@ -150,7 +152,7 @@ class ImapInbox:
         return token
 
     def _problem(self, reason: str) -> MonitorProblem:
-        return MonitorProblem(Category.INBOX, redact(reason))
+        return MonitorProblem(Category.INBOX, self.redactor.redact(reason))
 
     def messages_for(self, token: str) -> list[ReceivedEmail]:
         with self._lock:

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from ..clock import iso
 from ..results import CheckResult
 from ..steps import KINDS
 from ..units import format_duration, format_size
@@ -30,13 +32,16 @@ MAX_EMAIL = 200_000
 _HTTP = re.compile(r"^https?://", re.I)
 _SIZE_KEYS = {"size", "size_bytes", "bytes", "content_length", "min_size", "max_size"}
 _SECONDS_KEYS = re.compile(r"(_s|_seconds)$")
+#: Epoch seconds a `*_at` number may be (2001–2286): shown as a date-time, never as `1.79615e+09`.
+_EPOCH_RANGE = (1e9, 1e10)
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
 @dataclass
 class Node:
     """One value of a generic tree: text, link, list or mapping."""
 
-    kind: str  # "text" | "link" | "list" | "map" | "empty"
+    kind: str  # "text" | "link" | "time" (ISO, shown local) | "list" | "map" | "empty"
     text: str = ""
     items: list["Node"] = field(default_factory=list)
     pairs: list[tuple[str, "Node"]] = field(default_factory=list)
@@ -80,6 +85,10 @@ def label(key: Any) -> str:
     return text[:1].upper() + text[1:] if text else "—"
 
 
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
 def to_node(value: Any, depth: int = 0, key: str = "") -> Node:
     """Any JSON-ish value as a tree of escaped text (depth and size limited)."""
     if value is None or value == "" or value == [] or value == {}:
@@ -91,7 +100,9 @@ def to_node(value: Any, depth: int = 0, key: str = "") -> Node:
             return Node("text", f"{format_size(value)} ({value:,} bytes)")
         if _SECONDS_KEYS.search(key):
             return Node("text", format_duration(float(value)))
-        return Node("text", f"{value:g}" if isinstance(value, float) else str(value))
+        if key.endswith("_at") and _EPOCH_RANGE[0] <= value <= _EPOCH_RANGE[1]:
+            return Node("time", iso(datetime.fromtimestamp(value, timezone.utc)) or "")
+        return Node("text", _number(value))
     if depth >= MAX_DEPTH:
         return Node("text", _text(value, 300))
     if isinstance(value, dict):
@@ -103,11 +114,23 @@ def to_node(value: Any, depth: int = 0, key: str = "") -> Node:
     text = _text(value)
     if _HTTP.match(text) and len(text) < 2000 and not any(c.isspace() for c in text):
         return Node("link", text)
+    if _ISO_MOMENT.match(text):
+        return Node("time", text)
     return Node("text", text)
 
 
+def _number(value: float) -> str:
+    """A number for people: never `1.79615e+09`; integers with separators, fractions to three places."""
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}" if abs(value) >= 10_000 else str(int(value))
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    return f"{value:,.3f}".rstrip("0").rstrip(".")
+
+
 def _facts(title: str, data: dict[str, Any], skip: set[str] | frozenset[str] = frozenset()) -> Section | None:
-    facts = [(label(k), to_node(v, 1, str(k))) for k, v in data.items() if k not in skip]
+    # A fact that does not apply (no value) is left out, not shown as a row of "—".
+    facts = [(label(k), to_node(v, 1, str(k))) for k, v in data.items() if k not in skip and not _blank(v)]
     return Section("facts", title, facts=facts[:MAX_ITEMS], more=max(0, len(facts) - MAX_ITEMS)) if facts else None
 
 

@@ -18,10 +18,11 @@ from typing import Any
 from ..clock import iso, parse_iso, utcnow
 from ..config import Config
 from ..ledger import FollowupStats as LedgerStats
-from ..results import CATEGORY_LABELS, STATUS_MARKS, Category, CheckResult, Status
-from ..steps import KINDS, title_of
+from ..results import CATEGORY_ADVICE, CATEGORY_LABELS, STATUS_MARKS, Category, CheckResult, Status
+from ..steps import KINDS, steps_of, title_of
 from ..store import Store
 from ..text import short_hash, slugify
+from .journey import Stage, journey
 from .schedule_hint import next_run
 
 STRIP_LENGTH = 30
@@ -154,6 +155,8 @@ class Row:
     uptime_7d: float | None = None
     uptime_30d: float | None = None
     followup: FollowupStats | None = None
+    #: The stages of the funnel and where it broke (the journey strip).
+    journey: list[Stage] = field(default_factory=list)
 
     @property
     def status(self) -> Status | None:
@@ -178,6 +181,14 @@ class Row:
     @property
     def category_text(self) -> str:
         return category_text(self.latest.category) if self.latest else ""
+
+    @property
+    def advice(self) -> tuple[str, str] | None:
+        """What to do about the current breakage, and who usually owns it."""
+        latest = self.latest
+        if latest is None or latest.category is None or latest.status not in (Status.FAIL, Status.ERROR):
+            return None
+        return CATEGORY_ADVICE.get(Category(latest.category))
 
 
 @dataclass
@@ -248,7 +259,8 @@ def slug_for(name: str) -> str:
 def _configured(config: Config) -> dict[str, dict[str, Any]]:
     known: dict[str, dict[str, Any]] = {}
     for broken in config.broken:
-        known[broken.name] = {"slug": broken.slug, "file": broken.file, "tags": [], "sla_s": None, "schedule": None}
+        known[broken.name] = {"slug": broken.slug, "file": broken.file, "tags": [], "sla_s": None, "schedule": None,
+                              "steps": None}
     for check in config.checks:
         spec = check.spec
         known[check.name] = {
@@ -257,6 +269,7 @@ def _configured(config: Config) -> dict[str, dict[str, Any]]:
             "tags": list(spec.tags),
             "sla_s": next((sla for kind, section in spec.sections() if (sla := kind.sla_s(section)) is not None), None),
             "schedule": (spec.schedule or config.settings.defaults.schedule) if spec.enabled else None,
+            "steps": [label for label, _, _ in steps_of(spec)],
         }
     return known
 
@@ -336,7 +349,7 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
         tags = facts["tags"] if facts["tags"] is not None else (latest.tags if latest else [])
         row = Row(
             name=name, slug=slug, viewport=viewport, tags=[str(t) for t in tags or []], latest=latest,
-            strip=list(reversed(cells[:STRIP_LENGTH])), followup=stats,
+            strip=list(reversed(cells[:STRIP_LENGTH])), followup=stats, journey=journey(latest, facts.get("steps")),
         )
         row.uptime_7d, row.uptime_30d = uptime.get((name, viewport), (None, None))
         if latest is not None and latest.status is Status.FAIL:

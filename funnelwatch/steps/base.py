@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from ..redaction import Redactor
 from ..results import Status
 
 if TYPE_CHECKING:
@@ -72,12 +73,15 @@ class RunServices:
     checks: list["Check"] = field(default_factory=list)
     inbox: "Inbox | None" = None
     inbox_problem: "MonitorProblem | None" = None
+    #: The loaded config's secrets, for text a hook writes (a settled probe's reason).
+    redactor: Redactor = field(default_factory=Redactor)
 
     def attach_check(self, result: "CheckResult") -> "CheckResult":
-        """Tags and file from the check as configured now."""
+        """Tags and file from the check as configured now; the reason with the config's secrets hidden."""
         for check in self.checks:
             if check.spec.name == result.check:
                 result.file, result.tags = check.file, list(check.spec.tags)
+        result.reason = self.redactor.redact(result.reason)
         return result
 
 
@@ -204,6 +208,11 @@ class StepContext:
     @property
     def inbox(self) -> "Inbox | None":
         return self.services.inbox if self.services else None
+
+    @property
+    def redactor(self) -> Redactor:
+        """The loaded config's secrets: what a step keeps as evidence is redacted with it."""
+        return self.config.redactor
 
     def submitting(self) -> float:
         """The form is about to go out: the time it does (for `submitted_at`), once each kind noted it (the ledger)."""

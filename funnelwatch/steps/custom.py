@@ -20,7 +20,6 @@ from pydantic import field_validator, model_validator
 
 from ..errors import StepFailed
 from ..fields import Duration, Strict, web_url
-from ..redaction import redact, redact_deep
 from ..results import Category
 from .base import EvidenceKit, StepKind
 from .form_find import FoundForm
@@ -118,7 +117,7 @@ class Custom(StepKind):
                 await locator.fill(text, timeout=ctx.timeout_ms)
             except Exception:
                 raise StepFailed(Category.FORM_FIELD_MISSING, f"no field matches '{selector}' on {ctx.page.url}") from None
-            if redact(text) != text:
+            if ctx.redactor.redact(text) != text:
                 ctx.secret_fields.append(locator)
 
     async def _submit(self, ctx: "StepContext", selector: str, index: int | None = None) -> None:
@@ -152,7 +151,7 @@ class Custom(StepKind):
         verdict, facts = await judge_submission(ctx, found, None, markers, mark, click, settle_s=SUBMIT_SETTLE_S)
         if verdict.category is not None or "form" not in ctx.evidence:
             step = {"step": f"steps[{index}]"} if index is not None else {}
-            ctx.evidence["form"] = redact_deep({**step, "form": {"selector": selector}, **facts})
+            ctx.evidence["form"] = ctx.redactor.redact_deep({**step, "form": {"selector": selector}, **facts})
         if verdict.category is not None:
             raise StepFailed(verdict.category, verdict.reason)
         await wait_ready(ctx.page, ctx.timeout_s)

@@ -49,7 +49,6 @@ from ..errors import MonitorProblem
 from ..fields import Duration, Strict, dates_as_text
 from ..followup_rules import FollowupRules, judge
 from ..ledger import Ledger, Probe, ProbeStats, when
-from ..redaction import redact
 from ..results import Category, CheckResult, Status
 from ..units import format_duration
 from .base import EvidenceKit, RunServices, StepKind, StepOutcome
@@ -134,7 +133,8 @@ class Followup(StepKind):
         return await settle_open_probes(services)
 
     def claim(self, services: RunServices, item: "PlanItem") -> CheckResult | None:
-        return claim_submission(services.ledger, item, services.run_id, services.clock.now(), services.inbox_problem)
+        refused = claim_submission(services.ledger, item, services.run_id, services.clock.now(), services.inbox_problem)
+        return services.attach_check(refused) if refused is not None else None
 
     def release(self, services: RunServices, item: "PlanItem", submitted: bool) -> None:
         services.ledger.release(item.check.spec.name, item.viewport, services.run_id, submitted)
@@ -210,7 +210,7 @@ def claim_submission(ledger: Ledger, item: "PlanItem", run_id: int, now: datetim
     if inbox_problem is not None:
         return CheckResult(
             check=spec.name, file=item.check.file, status=Status.ERROR, step="followup", category=inbox_problem.category,
-            reason=redact(f"no demo request sent: its follow-up could not be watched — {inbox_problem.reason}"),
+            reason=f"no demo request sent: its follow-up could not be watched — {inbox_problem.reason}",
             viewport=item.viewport, started_at=iso(now), tags=list(spec.tags),
         )
     holder = ledger.reserve(spec.name, item.viewport, run_id, now, section.every)
@@ -355,7 +355,7 @@ def _result(probe: Probe, status: Status, category: Category | None, reason: str
             evidence: dict[str, Any], now: datetime) -> CheckResult:
     return CheckResult(
         check=probe.check_name, file=probe.file, status=status, step="followup", category=category,
-        reason=redact(reason) if reason else None, viewport=probe.viewport, latency_s=latency, token=probe.token,
+        reason=reason or None, viewport=probe.viewport, latency_s=latency, token=probe.token,
         evidence={"followup": evidence}, started_at=iso(now),
     )
 

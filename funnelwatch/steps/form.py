@@ -37,7 +37,6 @@ from pydantic import model_validator
 
 from ..errors import StepFailed
 from ..fields import Strict
-from ..redaction import redact_deep
 from ..results import Category
 from .base import StepKind
 from .form_find import FoundForm, fill_form, find_form
@@ -95,7 +94,7 @@ class Form(StepKind):
         verdict, outcome = await judge_submission(ctx, found, section.success, lead_markers(ctx, section.fill), mark,
                                                   lambda traffic: _submit(ctx, found, section.submit, mark, traffic))
         facts.update(outcome)
-        ctx.evidence["form"] = redact_deep(facts)
+        ctx.evidence["form"] = ctx.redactor.redact_deep(facts)
         if verdict.category is not None:
             raise StepFailed(verdict.category, verdict.reason)
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StepFailed
-from ..redaction import redact
 from ..results import Category
 
 if TYPE_CHECKING:
@@ -270,9 +269,9 @@ async def fill_form(ctx: "StepContext", form: FoundForm, fill: dict[str, Any], m
             )
         field_locator = form.frame.locator(f"[data-funnelwatch-field='{index}']").first
         await _fill_one(field_locator, how, key, value, form.selector)
-        if redact(str(value)) != str(value):
+        if ctx.redactor.redact(str(value)) != str(value):
             ctx.secret_fields.append(field_locator)
-        shown = "(hidden)" if how["kind"] == "hidden" else redact(str(value))[:200]
+        shown = "(hidden)" if how["kind"] == "hidden" else ctx.redactor.redact(str(value))[:200]
         filled.append({"key": key, "field": how["field"], "matched_by": how["by"], "kind": how["kind"], "value": shown})
     return filled
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..redaction import redact
 from ..results import Category
 from .form_look import Seen, look
 from .form_traffic import TRACKERS, Sent, Traffic
@@ -262,8 +261,8 @@ async def judge_submission(ctx: "StepContext", form: "FoundForm", success: FormS
     finally:
         traffic.stop()
     subs = traffic.submissions()
-    facts["submission"] = subs[-1].facts() if subs else None
-    facts["requests"] = [s.facts() for s in traffic.sent[:20]]
+    facts["submission"] = subs[-1].facts(ctx.redactor) if subs else None
+    facts["requests"] = [s.facts(ctx.redactor) for s in traffic.sent[:20]]
     own = judge.own_hosts()
     facts["errors_after_submit"] = [
         {"message": error_text(e), "script": script_of(e), "third_party": is_third_party(e, own)} for e in judge.errors()[:20]
@@ -271,7 +270,7 @@ async def judge_submission(ctx: "StepContext", form: "FoundForm", success: FormS
     seen = verdict.seen
     if seen is not None:
         facts["final_url"] = seen.main_url
-        facts["page_says"] = redact(seen.says())
+        facts["page_says"] = ctx.redactor.redact(seen.says())
         facts["validation"] = verdict.extra.get("validation", seen.messages[:20])
         facts["captcha"] = verdict.extra.get("captcha", seen.captcha)
     facts["outcome"] = verdict.category.value if verdict.category else "success"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
-from ..redaction import redact
+from ..redaction import Redactor
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Request, Response
@@ -53,8 +53,8 @@ class Sent:
     def pending(self) -> bool:
         return self.status is None and self.error is None
 
-    def facts(self) -> dict[str, Any]:
-        return {"method": self.method, "url": redact(self.url[:500]), "status": self.status, "error": self.error, "kind": self.kind}
+    def facts(self, redactor: Redactor) -> dict[str, Any]:
+        return {"method": self.method, "url": redactor.redact(self.url[:500]), "status": self.status, "error": self.error, "kind": self.kind}
 
 
 class Traffic:

@@ -28,6 +28,7 @@ import sqlite_utils
 from ..clock import SYSTEM_CLOCK, Clock, iso, parse_iso, stamp, utcnow
 from ..errors import FunnelwatchError
 from ..ledger import FollowupStats, Probe
+from ..redaction import Redactor
 from .alert_state import AlertStateTable
 from .history import RunsAndResults, process_stamp, row_to_result
 from .ledger import SqlLedger
@@ -38,9 +39,12 @@ from .migrations import MIGRATIONS, table
 class Store(RunsAndResults):
     """The history database behind one connection."""
 
-    def __init__(self, path: str | os.PathLike[str], readonly_ok: bool = False, clock: Clock = SYSTEM_CLOCK):
+    def __init__(self, path: str | os.PathLike[str], readonly_ok: bool = False, clock: Clock = SYSTEM_CLOCK,
+                 redactor: Redactor | None = None):
         self.path = Path(path)
         self.clock = clock
+        #: The loaded config's secrets: every reason and evidence is redacted with it before it is written.
+        self.redactor = redactor if redactor is not None else Redactor()
         self.ledger = SqlLedger(self)
         self.alert_state = AlertStateTable(self)
         self.maintenance = MaintenanceTable(self)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import iso
 from ..errors import FunnelwatchError
-from ..redaction import redact, redact_deep
-from ..results import Category, CheckResult, Status
+from ..redaction import Redactor
+from ..results import Category, CheckResult, Status, StepRecord
 from .migrations import table
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class RunsAndResults:
     path: "Path"
     clock: "Clock"
     ledger: "SqlLedger"
+    redactor: Redactor
 
     def transaction(self) -> Any:
         raise NotImplementedError
@@ -110,7 +111,7 @@ class RunsAndResults:
             "status": result.status.value,
             "step": result.step,
             "category": result.category.value if result.category else None,
-            "reason": redact(result.reason),
+            "reason": self.redactor.redact(result.reason),
             "duration_s": result.duration_s,
             "attempts": result.attempts,
             "latency_s": result.latency_s,
@@ -118,7 +119,7 @@ class RunsAndResults:
             "started_at": result.started_at or iso(self.clock.now()),
             "kind": kind,
             "tags": json.dumps(result.tags),
-            "evidence": json.dumps(redact_deep(result.evidence), default=str),
+            "evidence": json.dumps(self.redactor.redact_deep(_with_steps(result)), default=str),
             "artifacts": json.dumps(result.artifacts),
             "maintenance": result.maintenance,
         }
@@ -186,7 +187,30 @@ class RunsAndResults:
         return row[0] if row else None
 
 
+#: The steps an attempt ran (the journey strip) travel inside the evidence blob, under a key no step uses.
+_STEPS_KEY = "_steps"
+
+
+def _with_steps(result: CheckResult) -> dict[str, Any]:
+    if not result.steps:
+        return result.evidence
+    steps = [{"step": s.step, "ok": s.ok, "duration_s": round(s.duration_s, 3)} for s in result.steps]
+    return {**result.evidence, _STEPS_KEY: steps}
+
+
+def _steps_of(evidence: dict[str, Any]) -> list[StepRecord]:
+    kept = evidence.pop(_STEPS_KEY, None)
+    if not isinstance(kept, list):
+        return []
+    return [StepRecord(str(s.get("step")), bool(s.get("ok")), float(s.get("duration_s") or 0.0))
+            for s in kept if isinstance(s, dict) and s.get("step")]
+
+
 def row_to_result(row: dict[str, Any]) -> CheckResult:
+    evidence = json.loads(row["evidence"] or "{}")
+    if not isinstance(evidence, dict):
+        evidence = {}
+    steps = _steps_of(evidence)
     return CheckResult(
         check=row["check_name"],
         file=row["file"],
@@ -199,8 +223,9 @@ def row_to_result(row: dict[str, Any]) -> CheckResult:
         viewport=row["viewport"] or "desktop",
         latency_s=row["latency_s"],
         token=row["token"],
-        evidence=json.loads(row["evidence"] or "{}"),
+        evidence=evidence,
         artifacts=json.loads(row["artifacts"] or "{}"),
+        steps=steps,
         started_at=row["started_at"],
         tags=json.loads(row["tags"] or "[]"),
         maintenance=row.get("maintenance"),
