@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PYTEST_ARGS ?= -n 2
+# loadgroup: the tests of a module marked xdist_group share one worker (and its module-scoped fixtures)
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: demo test lint bench setup browser test-deps clean
 

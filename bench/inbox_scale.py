@@ -23,8 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from funnelwatch.inbox.imap import ImapInbox  # noqa: E402
-from funnelwatch.schema import ImapInbox as ImapSettings  # noqa: E402
+from funnelwatch.inbox.imap import ImapInbox, ImapSettings  # noqa: E402
 from tests.fixtures.dovecot import MAIL_GID, MAIL_UID, DovecotServer  # noqa: E402
 
 FLAT_ENOUGH = 10.0

@@ -21,11 +21,13 @@ __all__ = [
     "Status",
     "build_report",
     "load_config",
+    "new_check",
     "run",
 ]
 
 if TYPE_CHECKING:
     from .api import build_report, run
+    from .learn import new_check
 
 
 def __getattr__(name: str) -> Any:
@@ -33,4 +35,6 @@ def __getattr__(name: str) -> Any:
     if name in ("run", "build_report", "api"):
         api = importlib.import_module(".api", __name__)
         return api if name == "api" else getattr(api, name)
+    if name == "new_check":
+        return importlib.import_module(".learn", __name__).new_check
     raise AttributeError(f"module 'funnelwatch' has no attribute {name!r}")

@@ -153,3 +153,19 @@ def build_report(config: Config, store: Store | None = None) -> Path:
     finally:
         if own:
             store.close()
+
+
+def digest(config: Config, since_s: float = 7 * 86400, send: bool = True, clock: Clock = SYSTEM_CLOCK) -> tuple[str, list[str]]:
+    """The digest of the last `since_s` seconds as Markdown, sent to every alert channel when `send`.
+
+    Returns the text and the problems sending met (a channel down is never an exception).
+    """
+    from .alerts.digest import as_markdown, build_digest, send_digest
+
+    store = Store(config.database_path, clock=clock, redactor=config.redactor)
+    try:
+        built = build_digest(config, store, since_s, clock.now())
+    finally:
+        store.close()
+    problems = send_digest(config, built) if send else []
+    return config.redactor.redact(as_markdown(built, config.settings.report.url)), problems

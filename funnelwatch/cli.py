@@ -122,22 +122,30 @@ def validate(obj: dict[str, Any]) -> None:
 def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool) -> None:
     """Run checks, store results, rebuild the report, send alerts."""
     config = _load(obj)
-    interactive = _stderr_is_terminal()
+    from .live import Live
+
+    # On a terminal, one status line says what runs and what it waits for; logs and --json get none of it.
+    live = Live(write=lambda text: sys.stderr.write(_Terminal.redactor.redact(text)),
+                flush=sys.stderr.flush) if _stderr_is_terminal() and not as_json else None
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         _echo_err("funnelwatch: warning: running as root — Chromium then runs without its sandbox while it follows "
                   "third-party trackers and ads; run as an ordinary user (`funnelwatch systemd` writes User=)")
 
     def progress(event: str, payload: Any) -> None:
+        if live is not None:
+            live.progress(event, payload)
         if event == "result":
             _echo_err(summary_line(payload))
-        elif event == "start" and interactive:
-            _echo_err(one_line(f"  … {payload.check.name} [{payload.viewport}]"))
         elif event == "notice":
             _echo_err(f"funnelwatch: {payload}")
 
     from . import api  # imported here so `validate` stays fast (no browser stack to import)
 
-    outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress)
+    try:
+        outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress)
+    finally:
+        if live is not None:
+            live.close()
     if junit:
         from .junit import write_junit
 
@@ -195,13 +203,22 @@ def history(obj: dict[str, Any], name: str | None, limit: int) -> None:
         for result in rows:
             _echo(f"{result.started_at}  {summary_line(result)}  ({format_duration(result.duration_s)})")
         if name:
-            from .steps.followup import describe_stats
-
-            summary = describe_stats(store.ledger.stats(rows[0].check))
-            if summary:
-                _echo(summary)
+            for line in _probe_summary(config, store, rows[0].check):
+                _echo(line)
     finally:
         store.close()
+
+
+def _probe_summary(config: Any, store: Any, check_name: str) -> list[str]:
+    """Response-time lines of a check's probe kinds (follow-ups, replies), as the report shows them."""
+    from .clock import utcnow
+    from .steps.probes import describe_stats
+
+    check = next((c for c in config.checks if c.name == check_name), None)
+    if check is None:  # no longer configured: its probes still have figures
+        line = describe_stats(store.ledger.stats(check_name))
+        return [line] if line else []
+    return [line for kind, section in check.spec.sections() for line in kind.summary(store.ledger, check_name, section, utcnow())]
 
 
 @cli.command(name="schedule")
@@ -222,6 +239,29 @@ def schedule_command(obj: dict[str, Any], run_now: bool, settle_every: str, stop
     daemon = Daemon(obj["project"], settle_every_s=settle_s, stop_grace_s=grace_s, run_now=run_now, log=_echo_err,
                     settings_file=obj["settings_file"])
     sys.exit(daemon.serve())
+
+
+@cli.command()
+@click.option("--since", default="7d", show_default=True, help="How far back the digest looks.")
+@click.option("--print", "print_only", is_flag=True, help="Print the digest (Markdown) instead of sending it.")
+@click.pass_obj
+def digest(obj: dict[str, Any], since: str, print_only: bool) -> None:
+    """Send the week's digest to every alert channel: breakages, recoveries, uptime, response times."""
+    from . import api
+    from .units import parse_duration
+
+    try:
+        since_s = parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    config = _load(obj)
+    built, problems = api.digest(config, since_s, send=not print_only)
+    if print_only or not config.settings.alerts:
+        _echo(built)
+    if not config.settings.alerts and not print_only:
+        _echo_err("funnelwatch: no alerts: channels in config/funnelwatch.yaml — printed the digest instead")
+    for problem in problems:
+        _echo_err(f"funnelwatch: {problem}")
 
 
 @cli.command()
@@ -316,6 +356,45 @@ def import_ads_command(obj: dict[str, Any], csv_file: str, force: bool, director
     _echo_err(f"{made} check file{'s' if made != 1 else ''} written, {len(written) - made} kept{skipped}; run `funnelwatch validate`")
     if refused:
         sys.exit(2)
+
+
+@cli.command(name="new")
+@click.argument("url")
+@click.option("--name", help="The check's name (default: the page's main heading).")
+@click.option("--ad-url", "ad_url", metavar="CLICK_URL", help="The ad's click URL: adds an ad: section (landing URL, kept tracking parameters).")
+@click.option("--learn", is_flag=True, help="Submit the form once and record what a good run looks like (creates a real lead).")
+@click.option("--yes", is_flag=True, help="With --learn: do not ask before creating the test lead.")
+@click.option("--viewport", type=click.Choice(["desktop", "mobile"]), default="desktop", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the check here (default: checks/<slug>.yaml).")
+@click.option("--force", is_flag=True, help="Overwrite the check file if it exists.")
+@click.option("--wait", "wait", default="5m", show_default=True, help="With --learn: how long to wait for the delivery email.")
+@click.option("--headed", is_flag=True, help="Show the browser (needs a display).")
+@click.pass_obj
+def new_command(obj: dict[str, Any], url: str, name: str | None, ad_url: str | None, learn: bool, yes: bool, viewport: str,
+                output: str | None, force: bool, wait: str, headed: bool) -> None:
+    """Write a check for a landing page (form, fill values, headline; with --learn what success looks like)."""
+    from .learn import new_check
+    from .units import parse_duration
+
+    try:
+        wait_s = parse_duration(wait)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--wait") from None
+    config = _load(obj)
+
+    def confirm(warning: str) -> bool:
+        _echo_err(f"funnelwatch: {warning}")
+        if not sys.stdin.isatty():
+            raise FunnelwatchError("--learn creates a real lead and no one is at the terminal to confirm — pass --yes")
+        return click.confirm("Submit it?", default=False, err=True)
+
+    made = new_check(config, url, name=name, ad_url=ad_url, learn=learn, yes=yes, confirm=confirm, viewport=viewport,
+                     output=Path(output) if output else None, force=force, email_wait_s=wait_s, headed=headed,
+                     progress=(lambda line: _echo_err(f"  {line}")) if sys.stderr.isatty() else None)
+    for note in made.notes:
+        _echo_err(f"note: {note}")
+    _echo(f"wrote {made.path} — {made.name}")
+    _echo_err(f"{made.path} is valid; run it with `funnelwatch run --check {made.path.stem}`")
 
 
 @cli.command()

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from . import envfile
 from .errors import ConfigError, Diagnostic
 from .redaction import SHORT_SECRET_CHARS, Redactor
-from .schema import CheckBase, Settings, check_model
+from .schema import CheckBase, Settings, check_model, settings_model
 from .text import short_hash, slugify
 
 CONFIG_FILE = Path("config") / "funnelwatch.yaml"
@@ -559,10 +559,10 @@ def load_settings(root: Path, settings_file: Path | None = None, warnings: list[
                 else "run `funnelwatch init` to create it, or run from your project folder")
         raise ConfigError([Diagnostic(shown, None, "", f"not found — {hint}")])
     try:
-        doc = _read(file, shown, Settings, redactor=redactor)
+        doc = _read(file, shown, settings_model(), redactor=redactor)
         if isinstance(doc, Diagnostic):
             raise ConfigError([doc])
-        settings = _validate(doc, Settings)
+        settings = _validate(doc, settings_model())
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - a strange settings file is a message, not a traceback

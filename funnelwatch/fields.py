@@ -25,6 +25,18 @@ def as_list(value: Any) -> Any:
 StrList = Annotated[list[str], BeforeValidator(as_list)]
 
 
+def command_words(value: Any) -> Any:
+    """A command as one string (split like a shell would, without running one) or as a list of words."""
+    if isinstance(value, str):
+        import shlex
+
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot split this command into words: {exc}") from None
+    return value
+
+
 def dates_as_text(value: Any) -> Any:
     """YAML reads `2026-12-25` as a date; holidays keep it as ISO text."""
     return [v.isoformat() if hasattr(v, "isoformat") else v for v in as_list(value)] if value is not None else value

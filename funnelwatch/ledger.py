@@ -9,7 +9,7 @@ store package implements `Ledger` (`store/ledger.py`).
 States and their transitions (every transition is guarded by the state it
 leaves, so of two runs settling the same probe exactly one moves it):
 
-    reserved → pending → passed | late | overdue → late | missing
+    reserved → pending → passed | late | bounced | overdue → late | bounced | missing
     reserved → released | aborted
 
 A reservation belongs to a live run: when its run is found dead (the store
@@ -37,9 +37,10 @@ PROBE_STATES = {
     "passed": "a human replied within the SLA",
     "late": "a human replied after the SLA",
     "missing": "no human reply until give-up",
+    "bounced": "the probe email bounced (a delivery status notification): the address takes no mail",
 }
 OPEN_PROBE_STATES = ("pending", "overdue")
-SETTLED_PROBE_STATES = ("passed", "late", "overdue", "missing")
+SETTLED_PROBE_STATES = ("passed", "late", "overdue", "missing", "bounced")
 
 
 @dataclass
@@ -62,6 +63,11 @@ class Probe:
     reply_at: datetime | None = None
     latency_s: float | None = None
     business_latency_s: float | None = None
+    #: The step kind that recorded it (`followup`, `contact`), what it probed, and the probe email's Message-ID.
+    kind: str = "followup"
+    channel: str | None = None
+    message_id: str | None = None
+    sent: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,8 +154,8 @@ class Ledger(Protocol):
         """Close a reservation no probe came of: `aborted` if submitted anyway, else `released`."""
         ...
 
-    def open_probes(self) -> list[Probe]:
-        """Every submitted probe still watched (pending or overdue), oldest first."""
+    def open_probes(self, kinds: tuple[str, ...] | None = None) -> list[Probe]:
+        """Every submitted probe still watched (pending or overdue), oldest first; only of `kinds` when given."""
         ...
 
     def move(self, probe_id: int, from_state: str, values: dict[str, Any]) -> bool:
@@ -158,7 +164,13 @@ class Ledger(Protocol):
 
     def has_open_probes(self) -> bool: ...
 
-    def stats(self, check_name: str, limit: int = 30) -> ProbeStats: ...
+    def stats(self, check_name: str, limit: int = 30, since: datetime | None = None) -> ProbeStats:
+        """Figures over the last `limit` settled probes (submitted after `since`, when given)."""
+        ...
+
+    def latencies(self, check_name: str, since: datetime) -> list[tuple[str, float | None, str]]:
+        """(submitted_at, latency_s or None, state) of every settled probe submitted after `since`, oldest first."""
+        ...
 
 
 def when(text: str | None) -> datetime:

@@ -37,11 +37,16 @@ class Category(str, enum.Enum):
     FORM_NO_SUCCESS = "form_no_success"
     CAPTCHA = "captcha"
     NO_EMAIL = "no_email"
+    EMAIL_IN_SPAM = "email_in_spam"
+    EMAIL_AUTH_FAIL = "email_auth_fail"
     MERGE_TAG = "merge_tag"
     WRONG_ASSET = "wrong_asset"
     ASSET_UNREACHABLE = "asset_unreachable"
     LATE_FOLLOWUP = "late_followup"
     MISSING_FOLLOWUP = "missing_followup"
+    LATE_REPLY = "late_reply"
+    MISSING_REPLY = "missing_reply"
+    BOUNCED = "bounced"
     SLOW_PAGE = "slow_page"
     TEXT_MISSING = "text_missing"
     TEXT_FORBIDDEN = "text_forbidden"
@@ -52,6 +57,7 @@ class Category(str, enum.Enum):
     CONFIG = "config"
     BROWSER = "browser"
     INBOX = "inbox"
+    OUTBOX = "outbox"
     INTERNAL = "internal"
 
 
@@ -70,11 +76,16 @@ CATEGORY_LABELS: dict[Category, str] = {
     Category.FORM_NO_SUCCESS: "form showed no success",
     Category.CAPTCHA: "CAPTCHA blocks the form",
     Category.NO_EMAIL: "delivery email never arrived",
+    Category.EMAIL_IN_SPAM: "email landed in the spam folder",
+    Category.EMAIL_AUTH_FAIL: "receivers distrust the email (SPF/DKIM/DMARC)",
     Category.MERGE_TAG: "email shows a raw merge tag",
     Category.WRONG_ASSET: "wrong asset delivered",
     Category.ASSET_UNREACHABLE: "asset link is broken",
     Category.LATE_FOLLOWUP: "follow-up came late",
     Category.MISSING_FOLLOWUP: "no follow-up",
+    Category.LATE_REPLY: "reply came late",
+    Category.MISSING_REPLY: "no reply",
+    Category.BOUNCED: "published address bounced",
     Category.SLOW_PAGE: "page too slow",
     Category.TEXT_MISSING: "expected text missing",
     Category.TEXT_FORBIDDEN: "page shows forbidden text",
@@ -84,6 +95,7 @@ CATEGORY_LABELS: dict[Category, str] = {
     Category.CONFIG: "check file is invalid",
     Category.BROWSER: "browser problem",
     Category.INBOX: "inbox problem",
+    Category.OUTBOX: "outbox problem",
     Category.INTERNAL: "funnelwatch problem",
 }
 
@@ -121,6 +133,11 @@ CATEGORY_ADVICE: dict[Category, tuple[str, str]] = {
                        "test key, or check this funnel without submitting.", WEB_TEAM),
     Category.NO_EMAIL: ("The promised email never arrived: ask the marketing-automation admin whether the form still "
                         "triggers the delivery email and whether sending is paused.", MAOPS),
+    Category.EMAIL_IN_SPAM: ("The email reached the inbox's junk folder, so the prospect will likely never see it: ask IT "
+                             "(mail) to check the sending domain's reputation and its SPF, DKIM and DMARC records.", MAIL_IT),
+    Category.EMAIL_AUTH_FAIL: ("The receiving server distrusts the email (its SPF, DKIM or DMARC check failed), the next "
+                               "step towards the spam folder: ask IT (mail) to fix the sending domain's DNS records or "
+                               "signing key (the verdicts are below).", MAIL_IT),
     Category.MERGE_TAG: ("The email shows a raw merge tag to the prospect: ask the marketing-automation admin to fix the "
                          "template's field or its default value.", MAOPS),
     Category.WRONG_ASSET: ("The email delivers a different asset than the one promised: ask the marketing-automation "
@@ -131,6 +148,12 @@ CATEGORY_ADVICE: dict[Category, tuple[str, str]] = {
                              "and check the lead routing and working hours.", SALES_OPS),
     Category.MISSING_FOLLOWUP: ("Nobody answered the demo request: ask sales ops whether leads from this form still reach a "
                                 "person (routing rules, a left colleague's inbox).", SALES_OPS),
+    Category.LATE_REPLY: ("The published address answered later than its SLA: share the response times with whoever "
+                          "owns that inbox (sales ops for sales@, support for support@) and check who watches it.", SALES_OPS),
+    Category.MISSING_REPLY: ("Nobody answered the question sent to the published address: ask sales ops who reads that "
+                             "inbox now (a shared mailbox without an owner, a forwarding rule gone).", SALES_OPS),
+    Category.BOUNCED: ("The address published on the site takes no mail: ask IT (mail) to restore the mailbox or alias, "
+                       "or the web team to publish one that works (the bounce's words are below).", MAIL_IT),
     Category.SLOW_PAGE: ("The page takes longer to load than the check allows; slow pages lose visitors: send the "
                          "timings to the web team.", WEB_TEAM),
     Category.TEXT_MISSING: ("Copy the check expects is gone from the page: ask the web team whether it changed on purpose, "
@@ -148,6 +171,8 @@ CATEGORY_ADVICE: dict[Category, tuple[str, str]] = {
                        "and Chromium installation.", FUNNELWATCH),
     Category.INBOX: ("funnelwatch could not read its inbox; the funnel may be fine: check the inbox settings and password "
                      "in config/funnelwatch.yaml.", FUNNELWATCH),
+    Category.OUTBOX: ("funnelwatch could not send its question; the published inbox may be fine: check the outbox: "
+                      "SMTP settings and password in config/funnelwatch.yaml.", FUNNELWATCH),
     Category.INTERNAL: ("funnelwatch itself failed; the funnel may be fine: run again with FUNNELWATCH_DEBUG=1 and report "
                         "the error.", FUNNELWATCH),
 }

@@ -86,7 +86,8 @@ class Runner:
         self.artifacts_dir = config.reports_dir / "artifacts" / str(run_id)
         self.redact = config.redactor
         self.services = RunServices(run_id=run_id, ledger=store.ledger, clock=clock, checks=config.checks,
-                                    redactor=config.redactor)
+                                    redactor=config.redactor, progress=self.progress,
+                                    trusted_authserv_id=config.settings.inbox.trusted_authserv_id)
         self.calendar = Calendar.of(config, store.maintenance.active(clock.now()))
         #: Seconds to wait before retry `n` (jittered); tests and benchmarks may replace it.
         self.retry_delay_s: Callable[[int], float] = lambda n: self.settings.defaults.retry_delay * (1 + random.random() / 2)
@@ -94,6 +95,7 @@ class Runner:
     # --- the whole run ----------------------------------------------------------
 
     async def run(self, plan: Plan) -> list[CheckResult]:
+        self.progress("plan", len(plan.items) + len(plan.broken))
         results: list[CheckResult] = [self._broken_result(b) for b in plan.broken]
         for result in results:
             self._record(result)
@@ -132,31 +134,39 @@ class Runner:
         return settled
 
     async def _run_items(self, items: list[PlanItem]) -> list[CheckResult]:
+        """Every item at most `browser.concurrency` at once; the browser starts only if some item needs one."""
+        if not any(_needs_browser(item) for item in items):
+            return await self._gather(None, items, None)
         from playwright.async_api import async_playwright
 
-        semaphore = asyncio.Semaphore(self.settings.browser.concurrency)
         async with async_playwright() as playwright:
             holder = BrowserHolder(playwright, self.settings.browser.executable, self.settings.browser.headless and not self.headed,
                                    allow_private=self.settings.browser.allow_private)
             try:
-                await holder.get()
-            except FunnelwatchError as exc:  # no browser: every check is a monitor problem, the run still completes
-                return [self._no_browser(item, str(exc)) for item in items]
-
-            async def one(index: int, item: PlanItem) -> tuple[int, CheckResult]:
-                waiting = self._claim(item)
-                if waiting is not None:  # a step kind vetoed this run (e.g. follow-up `every` not elapsed)
-                    self.progress("start", item)
-                    self._record(waiting, kind="waiting" if waiting.status is Status.PENDING else "check")
-                    return index, waiting
-                result = await self._run_item(holder, item, semaphore)
-                self._record(result)
-                return index, result
-
-            try:
-                done = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
+                try:
+                    await holder.get()
+                except FunnelwatchError as exc:  # no browser: every browser check is a monitor problem, the run still completes
+                    return await self._gather(None, items, str(exc))
+                return await self._gather(holder, items, None)
             finally:
                 await holder.close()
+
+    async def _gather(self, holder: BrowserHolder | None, items: list[PlanItem], no_browser: str | None) -> list[CheckResult]:
+        semaphore = asyncio.Semaphore(self.settings.browser.concurrency)
+
+        async def one(index: int, item: PlanItem) -> tuple[int, CheckResult]:
+            if no_browser is not None and _needs_browser(item):
+                return index, self._no_browser(item, no_browser)
+            waiting = self._claim(item)
+            if waiting is not None:  # a step kind vetoed this run (e.g. follow-up `every` not elapsed)
+                self.progress("start", item)
+                self._record(waiting, kind="waiting" if waiting.status is Status.PENDING else "check")
+                return index, waiting
+            result = await self._run_item(holder, item, semaphore)  # a slot per attempt, not per check
+            self._record(result)
+            return index, result
+
+        done = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
         return [result for _, result in sorted(done, key=lambda pair: pair[0])]
 
     def _claim(self, item: PlanItem) -> CheckResult | None:
@@ -185,7 +195,7 @@ class Runner:
 
     # --- one check on one viewport --------------------------------------------------
 
-    async def _run_item(self, holder: BrowserHolder, item: PlanItem, semaphore: asyncio.Semaphore) -> CheckResult:
+    async def _run_item(self, holder: BrowserHolder | None, item: PlanItem, semaphore: asyncio.Semaphore) -> CheckResult:
         started_at: str | None = None
         attempts: list[Attempt] = []
         began = 0.0
@@ -227,19 +237,23 @@ class Runner:
             tags=list(spec.tags),
         )
 
-    async def _attempt(self, holder: BrowserHolder, item: PlanItem, number: int) -> Attempt:
+    async def _attempt(self, holder: BrowserHolder | None, item: PlanItem, number: int) -> Attempt:
         """Open a context → run the steps → classify what went wrong → keep the artifacts."""
         began = time.monotonic()
         attempt = Attempt(Status.PASS, token=new_token())
         try:
-            opened = await self._open(holder, item, number, attempt.token or "")
+            if holder is None or not _needs_browser(item):
+                opened = self._open_bare(item, number, attempt.token or "")
+            else:
+                opened = await self._open(holder, item, number, attempt.token or "")
         except Exception as exc:
             reason = str(exc) if isinstance(exc, FunnelwatchError) else f"the browser failed: {first_line(exc)}"
             return Attempt(Status.ERROR, None, Category.BROWSER, reason, time.monotonic() - began, token=attempt.token)
         try:
             await self._run_steps(opened.ctx, item, attempt)
         except Exception as exc:
-            attempt.judge(classify(exc, attempt.running, browser_alive=_connected(opened.browser), tab_crashed=opened.ctx.crashed), self.redact)
+            alive = opened.browser is None or _connected(opened.browser)
+            attempt.judge(classify(exc, attempt.running, browser_alive=alive, tab_crashed=opened.ctx.crashed), self.redact)
         finally:
             await self._finish(opened, item, number, attempt)
         attempt.duration_s = time.monotonic() - began
@@ -267,6 +281,16 @@ class Runner:
         )
         listen(ctx)
         return _Opened(browser, context, ctx, tracing)
+
+    def _open_bare(self, item: PlanItem, number: int, token: str) -> _Opened:
+        """A step context without a browser, for checks whose kinds need none (a contact probe is an email)."""
+        ctx = StepContext(
+            check=item.check, config=self.config, page=None, context=None,  # type: ignore[arg-type]
+            viewport=item.viewport, run_id=self.run_id, token=token,
+            address=self.settings.inbox.address.replace("{token}", token), timeout_s=self.settings.browser.timeout,
+            artifacts_dir=self.artifacts_dir, services=self.services, attempt=number,
+        )
+        return _Opened(None, None, ctx, False)
 
     async def _run_steps(self, ctx: StepContext, item: PlanItem, attempt: Attempt) -> None:
         """Each step in order on the same page; the first step that sets an outcome decides it."""
@@ -296,7 +320,9 @@ class Runner:
         attempt.submitted_at = ctx.submitted_at
         # A demo request that went out is never sent twice to a sales team.
         attempt.no_retry = ctx.no_retry or (ctx.submitted_at is not None and any(k.submits_once for k in kinds_of(item.check.spec)))
-        attempt.evidence = {**_public(ctx.evidence), **attempt.evidence, **browser_evidence(ctx)}
+        attempt.evidence = {**_public(ctx.evidence), **attempt.evidence, **(browser_evidence(ctx) if ctx.page else {})}
+        if opened.context is None:
+            return
         if attempt.status in (Status.FAIL, Status.ERROR):
             attempt.artifacts = await self._keep_artifacts(ctx, item, number, opened.tracing)
         elif opened.tracing:
@@ -336,6 +362,10 @@ class Runner:
             reason=reason, started_at=iso(self.clock.now()),
             evidence={"diagnostics": [str(d) for d in broken.diagnostics]},
         )
+
+
+def _needs_browser(item: PlanItem) -> bool:
+    return any(kind.needs_browser(section) for kind, section in item.check.spec.sections())
 
 
 def _connected(browser: Any) -> bool:

@@ -25,7 +25,19 @@ browser:
 #     username: ${FUNNELWATCH_IMAP_USER}       # ${VAR} is read from the environment
 #     password: ${FUNNELWATCH_IMAP_PASSWORD}   # never stored, logged or shown
 #     folder: INBOX
+#     spam_folders: auto                       # junk folders searched too (an email there fails as email_in_spam)
 #   address: qa+{token}@example.com            # {token} makes every submission unique
+#   trusted_authserv_id: mx.example.com        # optional: whose Authentication-Results (SPF/DKIM/DMARC) count
+
+# How contact: probes (questions to sales@, support@) are sent; replies must reach the inbox above.
+# outbox:
+#   smtp:
+#     host: smtp.example.com
+#     port: 587
+#     starttls: true                           # or ssl: true (port 465); plain: true only for a relay on this machine
+#     username: ${FUNNELWATCH_SMTP_USER}
+#     password: ${FUNNELWATCH_SMTP_PASSWORD}   # never stored, logged or shown
+#   from: "Funnel Tester <qa+{token}@example.com>"   # the inbox address: every probe gets its own
 
 # alerts:
 #   - url: ${FUNNELWATCH_ALERT_URL}            # an Apprise URL: slack://, mailto://, json://, ...

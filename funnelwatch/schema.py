@@ -4,9 +4,11 @@ Strict on purpose: an unknown key is an error (a misspelt key that is ignored
 is a check that silently stops checking). `config.py` loads YAML into these
 models and turns validation errors into file:line messages.
 
-`Settings` is config/funnelwatch.yaml. A check file's model is built from the
-step registry (`check_model()`): its top-level keys are here, each section's
-model is declared by its step kind (`steps/<kind>.py`).
+`Settings` is config/funnelwatch.yaml; its `inbox:` is built from the inbox
+backend registry (`settings_model()`, `inbox_model()`): each backend declares
+its own `inbox.<name>` model (`inbox/<name>.py`). A check file's model is
+built from the step registry (`check_model()`): its top-level keys are here,
+each section's model is declared by its step kind (`steps/<kind>.py`).
 """
 
 from __future__ import annotations
@@ -22,18 +24,6 @@ from .schedules import check_schedule
 
 if TYPE_CHECKING:
     from .steps.base import StepKind
-
-
-def _command_words(value: Any) -> Any:
-    """A command as one string (split like a shell would, without running one) or as a list of words."""
-    if isinstance(value, str):
-        import shlex
-
-        try:
-            return shlex.split(value)
-        except ValueError as exc:
-            raise ValueError(f"cannot split this command into words: {exc}") from None
-    return value
 
 
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -103,89 +93,124 @@ class BrowserSettings(Strict):
         return value
 
 
-class ImapInbox(Strict):
-    """`security:` says how the connection is encrypted, `auth:` how funnelwatch logs in.
-
-    `ssl: true|false` is the old spelling of `security: ssl|none` and still works.
-    """
-
-    host: str
-    port: int = Field(993, ge=1, le=65535)  # when not given: 993 for security: ssl, 143 otherwise
-    security: Literal["ssl", "starttls", "none"] = "ssl"
-    ssl: bool | None = None
-    ca_file: str | None = None
-    auth: Literal["password", "oauth2"] = "password"
-    username: str
-    password: str | None = None
-    token_command: Annotated[list[str], BeforeValidator(_command_words)] | None = None
-    folder: str = "INBOX"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _old_ssl_key(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        old = data.get("ssl")
-        if isinstance(old, bool):
-            implied = "ssl" if old else "none"
-            given = data.get("security")
-            if given is not None and given != implied:
-                raise ValueError(f"ssl: {str(old).lower()} means security: {implied}, but security: {given} is given too — "
-                                 "keep only security: (ssl: is its old spelling)")
-            data["security"] = implied
-        if "port" not in data and data.get("security") in ("starttls", "none"):
-            data["port"] = 143
-        return data
-
-    @model_validator(mode="after")
-    def _login_fits(self) -> "ImapInbox":
-        if self.security == "starttls" and self.port == 993:
-            raise ValueError("port 993 speaks TLS from the first byte: use security: ssl there, or starttls on port 143")
-        if self.auth == "password":
-            if self.token_command is not None:
-                raise ValueError("token_command is for auth: oauth2 — add auth: oauth2, or remove token_command")
-            if self.password is None:
-                raise ValueError("give password (usually ${FUNNELWATCH_IMAP_PASSWORD}), or auth: oauth2 with a token_command")
-        else:
-            if self.password is not None:
-                raise ValueError("auth: oauth2 logs in with the token from token_command, not a password — remove password")
-            if not self.token_command:
-                raise ValueError("auth: oauth2 needs token_command: a program that prints an access token")
-        return self
-
-
-class MaildirInbox(Strict):
-    path: str
-
-
-class SmtpInbox(Strict):
-    host: str = "127.0.0.1"
-    port: int = 2525
-
-
 class InboxSettings(Strict):
-    imap: ImapInbox | None = None
-    maildir: MaildirInbox | None = None
-    smtp: SmtpInbox | None = None
+    """`inbox:` — the keys every backend shares; `inbox_model()` adds one optional section per registered backend."""
+
     address: str = "qa+{token}@example.com"
     poll: Duration = 2.0
+    #: The receiving server's authserv-id: only its `Authentication-Results` (SPF, DKIM, DMARC) count.
+    trusted_authserv_id: str | None = None
 
     @model_validator(mode="after")
     def _one_backend(self) -> "InboxSettings":
-        chosen = [n for n in ("imap", "maildir", "smtp") if getattr(self, n) is not None]
+        chosen = self._chosen()
         if len(chosen) > 1:
             raise ValueError(f"choose one inbox backend, not {' and '.join(chosen)}")
         if "{token}" not in self.address:
             raise ValueError("address must contain {token} so every submission gets its own address")
         return self
 
+    def _chosen(self) -> list[str]:
+        from .inbox import BACKENDS
+
+        return [name for name in BACKENDS if getattr(self, name, None) is not None]
+
     @property
     def backend(self) -> str | None:
-        for name in ("imap", "maildir", "smtp"):
-            if getattr(self, name) is not None:
-                return name
-        return None
+        """The configured backend's name (None: no inbox)."""
+        chosen = self._chosen()
+        return chosen[0] if chosen else None
+
+
+_inbox_models: dict[tuple[int, ...], type[InboxSettings]] = {}
+
+
+def inbox_model() -> type[InboxSettings]:
+    """The `inbox:` model, with one optional section per registered inbox backend (`inbox.BACKENDS`)."""
+    from .inbox import BACKENDS
+
+    key = tuple(id(b) for b in BACKENDS.values())
+    if key not in _inbox_models:
+        fields: dict[str, Any] = {name: (b.model | None, None) for name, b in BACKENDS.items()}
+        _inbox_models[key] = create_model("InboxSettings", __base__=InboxSettings, __doc__=InboxSettings.__doc__, **fields)
+    return _inbox_models[key]
+
+
+_LOOPBACK_HOSTS = ("localhost", "localhost.localdomain")
+
+
+def is_loopback(host: str) -> bool:
+    """A relay on this machine: 127.0.0.0/8, ::1 or localhost (plain SMTP may go there, nowhere else)."""
+    import ipaddress
+
+    if host.strip().lower() in _LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class OutboxSmtp(Strict):
+    """SMTP submission for probe emails: `starttls` (587) or `ssl` (465); plain only to a relay on this machine."""
+
+    host: str
+    port: int | None = Field(None, ge=1, le=65535)  # when not given: 587 for starttls, 465 for ssl, 25 for plain
+    starttls: bool = False
+    ssl: bool = False
+    plain: bool = False
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    timeout: Duration = 30.0
+
+    @model_validator(mode="after")
+    def _security_fits(self) -> "OutboxSmtp":
+        if self.starttls and self.ssl:
+            raise ValueError("choose one: starttls: true (port 587) or ssl: true (port 465), not both")
+        if not (self.starttls or self.ssl):
+            if not self.plain:
+                raise ValueError("say how to encrypt: starttls: true (port 587) or ssl: true (port 465); "
+                                 "plain SMTP needs plain: true and a relay on this machine")
+            if not is_loopback(self.host):
+                raise ValueError(f"plain SMTP only goes to a relay on this machine (127.0.0.1, localhost), not "
+                                 f"'{self.host}' — use starttls: true (port 587) or ssl: true (port 465)")
+        elif self.plain:
+            raise ValueError("plain: true means no encryption: remove it, or remove starttls/ssl")
+        if self.ssl and self.port == 587:
+            raise ValueError("port 587 starts in plain text and upgrades: use starttls: true there, or ssl: true on port 465")
+        if self.starttls and self.port == 465:
+            raise ValueError("port 465 speaks TLS from the first byte: use ssl: true there, or starttls: true on port 587")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both username and password (usually ${FUNNELWATCH_SMTP_USER} and "
+                             "${FUNNELWATCH_SMTP_PASSWORD}), or neither for a relay that needs no login")
+        if self.port is None:
+            self.port = 465 if self.ssl else 587 if self.starttls else 25
+        return self
+
+    @property
+    def security(self) -> str:
+        return "ssl" if self.ssl else "starttls" if self.starttls else "plain"
+
+
+class OutboxSettings(Strict):
+    """How probe emails (`contact:` checks) are sent; `from` holds {token}, so every probe has its own reply address."""
+
+    smtp: OutboxSmtp
+    from_: str = Field(alias="from")
+
+    @field_validator("from_")
+    @classmethod
+    def _from_has_token(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        if "{token}" not in value:
+            raise ValueError("from must contain {token} (e.g. \"Funnel Tester <qa+{token}@example.com>\") "
+                             "so every probe has its own reply address")
+        _, address = parseaddr(value.replace("{token}", "fwtoken"))
+        if "@" not in address:
+            raise ValueError(f"'{value}' is not an email address; write it like \"Funnel Tester <qa+{{token}}@example.com>\"")
+        return value
 
 
 class AlertChannel(Strict):
@@ -253,13 +278,14 @@ class ReportSettings(Strict):
     url: str | None = None
 
 
-class Settings(Strict):
-    """config/funnelwatch.yaml."""
+class SettingsBase(Strict):
+    """config/funnelwatch.yaml (`settings_model()` gives it the `inbox:` of the registered backends)."""
 
     database: str = "data/history.db"
     reports_dir: str = "reports"
     browser: BrowserSettings = BrowserSettings()  # type: ignore[call-arg]  # pydantic fills the defaults
-    inbox: InboxSettings = InboxSettings()
+    inbox: InboxSettings = Field(default_factory=lambda: inbox_model()())
+    outbox: OutboxSettings | None = None
     alerts: list[AlertChannel] = []
     heartbeat: str | None = None
     heartbeat_fail: str | None = None
@@ -267,6 +293,25 @@ class Settings(Strict):
     defaults: Defaults = Defaults()  # type: ignore[call-arg]
     report: ReportSettings = ReportSettings()
     on_overlap: Literal["wait", "exit"] = "exit"
+
+
+_settings_models: dict[type[InboxSettings], type[SettingsBase]] = {}
+
+
+def settings_model() -> type[SettingsBase]:
+    """The model of config/funnelwatch.yaml, its `inbox:` built from the inbox backend registry."""
+    inbox = inbox_model()
+    if inbox not in _settings_models:
+        _settings_models[inbox] = create_model("Settings", __base__=SettingsBase, __doc__="config/funnelwatch.yaml.",
+                                               inbox=(inbox, Field(default_factory=inbox)))
+    return _settings_models[inbox]
+
+
+if TYPE_CHECKING:
+    Settings = SettingsBase
+else:
+    #: config/funnelwatch.yaml as the built-in inbox backends make it (`settings_model()` follows later registrations).
+    Settings = settings_model()
 
 
 # --- checks/*.yaml -----------------------------------------------------------

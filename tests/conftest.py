@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.fixtures.report_history",
     "tests.fixtures.faulty_servers",
     "tests.fixtures.http_proxy",
+    "tests.fixtures.published_inboxes",
 ]
 
 

@@ -19,6 +19,8 @@ SECRET_ENV = {
     "FUNNELWATCH_IMAP_PASSWORD": "hunter2-imap-secret",
     "FUNNELWATCH_ALERT_URL": "json://127.0.0.1:9/alerts",
     "FUNNELWATCH_HEARTBEAT_URL": "http://127.0.0.1:9/heartbeat",
+    "FUNNELWATCH_SMTP_USER": "qa-smtp",
+    "FUNNELWATCH_SMTP_PASSWORD": "hunter2-smtp-secret",
 }
 
 
@@ -47,6 +49,11 @@ def test_every_yaml_example_in_the_product_spec_validates(secrets_env):
     assert messages(blocks[0], Settings, "config/funnelwatch.yaml") == []
     assert messages(blocks[1]) == []
     assert messages("name: custom flow\n" + blocks[2]) == []
+    # "Deaf ears": the contact check and the outbox settings validate as written.
+    [contact] = [b for b in blocks if b.lstrip().startswith("name:") and "\ncontact:" in b]
+    [outbox] = [b for b in blocks if "outbox:" in b]
+    assert messages(contact, file="checks/sales.yaml") == []
+    assert messages(outbox, Settings, "config/funnelwatch.yaml") == []
 
 
 def test_durations_and_sizes_are_parsed():
@@ -193,7 +200,7 @@ BAD_CASES = [
         name: HIPAA
         tags: [x]
         """,
-        ["checks/hipaa.yaml:1: nothing to check: add an ad, landing, form, asset, followup or steps section"],
+        ["checks/hipaa.yaml:1: nothing to check: add an ad, landing, form, asset, followup, contact or steps section"],
     ),
     (
         "success without a condition",

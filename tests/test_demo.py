@@ -17,6 +17,8 @@ EXPECTED = {
     "Webinar registration": ("fail", "form_http_error"),
     "Cloud security e-book": ("fail", "wrong_asset"),
     "Ransomware report — newsletter": ("fail", "merge_tag"),
+    "Zero Trust guide — email in Junk": ("fail", "email_in_spam"),
+    "SOC 2 checklist — DKIM failure": ("fail", "email_auth_fail"),
 }
 
 
@@ -37,7 +39,17 @@ def test_demo_catches_every_breakage_and_writes_the_report(tmp_path):
         assert got == EXPECTED
         assert "GDPR Readiness Guide" in latest["Cloud security e-book"].reason
         assert "$59" in latest["Compliance Suite — pricing ad"].reason
+        replies = {r.check: r for r in store.latest() if r.step == "contact" and r.status.value != "pending"}
+        assert (replies["sales@ answers"].status.value, replies["sales@ answers"].category) == ("pass", None)
+        late = replies["support@ answers"]
+        assert (late.status.value, late.category.value) == ("fail", "late_reply")
+        assert late.reason.startswith("support@acme.test took ")
+        assert latest["Zero Trust guide — email in Junk"].reason == "the delivery email arrived in Junk, not INBOX"
+        assert "dkim=fail (signed by acme.test)" in latest["SOC 2 checklist — DKIM failure"].reason
+        assert latest["HIPAA checklist — Google Ads spring"].evidence["asset"]["email"]["auth"]["dkim"] == "pass"
     finally:
         store.close()
     html = index.read_text()
     assert "Cloud security e-book" in html and "http://" not in html.split("<body", 1)[0]
+    channels = html.split("Response times by channel", 1)[1].split("</table>", 1)[0]
+    assert "sales@acme.test" in channels and "support@acme.test" in channels and "demo form" in channels

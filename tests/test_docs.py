@@ -21,6 +21,7 @@ ENV = {
     "FUNNELWATCH_HEARTBEAT_URL": "http://127.0.0.1:9/", "FUNNELWATCH_HEARTBEAT_FAIL_URL": "http://127.0.0.1:9/fail",
     "FUNNELWATCH_SLACK_URL": "slack://a/b/c",
     "FUNNELWATCH_ONCALL_URL": "json://127.0.0.1:9/oncall",
+    "FUNNELWATCH_SMTP_USER": "u", "FUNNELWATCH_SMTP_PASSWORD": "p",
 }
 
 
@@ -105,3 +106,45 @@ def test_no_doc_sends_microsoft_365_users_to_app_passwords_and_oauth2_is_documen
                 "browser.locale", "browser.timezone_id", "browser.proxy", "locale", "timezone_id", "proxy"):
         assert key in reference_keys()
     assert "auth: oauth2" in (ROOT / "docs" / "inbox-and-assets.md").read_text(encoding="utf-8")
+
+
+SPEC = ROOT.parent / "shared" / "spec" / "PRODUCT.md"
+
+
+def spec_section(heading: str) -> str:
+    if not SPEC.exists():
+        pytest.skip(f"the product spec is not beside the repository ({SPEC})")
+    text = SPEC.read_text(encoding="utf-8")
+    start = text.index(f"### {heading}")
+    end = text.find("\n#", start + 4)
+    return text[start:end if end > 0 else None]
+
+
+def test_the_specs_email_placement_section_matches_the_code(monkeypatch):
+    """PRODUCT.md "Where the email landed, and whether receivers trust it": its YAML (if any) validates, its words are real."""
+    from funnelwatch.inbox.junk import JUNK_NAMES
+    from funnelwatch.results import CATEGORY_LABELS, Category
+
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    section = spec_section("Where the email landed, and whether receivers trust it")
+    assert_yaml_blocks_validate(section, "PRODUCT.md")
+    for category in ("email_in_spam", "email_auth_fail"):
+        assert f"`{category}`" in section and Category(category) in CATEGORY_LABELS
+    for name in re.findall(r"`((?:\[Gmail\]/)?[A-Z][\w -]*)`", section.split("names", 1)[1].split("; or", 1)[0]):
+        assert name in JUNK_NAMES, name
+    assert "spam_folders: auto" in section and "inbox.imap.spam_folders" in reference_keys()
+    assert "inbox.maildir.spam_folders" in reference_keys() and "inbox.trusted_authserv_id" in reference_keys()
+
+
+def test_the_specs_config_example_with_its_inbox_validates_as_written(monkeypatch):
+    import yaml
+
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    if not SPEC.exists():
+        pytest.skip(f"the product spec is not beside the repository ({SPEC})")
+    text = SPEC.read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "inbox:" in b and "database:" in b)
+    assert "imap" in (yaml.safe_load(block) or {}).get("inbox", {})
+    assert validate_text(block, Settings, "PRODUCT.md") == []

@@ -22,11 +22,9 @@ from funnelwatch.demo.documents import make_pdf
 from funnelwatch.demo.server import Response
 from funnelwatch.errors import MonitorProblem
 from funnelwatch.inbox.base import wait_for
-from funnelwatch.inbox.imap import ImapInbox
+from funnelwatch.inbox.imap import ImapInbox, ImapSettings
 from funnelwatch.inbox.maildir import MaildirInbox, deliver
-from funnelwatch.inbox.smtp import SmtpInbox
-from funnelwatch.schema import ImapInbox as ImapSettings
-from funnelwatch.schema import SmtpInbox as SmtpSettings
+from funnelwatch.inbox.smtp import SmtpInbox, SmtpSettings
 from tests.fixtures.dovecot import free_port
 from tests.fixtures.emails import confirm_email, hubspot_email, plain_email, tracked
 from tests.fixtures.projects import BASE_CONFIG

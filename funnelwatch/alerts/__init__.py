@@ -122,9 +122,13 @@ def _screenshots(events: list[Event], config: Config) -> list[Path]:
     return found[:MAX_ATTACHMENTS]
 
 
-def send(url: str, title: str, body: str, notify_type: str = "info", attachments: Sequence[Path] = ()) -> str | None:
+def send(url: str, title: str, body: str, notify_type: str = "info", body_format: str = "text",
+         attachments: Sequence[Path] = ()) -> str | None:
     """Deliver one message through Apprise, files attached where the service takes them (Apprise sends
-    the text alone to one that does not); None when it went out, else why not (no secrets)."""
+    the text alone to one that does not); None when it went out, else why not (no secrets).
+
+    `body_format` is "text", "markdown" or "html" (Apprise converts for services that need another).
+    """
     import apprise
 
     notifier = apprise.Apprise()
@@ -134,7 +138,7 @@ def send(url: str, title: str, body: str, notify_type: str = "info", attachments
         attach = apprise.AppriseAttachment([str(p) for p in attachments]) if attachments else None
         try:
             sent = notifier.notify(body=body, title=title, notify_type=notify_type,
-                                   body_format=apprise.NotifyFormat.TEXT, attach=attach)
+                                   body_format=apprise.NotifyFormat(body_format), attach=attach)
         except Exception as exc:
             return f"could not send ({type(exc).__name__})"
     return None if sent else "the service did not accept the message"

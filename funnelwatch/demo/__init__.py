@@ -32,12 +32,19 @@ inbox:
   maildir:
     path: inbox
   address: demo+{{token}}@acme.test
+  trusted_authserv_id: mx.acme.test          # the demo's receiving server: only its verdicts count
+outbox:                               # contact probes go out through the demo's relay on this machine
+  smtp:
+    host: 127.0.0.1
+    port: {smtp_port}
+    plain: true
+  from: "Funnel Tester <demo+{{token}}@acme.test>"
 defaults:
   retries: 0
 """
 
 
-def prepare_project(reports_dir: Path, alert_url: str | None = None) -> Path:
+def prepare_project(reports_dir: Path, alert_url: str | None = None, smtp_port: int = 2525) -> Path:
     """Write the demo project (config, checks, empty inbox) under `reports_dir/.demo-project`."""
     reports_dir = reports_dir.resolve()
     project = reports_dir / ".demo-project"
@@ -47,7 +54,7 @@ def prepare_project(reports_dir: Path, alert_url: str | None = None) -> Path:
     (project / "config").mkdir(parents=True)
     shutil.copytree(CHECKS, project / "checks")
     alerts = f"alerts:\n  - url: {alert_url}\n" if alert_url else ""
-    (project / "config" / "funnelwatch.yaml").write_text(CONFIG.format(reports=reports_dir) + alerts, encoding="utf-8")
+    (project / "config" / "funnelwatch.yaml").write_text(CONFIG.format(reports=reports_dir, smtp_port=smtp_port) + alerts, encoding="utf-8")
     (project / "inbox").mkdir()
     return project
 
@@ -55,12 +62,12 @@ def prepare_project(reports_dir: Path, alert_url: str | None = None) -> Path:
 def run_demo(reports_dir: Path, keep_running: bool = False, echo: Callable[[str], None] = print,
              slow_reply_s: float | None = None, alert_demo: bool = False) -> RunResult:
     receiver = AlertReceiver().start() if alert_demo else None
-    project = prepare_project(reports_dir, receiver.apprise_url("/demo-alerts") if receiver else None)
     options = {} if slow_reply_s is None else {"slow_reply_s": slow_reply_s}
-    site = DemoSite(project / "inbox", **options).start()
+    site = DemoSite(reports_dir.resolve() / ".demo-project" / "inbox", **options).start()
     previous = os.environ.get("FUNNELWATCH_DEMO_URL")
     os.environ["FUNNELWATCH_DEMO_URL"] = site.base
     try:
+        project = prepare_project(reports_dir, receiver.apprise_url("/demo-alerts") if receiver else None, site.relay.port)
         echo(f"demo site on {site.base}, inbox {project / 'inbox'}")
         config = load_config(project)
         outcome = run(config, progress=lambda event, payload: echo(_line(payload)) if event == "result" else None)
@@ -93,9 +100,9 @@ def _settle_followups(config: Any, outcome: RunResult, site: DemoSite, echo: Cal
     In production the next cron run does this; the demo's second pass runs no
     check (`settle_only`), so no demo request is sent twice.
     """
-    if not any(r.step == "followup" and r.status.value == "pending" for r in outcome.results):
+    if not any(r.step in ("followup", "contact") and r.status.value == "pending" for r in outcome.results):
         return outcome
-    echo("waiting for the sales teams to follow up, then settling the demo requests …")
+    echo("waiting for the sales teams and the published inboxes to answer, then settling …")
     site.wait_for_outbox(FOLLOWUP_WAIT_S)
     settled = run(config, settle_only=True,
                   progress=lambda event, payload: echo(_line(payload)) if event == "result" else None)

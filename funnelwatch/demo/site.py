@@ -1,8 +1,12 @@
 """The bundled demo site: healthy funnels and a broken twin for each breakage.
 
-Its emails land in a Maildir (what a local MTA would do), and its "sales team"
-answers demo requests after a configurable delay, with an immediate
-auto-reply first, as real teams do.
+Its emails land in a Maildir (what a local MTA would do), each with the
+`Authentication-Results` the demo's receiving server (`mx.acme.test`) would
+write, and its "sales team" answers demo requests after a configurable
+delay, with an immediate auto-reply first, as real teams do. One funnel's
+email is filed into the Maildir++ `.Junk` folder, another's DKIM signature
+fails. Behind its mail relay (`relay.py`) sales@ and support@ answer
+`contact:` probes, one in time and one late.
 
     site = build_demo_site(Path("inbox")).start()
 """
@@ -19,10 +23,17 @@ from typing import Any
 
 from ..inbox.maildir import deliver
 from .documents import make_pdf
+from .relay import DemoRelay
 from .server import LocalSite, Request, Response
 
 FAST_REPLY_S = 1.0
 SLOW_REPLY_S = 8.0
+#: The demo's receiving server, as `inbox.trusted_authserv_id` names it.
+RECEIVER = "mx.acme.test"
+TRUSTED = (f"{RECEIVER}; spf=pass smtp.mailfrom=acme.test; dkim=pass header.d=acme.test header.s=fw1; "
+           "dmarc=pass header.from=acme.test")
+BROKEN_DKIM = (f"{RECEIVER}; spf=pass smtp.mailfrom=acme.test; dkim=fail (body hash did not verify) header.d=acme.test "
+               "header.s=fw1; dmarc=fail header.from=acme.test")
 
 
 def _page(title: str, body: str, extra_head: str = "") -> str:
@@ -53,6 +64,7 @@ class DemoSite:
         self.fast_reply_s = fast_reply_s
         self.site = LocalSite()
         self._timers: list[threading.Timer] = []
+        self.relay = DemoRelay(maildir, self._later, fast_reply_s, slow_reply_s)
         self._routes()
 
     @property
@@ -61,18 +73,21 @@ class DemoSite:
 
     def start(self) -> "DemoSite":
         self.site.start()
+        self.relay.start()
         return self
 
     def stop(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        self.relay.stop()
         self.site.stop()
 
     # --- email ------------------------------------------------------------------
 
     def send(self, to: str, subject: str, html: str, text: str, sender: str = "Acme Health <content@acme.test>",
-             headers: dict[str, str] | None = None) -> None:
+             headers: dict[str, str] | None = None, folder: str | None = None, auth: str = TRUSTED) -> None:
         message = EmailMessage()
+        message["Authentication-Results"] = auth
         message["From"] = sender
         message["To"] = to
         message["Subject"] = subject
@@ -82,7 +97,7 @@ class DemoSite:
             message[key] = value
         message.set_content(text)
         message.add_alternative(html, subtype="html")
-        deliver(self.maildir, message.as_bytes())
+        deliver(self.maildir, message.as_bytes(), folder)
 
     def wait_for_outbox(self, timeout_s: float) -> bool:
         """Wait until every email the site scheduled (the sales team's replies) was sent."""
@@ -97,13 +112,15 @@ class DemoSite:
         self._timers.append(timer)
         timer.start()
 
-    def _delivery(self, to: str, name: str, subject: str, link_path: str) -> None:
+    def _delivery(self, to: str, name: str, subject: str, link_path: str, folder: str | None = None,
+                  auth: str = TRUSTED) -> None:
         link = self.site.url(link_path)
         html = (
             f"<p>Hi {escape(name)},</p><p>Thanks for your interest. Your copy is ready:</p>"
             f'<p><a href="{link}">Download</a></p><p>— The Acme team</p>'
         )
-        self.send(to, subject, html, f"Hi {name},\n\nYour copy is ready: {link}\n")
+        self.send(to, subject, html, f"Hi {name},\n\nYour copy is ready: {link}\n", folder=folder, auth=auth,
+                  headers={"List-Unsubscribe": "<https://acme.test/unsubscribe>"})
 
     # --- pages ------------------------------------------------------------------
 
@@ -154,19 +171,34 @@ class DemoSite:
         s.file("/assets/ransomware-report-2026.pdf", make_pdf(
             "2026 Ransomware Report", ["Attack trends", "Recovery costs"], pad_to=24_000), "application/pdf")
 
+        # 6c. Guide funnel whose email the receiving server files into Junk.
+        s.page("/lp/zero-trust", _page("Zero Trust Guide", "<h1>The Zero Trust Guide</h1>" + _lead_form("/lead/zero-trust")))
+        s.route("/lead/zero-trust", self._lead("zero-trust", "Your Zero Trust Guide", "/dl/zero-trust", folder="Junk"))
+        s.redirect("/dl/zero-trust", "/assets/zero-trust-guide.pdf", 302, keep_query=False)
+        s.file("/assets/zero-trust-guide.pdf", make_pdf(
+            "Zero Trust Guide", ["Never trust, always verify"], pad_to=24_000), "application/pdf")
+
+        # 6d. Checklist funnel whose ESP signs with a broken DKIM key (DMARC fails with it).
+        s.page("/lp/soc2", _page("SOC 2 Checklist", "<h1>The SOC 2 Checklist</h1>" + _lead_form("/lead/soc2")))
+        s.route("/lead/soc2", self._lead("soc2", "Your SOC 2 Checklist", "/dl/soc2", auth=BROKEN_DKIM))
+        s.redirect("/dl/soc2", "/assets/soc2-checklist.pdf", 302, keep_query=False)
+        s.file("/assets/soc2-checklist.pdf", make_pdf(
+            "SOC 2 Checklist", ["Trust services criteria"], pad_to=24_000), "application/pdf")
+
         # 7./8. Demo requests: a team that answers fast, and one that answers late.
         for slug, label in (("demo", "Book a demo"), ("demo-partner", "Book a partner demo")):
             s.page(f"/lp/{slug}", _page(label, f"<h1>{label}</h1>" + _lead_form(f"/lead/{slug}", "Request demo")))
             s.route(f"/lead/{slug}", self._demo_request(slug))
         s.page("/demo-thanks", _page("Thanks", "<h1>Thanks — we'll be in touch shortly.</h1>"))
 
-    def _lead(self, slug: str, subject: str, link_path: str, name: str | None = None) -> Any:
+    def _lead(self, slug: str, subject: str, link_path: str, name: str | None = None, folder: str | None = None,
+              auth: str = TRUSTED) -> Any:
         def handle(request: Request) -> Response:
             form = request.form()
             to = form.get("email", "")
             if not to:
                 return Response(400, _page("Error", "<p class='error'>Please enter your email.</p>"))
-            self._later(0.3, self._delivery, to, name or form.get("first_name", "there"), subject, link_path)
+            self._later(0.3, self._delivery, to, name or form.get("first_name", "there"), subject, link_path, folder, auth)
             return Response(303, "", {"Location": "/thank-you"})
 
         return handle

@@ -1,51 +1,58 @@
-"""Inbox backends, one module each, listed in one table.
+"""Inbox backends, one module each, listed in one table: `BACKENDS`.
+
+A backend is one module declaring a `Backend` (`base.py`): its `inbox.<name>`
+settings model, its opener and its capabilities, plus one `register(...)`
+line here. `schema.py` builds the `inbox:` section from this table, and the
+rest of funnelwatch asks a backend's capabilities (`keeps_mail`, `folders`),
+never its name.
 
     inbox = make_inbox(config)    # None when no inbox is configured
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from .base import Inbox, ReceivedEmail, Wait, wait_for
-from .maildir import MaildirInbox
+from . import imap, maildir, smtp
+from .base import Backend, Inbox, ReceivedEmail, Wait, wait_for
 
 if TYPE_CHECKING:
     from ..config import Config
 
-
-def _maildir(config: "Config") -> Inbox:
-    assert config.settings.inbox.maildir is not None
-    return MaildirInbox(config.resolve(config.settings.inbox.maildir.path))
+BACKENDS: dict[str, Backend] = {}
 
 
-def _imap(config: "Config") -> Inbox:
-    from .imap import ImapInbox
-
-    settings = config.settings.inbox.imap
-    assert settings is not None
-    return ImapInbox(settings, address=config.settings.inbox.address,
-                     ca_file=config.resolve(settings.ca_file) if settings.ca_file else None, cwd=config.root,
-                     redactor=config.redactor)
+def register(backend: Backend) -> Backend:
+    """Add a backend to the table; a name is taken once."""
+    if backend.name in BACKENDS:
+        raise ValueError(f"an inbox backend named {backend.name!r} is already registered")
+    BACKENDS[backend.name] = backend
+    return backend
 
 
-def _smtp(config: "Config") -> Inbox:
-    from .smtp import SmtpInbox
-
-    assert config.settings.inbox.smtp is not None
-    return SmtpInbox(config.settings.inbox.smtp)
+def unregister(name: str) -> None:
+    """Remove a backend (for tests that register a throwaway one)."""
+    BACKENDS.pop(name, None)
 
 
-BACKENDS: dict[str, Callable[["Config"], Inbox]] = {
-    "imap": _imap,
-    "maildir": _maildir,
-    "smtp": _smtp,
-}
+register(imap.BACKEND)
+register(maildir.BACKEND)
+register(smtp.BACKEND)
+
+
+def backend_of(config_inbox: object) -> Backend | None:
+    """The configured backend of an `inbox:` section (None: no inbox configured)."""
+    name = getattr(config_inbox, "backend", None)
+    return BACKENDS.get(name) if isinstance(name, str) else None
 
 
 def make_inbox(config: "Config") -> Inbox | None:
-    backend = config.settings.inbox.backend
-    return BACKENDS[backend](config) if backend else None
+    """The configured inbox, built by its backend's opener (not yet opened)."""
+    backend = backend_of(config.settings.inbox)
+    if backend is None:
+        return None
+    return backend.opener(config, getattr(config.settings.inbox, backend.name))
 
 
-__all__ = ["BACKENDS", "Inbox", "ReceivedEmail", "Wait", "make_inbox", "wait_for"]
+__all__ = ["BACKENDS", "Backend", "Inbox", "ReceivedEmail", "Wait", "backend_of", "make_inbox", "register",
+           "unregister", "wait_for"]

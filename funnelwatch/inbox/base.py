@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..fields import Strict
 
 _RAW_RECIPIENT = re.compile(r"^(?:to|cc|delivered-to|x-original-to):.*?([\w.+-]+@[\w.-]+)", re.I | re.M)
 
@@ -29,6 +33,18 @@ class ReceivedEmail:
     message: EmailMessage
     received_at: datetime
     key: str = ""
+    #: The folder it was found in, and the folder mail should land in ("" for a backend without folders).
+    folder: str = ""
+    home: str = ""
+
+    @property
+    def in_junk(self) -> bool:
+        """Found in one of the account's junk folders, not where the prospect reads mail."""
+        return bool(self.folder) and self.folder != self.home
+
+    def placed(self, folder: str, home: str) -> "ReceivedEmail":
+        self.folder, self.home = folder, home
+        return self
 
     @classmethod
     def parse(cls, raw: bytes, fallback_time: datetime | None = None, key: str = "") -> "ReceivedEmail":
@@ -59,6 +75,11 @@ class ReceivedEmail:
             return str(self.message.get(name, "") or "")
         except Exception:
             return next((str(v) for k, v in self.message.raw_items() if k.lower() == name.lower()), "")
+
+    def refers_to(self, message_id: str) -> bool:
+        """This message answers (In-Reply-To) or threads under (References) the message with that Message-ID."""
+        wanted = message_id.strip().strip("<>").lower()
+        return bool(wanted) and any(wanted in self.header(name).lower() for name in ("In-Reply-To", "References"))
 
     def addressed_to(self, token: str) -> bool:
         token = token.lower()
@@ -102,7 +123,31 @@ class Inbox(Protocol):
     def messages_for(self, token: str) -> list[ReceivedEmail]:
         """Every message addressed to the submission with this token."""
 
+    # Optional: `messages_referencing(message_id) -> list[ReceivedEmail]`, every message whose
+    # In-Reply-To/References names that Message-ID (a reply to a probe email sent to the bare address).
+
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What an inbox backend declares about itself: one of these per module, one registry line each.
+
+    `name` is its key under `inbox:` (`inbox.imap`); `model` is the pydantic
+    model of that section (the `inbox:` schema is built from the registry);
+    `opener(config, section)` builds the (not yet opened) `Inbox`. The
+    capabilities are what the rest of funnelwatch asks instead of naming a
+    backend: `keeps_mail` (mail waits between runs, so a later run can settle
+    a follow-up reply; `forgets` says in a few words why not) and `folders`
+    (there are junk folders to look into besides the inbox).
+    """
+
+    name: str
+    model: type["Strict"]
+    opener: Callable[["Config", Any], "Inbox"]
+    keeps_mail: bool = True
+    forgets: str = ""
+    folders: bool = True
 
 
 @dataclass

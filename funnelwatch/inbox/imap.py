@@ -4,10 +4,15 @@ The server searches (`TO`/`CC` the submission's address), so a mailbox with
 years of mail costs the same as an empty one; only matching messages are
 fetched, with `BODY.PEEK[]` so nothing is marked read, and nothing is ever
 flagged, moved or deleted. One connection per run, shared by the checks
-behind a lock, reconnected once if the server dropped it.
+behind a lock, reconnected once if the server dropped it. Besides `folder`,
+the account's junk folders are searched (`spam_folders`, see `junk.py`),
+each opened read-only (EXAMINE).
 
     inbox = ImapInbox(settings.inbox.imap, address="qa+{token}@example.com")
     inbox.open(); inbox.messages_for("fw1a2b3c4d5"); inbox.close()
+
+The backend declares its `inbox.imap` settings model (`ImapSettings`) and its
+opener here (`BACKEND`); `inbox/__init__.py` lists it.
 """
 
 from __future__ import annotations
@@ -20,24 +25,89 @@ import subprocess
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import MailboxFolderSelectError, MailboxLoginError, MailboxStarttlsError, UnexpectedCommandStatusError
+from pydantic import BeforeValidator, Field, model_validator
 
 from ..errors import MonitorProblem
+from ..fields import Strict, command_words
 from ..redaction import Redactor
 from ..results import Category
-from .base import ReceivedEmail
+from . import junk
+from .base import Backend, ReceivedEmail
 
 if TYPE_CHECKING:
-    from ..schema import ImapInbox as ImapSettings
+    from ..config import Config
 
 TIMEOUT_S = 30.0
 TOKEN_COMMAND_TIMEOUT_S = 30.0
 FETCH_BATCH = 50
 _UID = re.compile(rb"UID (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+
+class ImapSettings(Strict):
+    """`inbox.imap`: `security:` says how the connection is encrypted, `auth:` how funnelwatch logs in.
+
+    `ssl: true|false` is the old spelling of `security: ssl|none` and still works.
+    """
+
+    host: str
+    port: int = Field(993, ge=1, le=65535)  # when not given: 993 for security: ssl, 143 otherwise
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    ssl: bool | None = None
+    ca_file: str | None = None
+    auth: Literal["password", "oauth2"] = "password"
+    username: str
+    password: str | None = None
+    token_command: Annotated[list[str], BeforeValidator(command_words)] | None = None
+    folder: str = "INBOX"
+    spam_folders: junk.SpamFolders = "auto"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_ssl_key(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        old = data.get("ssl")
+        if isinstance(old, bool):
+            implied = "ssl" if old else "none"
+            given = data.get("security")
+            if given is not None and given != implied:
+                raise ValueError(f"ssl: {str(old).lower()} means security: {implied}, but security: {given} is given too — "
+                                 "keep only security: (ssl: is its old spelling)")
+            data["security"] = implied
+        if "port" not in data and data.get("security") in ("starttls", "none"):
+            data["port"] = 143
+        return data
+
+    @model_validator(mode="after")
+    def _login_fits(self) -> "ImapSettings":
+        if self.security == "starttls" and self.port == 993:
+            raise ValueError("port 993 speaks TLS from the first byte: use security: ssl there, or starttls on port 143")
+        if self.auth == "password":
+            if self.token_command is not None:
+                raise ValueError("token_command is for auth: oauth2 — add auth: oauth2, or remove token_command")
+            if self.password is None:
+                raise ValueError("give password (usually ${FUNNELWATCH_IMAP_PASSWORD}), or auth: oauth2 with a token_command")
+        else:
+            if self.password is not None:
+                raise ValueError("auth: oauth2 logs in with the token from token_command, not a password — remove password")
+            if not self.token_command:
+                raise ValueError("auth: oauth2 needs token_command: a program that prints an access token")
+        return self
+
+
+def _open(config: "Config", settings: ImapSettings) -> "ImapInbox":
+    return ImapInbox(settings, address=config.settings.inbox.address,
+                     ca_file=config.resolve(settings.ca_file) if settings.ca_file else None, cwd=config.root,
+                     redactor=config.redactor)
+
+
+BACKEND = Backend("imap", ImapSettings, _open)
 
 
 class ImapInbox:
@@ -54,7 +124,9 @@ class ImapInbox:
         self.cwd = cwd  # where token_command runs: the project folder
         self.mailbox: Any = None
         self._lock = threading.Lock()
-        self._cache: dict[str, ReceivedEmail] = {}
+        self._cache: dict[tuple[str, str], ReceivedEmail] = {}
+        self.junk: list[str] = []  # the account's junk folders, found at connect
+        self._selected = ""  # the folder open (read-only) on the connection now
 
     @property
     def where(self) -> str:
@@ -125,7 +197,20 @@ class ImapInbox:
         except MailboxFolderSelectError:
             _quietly_logout(box)
             raise self._problem(f"the IMAP server {self.where} has no folder '{s.folder}' for '{s.username}'") from None
-        self.mailbox = box
+        self.junk = self._junk_folders(box)
+        self.mailbox, self._selected = box, s.folder
+
+    def _junk_folders(self, box: Any) -> list[str]:
+        """The junk folders to search besides `folder`; a configured one the server lacks is a monitor problem."""
+        wanted = self.settings.spam_folders
+        if not wanted:
+            return []
+        found, missing = junk.pick(_list_folders(box), wanted, self.settings.folder)
+        if missing:
+            _quietly_logout(box)
+            raise self._problem(f"the IMAP server {self.where} has no folder '{missing[0]}' for '{self.settings.username}' "
+                                "(inbox.imap.spam_folders)")
+        return found
 
     def _access_token(self) -> str:
         """Run `token_command` and take what it prints as the access token (a secret from then on)."""
@@ -169,18 +254,45 @@ class ImapInbox:
             except (imaplib.IMAP4.error, OSError, UnexpectedCommandStatusError) as exc:
                 raise self._problem(f"searching the IMAP folder '{self.settings.folder}' on {self.where} failed: {_describe(exc)}") from None
 
+    def messages_referencing(self, message_id: str) -> list[ReceivedEmail]:
+        """Replies to a probe email, in the folder and the junk folders: In-Reply-To or References names its Message-ID."""
+        wanted = message_id.strip().strip("<>")
+        if not wanted:
+            return []
+        needle = _quote(wanted)
+        with self._lock:
+            if self.mailbox is None:
+                self._connect()
+            try:
+                found = self._search(f"OR HEADER In-Reply-To {needle} HEADER References {needle}")
+            except (imaplib.IMAP4.error, OSError, UnexpectedCommandStatusError) as exc:
+                raise self._problem(f"searching the IMAP folder '{self.settings.folder}' on {self.where} failed: {_describe(exc)}") from None
+        return [message for message in found if message.refers_to(wanted)]
+
     def _messages_for(self, token: str) -> list[ReceivedEmail]:
         address = self.address.replace("{token}", token) if "{token}" in self.address else token
         needle = _quote(address)
-        self.mailbox.client.noop()  # lets the server announce mail that arrived since the last poll
-        uids = self.mailbox.uids(f"OR TO {needle} CC {needle}")
-        fresh = [uid for uid in uids if uid not in self._cache]
-        for start in range(0, len(fresh), FETCH_BATCH):
-            self._fetch(fresh[start:start + FETCH_BATCH])
-        found = [self._cache[uid] for uid in uids if uid in self._cache]
-        return [message for message in found if message.addressed_to(token)]
+        return [message for message in self._search(f"OR TO {needle} CC {needle}") if message.addressed_to(token)]
 
-    def _fetch(self, uids: list[str]) -> None:
+    def _search(self, criteria: str) -> list[ReceivedEmail]:
+        """The messages matching `criteria` in the folder, then each junk folder (fetched once, then cached)."""
+        folders = [self.settings.folder, *self.junk]
+        found: dict[str, list[ReceivedEmail]] = {}
+        for folder in sorted(folders, key=lambda f: f != self._selected):  # the open folder first: no re-EXAMINE
+            if folder == self._selected:
+                self.mailbox.client.noop()  # lets the server announce mail that arrived since the last poll
+            else:
+                self.mailbox.folder.set(folder, readonly=True)  # EXAMINE: read-only, and shows what arrived since
+                self._selected = folder
+            uids = self.mailbox.uids(criteria)
+            fresh = [uid for uid in uids if (folder, uid) not in self._cache]
+            for start in range(0, len(fresh), FETCH_BATCH):
+                self._fetch(fresh[start:start + FETCH_BATCH], folder)
+            found[folder] = [self._cache[(folder, uid)] for uid in uids if (folder, uid) in self._cache]
+        return [message for folder in folders for message in found[folder]]
+
+    def _fetch(self, uids: list[str], folder: str = "") -> None:
+        folder = folder or self.settings.folder
         status, data = self.mailbox.client.uid("FETCH", ",".join(uids), "(UID INTERNALDATE BODY.PEEK[])")
         if status != "OK":
             raise imaplib.IMAP4.error(f"FETCH answered {status}")
@@ -191,7 +303,10 @@ class ImapInbox:
             uid = _UID.search(head)
             if not uid:
                 continue
-            self._cache[uid.group(1).decode()] = ReceivedEmail.parse(raw, _internaldate(head), key=f"imap:{uid.group(1).decode()}")
+            number = uid.group(1).decode()
+            key = f"imap:{number}" if folder == self.settings.folder else f"imap:{folder}:{number}"
+            message = ReceivedEmail.parse(raw, _internaldate(head), key=key)
+            self._cache[(folder, number)] = message.placed(folder, self.settings.folder)
 
     def close(self) -> None:
         with self._lock:
@@ -199,6 +314,30 @@ class ImapInbox:
                 _quietly_logout(self.mailbox)
             self.mailbox = None
             self._cache.clear()
+
+
+def _list_folders(box: Any) -> list[tuple[str, tuple[str, ...]]]:
+    """Every folder with its flags: LIST RETURN (SPECIAL-USE) where offered, else XLIST, else plain LIST."""
+    client = box.client
+    try:  # what the server offers once logged in (imaplib keeps only the greeting's list)
+        status, data = client.capability()
+        capabilities = set(b" ".join(d for d in data if isinstance(d, bytes)).decode(errors="replace").upper().split())
+    except (imaplib.IMAP4.error, OSError):
+        capabilities = set()
+    args: tuple[str, ...]
+    if "SPECIAL-USE" in capabilities:
+        command, args = "LIST", ('""', '"*"', "RETURN", "(SPECIAL-USE)")
+    elif "XLIST" in capabilities:
+        imaplib.Commands.setdefault("XLIST", ("AUTH", "SELECTED"))  # imaplib does not know Gmail's old command
+        command, args = "XLIST", ('""', '"*"')
+    else:
+        command, args = "LIST", ('""', '"*"')
+    try:
+        status, data = client._simple_command(command, *args)
+        status, data = client._untagged_response(status, data, command)
+    except (imaplib.IMAP4.error, OSError):
+        return []
+    return junk.parse_list(data) if status == "OK" else []
 
 
 def _quote(text: str) -> str:

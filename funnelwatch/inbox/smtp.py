@@ -7,6 +7,9 @@ mail sent by Bcc still finds its submission. Like Postfix, it accepts the
 bare-LF, long-line mail that hand-rolled staging mailers send.
 
     inbox = SmtpInbox(settings.inbox.smtp); inbox.open()   # now listening
+
+The backend declares its `inbox.smtp` settings model and opener here
+(`BACKEND`): it keeps no mail between runs and has no folders.
 """
 
 from __future__ import annotations
@@ -17,14 +20,30 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MonitorProblem
+from ..fields import Strict
 from ..results import Category
-from .base import ReceivedEmail
+from .base import Backend, ReceivedEmail
 
 if TYPE_CHECKING:
-    from ..schema import SmtpInbox as SmtpSettings
+    from ..config import Config
 
 MAX_MESSAGE_BYTES = 60_000_000
 _BARE_LF_DOT = re.compile(rb"(?<!\r)\n\.")
+
+
+class SmtpSettings(Strict):
+    """`inbox.smtp`: where funnelwatch's own receiver listens for the run."""
+
+    host: str = "127.0.0.1"
+    port: int = 2525
+
+
+def _open(config: "Config", settings: SmtpSettings) -> "SmtpInbox":
+    return SmtpInbox(settings)
+
+
+BACKEND = Backend("smtp", SmtpSettings, _open, keeps_mail=False, folders=False,
+                  forgets="the smtp receiver only listens while funnelwatch runs")
 
 
 class _Collector:

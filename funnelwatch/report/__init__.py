@@ -25,7 +25,7 @@ from ..config import Config
 from ..results import Status
 from ..store import Store
 from ..units import format_duration
-from .charts import history_chart
+from .charts import history_chart, sparkline
 from .evidence import artifact, evidence_sections
 from .fragments import followup_rows, history_rows, strip_cells, when
 from .model import STATUS_MARK, STATUS_TEXT, FunnelPage, Overview, build_overview
@@ -53,7 +53,7 @@ def _env() -> Environment:
     env.filters["when"] = when
     script, script_hash = _script()
     env.globals.update(marks=STATUS_MARK, texts=STATUS_TEXT, script=script, script_hash=script_hash,
-                       history_rows=history_rows, followup_rows=followup_rows, strip_cells=strip_cells)
+                       history_rows=history_rows, followup_rows=followup_rows, strip_cells=strip_cells, sparkline=sparkline)
     return env
 
 
@@ -99,7 +99,7 @@ def build(config: Config, store: Store) -> Path:
     for page in overview.pages:
         chart = history_chart(page.history, lambda c: c.duration_s, f"How long each run of {page.name} took")
         sla = page.rows[0].followup.sla_s if page.rows and page.rows[0].followup else None
-        followup_chart = history_chart(page.followups, lambda c: c.latency_s, f"Follow-up latency of {page.name}",
+        followup_chart = history_chart(page.followups, lambda c: c.latency_s, f"{page.settled_title} of {page.name}: latency",
                                        limit_s=sla, limit_label=f"SLA {format_duration(sla)}" if sla else "")
         (out / "funnels" / f"{page.slug}.html").write_text(funnel_template.render(
             page=page, evidence=_page_evidence(page, out), chart=chart, followup_chart=followup_chart, **common,

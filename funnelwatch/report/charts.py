@@ -80,3 +80,37 @@ def history_chart(cells: Sequence[Cell], value: Callable[[Cell], float | None], 
     parts.append(f'<text x="{WIDTH - PAD_R}" y="{HEIGHT - 6}" text-anchor="end" class="axis">{escape(last[:10])}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def sparkline(points: Sequence[tuple[str, float | None, str]], sla_s: float | None, title: str) -> Markup | None:
+    """A small latency line (oldest left) with the SLA dashed; a probe without a reply is a cross at the top."""
+    if not points:
+        return None
+    width, height, pad = 120, 28, 3
+    values = [v for _, v, _ in points if v is not None]
+    top = max(values + ([sla_s] if sla_s else []) + [1.0]) * 1.1
+    span = max(1, len(points) - 1)
+
+    def x(index: int) -> float:
+        return pad + (width - 2 * pad) * index / span if len(points) > 1 else width / 2
+
+    def y(value: float) -> float:
+        return pad + (height - 2 * pad) * (1 - value / top)
+
+    parts = [f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+             f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    if sla_s:
+        parts.append(f'<line x1="0" y1="{y(sla_s):.1f}" x2="{width}" y2="{y(sla_s):.1f}" stroke="#b3261e" stroke-dasharray="3 2"/>')
+    line = [(x(i), y(v)) for i, (_, v, _) in enumerate(points) if v is not None]
+    if len(line) > 1:
+        parts.append('<path d="M' + "L".join(f"{a:.1f} {b:.1f}" for a, b in line) + '" fill="none" stroke="#35618f" stroke-width="1.5"/>')
+    for i, (_, v, state) in enumerate(points):
+        colour = COLOURS[Status.PASS] if state == "passed" else COLOURS[Status.FAIL]
+        if v is None:
+            cx, cy = x(i), pad + 1
+            parts.append(f'<path d="M{cx - 2.5:.1f} {cy - 2.5:.1f}L{cx + 2.5:.1f} {cy + 2.5:.1f}M{cx - 2.5:.1f} {cy + 2.5:.1f}'
+                         f'L{cx + 2.5:.1f} {cy - 2.5:.1f}" stroke="{colour}" stroke-width="1.5"/>')
+        else:
+            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2" fill="{colour}"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

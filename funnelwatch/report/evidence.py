@@ -52,7 +52,7 @@ class Node:
 class Section:
     """A titled block of evidence; `kind` picks the template macro."""
 
-    kind: str  # "facts" | "chain" | "match" | "table" | "email" | "images" | "list"
+    kind: str  # "facts" | "chain" | "match" | "table" | "email" | "delivery" | "images" | "list"
     title: str
     facts: list[tuple[str, Node]] = field(default_factory=list)
     rows: list[Any] = field(default_factory=list)  # dicts (chain, match, list) or lists of cells (table)
@@ -257,6 +257,41 @@ def artifact(path: Any, reports_dir: Path) -> Artifact | None:
     return Artifact(href="../" + quote(rel), name=parts[-1], exists=(reports_dir / rel).is_file())
 
 
+_PASSING = ("pass",)
+_FAILING = ("fail", "softfail", "permerror")
+
+
+def _delivery(title: str, value: Any) -> Section | None:
+    """An email's folder, SPF/DKIM/DMARC badges, sender, Return-Path and List-Unsubscribe (`placement.delivery_facts`)."""
+    if not isinstance(value, dict) or "auth" not in value:
+        return None
+    auth = value.get("auth")
+    verdicts = auth if isinstance(auth, dict) else {}
+    badges = []
+    for method in ("spf", "dkim", "dmarc"):
+        result = verdicts.get(method)
+        shown = _text(result, 40) if isinstance(result, str) and result else "not reported"
+        tone = "pass" if shown in _PASSING else ("fail" if shown in _FAILING else "none")
+        badges.append({"label": method.upper(), "result": shown, "tone": tone})
+    folder = value.get("folder")
+    facts: list[tuple[str, Node]] = []
+    if folder:
+        where = f"{_text(folder, 200)} (a junk folder: the prospect would not see it)" if value.get("in_spam") else _text(folder, 200)
+        facts.append(("Folder", Node("text", where)))
+    else:
+        facts.append(("Folder", Node("text", "— (this inbox has no folders)")))
+    facts.append(("Sender", to_node(value.get("from"), 1)))
+    facts.append(("Return-Path", to_node(value.get("return_path"), 1)))
+    facts.append(("List-Unsubscribe", Node("text", "present" if value.get("list_unsubscribe") else "absent")))
+    if verdicts:
+        facts.append(("Reported by", to_node(verdicts.get("authserv_id"), 1)))
+        facts.append(("Signing domain", to_node(verdicts.get("signing_domain"), 1)))
+    if isinstance(value.get("arc"), list):
+        facts.append(("ARC", to_node(value.get("arc"), 1)))
+    note = "" if verdicts else "SPF, DKIM and DMARC: " + (_text(auth, 200) if isinstance(auth, str) and auth else "not reported")
+    return Section("delivery", title, facts=facts, rows=badges, note=note)
+
+
 _BROWSER_KEYS = {
     "console_errors": ("Console errors", ["text", "url"]),
     "page_errors": ("Uncaught page errors", ["message", "stack"]),
@@ -273,6 +308,10 @@ class Kit:
 
     def email(self, title: str, value: Any) -> list[Section]:
         found = _email(title, value)
+        return [found] if found else []
+
+    def delivery(self, title: str, value: Any) -> list[Section]:
+        found = _delivery(title, value)
         return [found] if found else []
 
     def table(self, title: str, rows: Any, columns: list[str]) -> list[Section]:

@@ -20,6 +20,7 @@ from ..config import Config
 from ..ledger import FollowupStats as LedgerStats
 from ..results import CATEGORY_ADVICE, CATEGORY_LABELS, STATUS_MARKS, Category, CheckResult, Status
 from ..steps import KINDS, steps_of, title_of
+from ..steps.probes import ChannelFigures, channel_figures
 from ..store import Store
 from ..text import short_hash, slugify
 from .journey import Stage, journey
@@ -132,13 +133,15 @@ class FollowupStats:
     median_s: float | None
     p90_s: float | None
     sla_s: float | None
+    #: What answers the probe, for people: "follow-up" (demo forms), "reply" (published inboxes).
+    word: str = "follow-up"
 
     @classmethod
-    def of(cls, stats: LedgerStats, sla_s: float | None) -> "FollowupStats | None":
+    def of(cls, stats: LedgerStats, sla_s: float | None, word: str = "follow-up") -> "FollowupStats | None":
         if not stats.probes:
             return None
         return cls(settled=stats.probes, within_share=stats.within_sla_share, last_latency_s=stats.last_latency_s,
-                   median_s=stats.median_latency_s, p90_s=stats.p90_latency_s, sla_s=sla_s)
+                   median_s=stats.median_latency_s, p90_s=stats.p90_latency_s, sla_s=sla_s, word=word)
 
 
 @dataclass
@@ -213,10 +216,20 @@ class FunnelPage:
     history: list[Cell]
     followups: list[Cell]
     older: bool
+    settled_title: str = "Sales follow-ups"
 
     @property
     def tags(self) -> list[str]:
         return self.rows[0].tags if self.rows else []
+
+
+@dataclass
+class Channel:
+    """A row of the index's "Response times by channel" table."""
+
+    name: str
+    slug: str
+    figures: ChannelFigures
 
 
 @dataclass
@@ -226,6 +239,8 @@ class Overview:
     next_run: str | None
     rows: list[Row]
     pages: list[FunnelPage] = field(default_factory=list)
+    #: "Response times by channel": each demo form and each published address, over 30 days.
+    channels: list[Channel] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -269,6 +284,8 @@ def _configured(config: Config) -> dict[str, dict[str, Any]]:
             "tags": list(spec.tags),
             "sla_s": next((sla for kind, section in spec.sections() if (sla := kind.sla_s(section)) is not None), None),
             "schedule": (spec.schedule or config.settings.defaults.schedule) if spec.enabled else None,
+            "spec": spec,
+            "settled": next(((k.settled_name, k.settled_title) for k, _ in spec.sections() if k.settles), None),
             "steps": [label for label, _, _ in steps_of(spec)],
         }
     return known
@@ -318,6 +335,10 @@ def build_overview(config: Config, store: Store, now: datetime | None = None) ->
         page = _funnel(store, name, slug, facts, uptime)
         overview.pages.append(page)
         overview.rows.extend(page.rows)
+        spec = facts.get("spec")
+        figures = channel_figures(store.ledger, name, spec, reference or now) if spec is not None else None
+        if figures is not None:
+            overview.channels.append(Channel(name, slug, figures))
     overview.rows.sort(key=lambda r: (STATUS_ORDER[r.status], r.name.lower(), r.viewport))
     return overview
 
@@ -329,7 +350,8 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
     history = [Cell.of(r) for r in light[:HISTORY_ROWS]]
     settled_kinds = tuple(kind.name for kind in KINDS.values() if kind.settles)
     followups = [Cell.of(r) for r in store.recent(name, settled_kinds, FOLLOWUP_ROWS)] if settled_kinds else []
-    stats = FollowupStats.of(store.ledger.stats(name), facts.get("sla_s"))
+    word, title = facts.get("settled") or ("follow-up", "Sales follow-ups")
+    stats = FollowupStats.of(store.ledger.stats(name), facts.get("sla_s"), word)
     viewports: list[str] = []
     for cell in history:
         if cell.viewport not in viewports:
@@ -356,4 +378,4 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
             row.broken_since = store.streak_start(name, viewport) or latest.started_at
         rows.append(row)
     return FunnelPage(name=name, slug=slug, file=facts.get("file"), rows=rows, history=history,
-                      followups=followups, older=older)
+                      followups=followups, older=older, settled_title=title)

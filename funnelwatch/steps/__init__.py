@@ -2,7 +2,7 @@
 
 The table's order is the order a check runs its sections in: the browser
 sections (ad, landing, form), then custom `steps:`, then the inbox-side ones
-(asset, followup), so a two-step form driven by `steps:` can still be followed
+(asset, followup, contact), so a two-step form driven by `steps:` can still be followed
 by an asset check. Adding a kind is one new module (a `StepKind` subclass, see
 `base.py`) plus one line here; the check schema, the plan, the runner, the
 report and JUnit learn about it from the kind itself.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import ad, asset, custom, followup, form, landing
+from . import ad, asset, contact, custom, followup, form, landing
 from .base import EvidenceKit, RunServices, StepContext, StepKind, StepOutcome
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ register(form.Form())
 register(custom.Custom())
 register(asset.Asset())
 register(followup.Followup())
+register(contact.Contact())
 
 
 def steps_of(spec: "CheckBase") -> list[tuple[str, StepKind, Any]]:

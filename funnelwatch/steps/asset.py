@@ -6,13 +6,20 @@ subject contains `email.subject_contains` arrives within `email.within`
 listed but never taken for it); it shows no raw merge tag; its link (found by
 visible text and followed through click trackers), its attachment, or the
 thank-you page's download link (`page_link`) serves the promised file, judged
-from its bytes: type, size, title, text.
+from its bytes: type, size, title, text. Where the email landed and whether
+receivers trust it (`placement.py`) is judged last and comes first: an email
+in a junk folder fails as `email_in_spam`, one whose DKIM/DMARC (or SPF
+without DKIM) failed as `email_auth_fail`, and the email and its asset are
+still checked, their verdict kept as `content_verdict`.
 
 Evidence, in `ctx.evidence["asset"]` (every string came from the outside
 world: the report must escape it, html included)::
 
     {"email": {"from", "to", "subject", "date", "text" (excerpt), "html",
-               "links": [{"text", "url"}], "attachments": [{"filename", "content_type", "size", "inline"}]},
+               "links": [{"text", "url"}], "attachments": [{"filename", "content_type", "size", "inline"}],
+               "folder", "in_spam", "auth": {"authserv_id", "spf", "dkim", "dmarc", "signing_domain", ...} | "not reported ...",
+               "return_path", "list_unsubscribe", "arc"?},
+     "content_verdict": {"ok", "category", "reason"},      # only when placement failed the step
      "other_messages": [{"from", "subject", "date"}],     # same address, not the delivery email
      "waited_s": 3.1,
      "source": "link" | "attachment" | "page_link",
@@ -36,9 +43,10 @@ from ..errors import MonitorProblem, StepFailed
 from ..fields import Duration, Size, Strict, StrList
 from ..inbox.base import ReceivedEmail, wait_for
 from ..netguard import AddressGuard
+from ..placement import DELIVERY_KEYS, delivery_facts, judge
 from ..results import Category
 from ..units import format_duration, format_size
-from .base import StepKind
+from .base import EvidenceKit, StepKind
 from .pagekit import contains
 
 if TYPE_CHECKING:
@@ -108,33 +116,72 @@ class Asset(StepKind):
     def time_cap_s(self, section: AssetSection, timeout_s: float) -> float:
         return (section.email.within if section.email else 0) + timeout_s * 3 + 10
 
+    def evidence(self, value: Any, kit: EvidenceKit) -> list[Any]:
+        """Where the email landed and who vouches for it, the email itself, then the asset's facts."""
+        if not isinstance(value, dict):
+            return kit.facts(self.title, value)
+        email = value.get("email")
+        if not isinstance(email, dict):
+            return super().evidence(value, kit)
+        delivery = kit.delivery("Where the email landed, and whether receivers trust it", email)
+        shown = kit.email("The email as received", {k: v for k, v in email.items() if k not in DELIVERY_KEYS})
+        return delivery + shown + kit.facts(self.title, value, {"email"})
+
     async def run(self, ctx: "StepContext", section: AssetSection) -> None:
         evidence: dict[str, Any] = ctx.evidence.setdefault("asset", {})
-        email = await _delivery_email(ctx, section, evidence) if section.email is not None else None
-        if email is not None:
-            tag = find_merge_tag(email)
-            if tag:
-                raise StepFailed(Category.MERGE_TAG, f"the email '{email.subject}' shows the raw merge tag "
-                                 f"'{tag.tag}' in its {tag.where}: “{tag.context}”")
-        if section.attachment and email is not None:
-            await _check_attachment(ctx, email, section.expect, evidence)
-        elif section.link_text and email is not None:
-            link = find_link(email, section.link_text)
-            if link is None:
-                raise StepFailed(Category.WRONG_ASSET, f"the email '{email.subject}' has no link '{section.link_text}'"
-                                 f"{_link_list(email.links)}")
-            evidence["source"] = "link"
-            await _check_link(ctx, link, section.expect, evidence, f"'{link.text or section.link_text}'")
-        elif section.page_link:
-            link = await _page_link(ctx, section.page_link)
-            evidence["source"] = "page_link"
-            await _check_link(ctx, link, section.expect, evidence, f"'{link.text or section.page_link}' on the page")
+        received = None
+        if section.email is not None:
+            email, received = await _delivery_email(ctx, section, evidence)
+        else:
+            email = None
+        try:
+            await _check_content(ctx, section, email, evidence)
+        except StepFailed as failure:
+            if received is not None:
+                _landed_well(ctx, received, evidence, failure)
+            raise
+        if received is not None:
+            _landed_well(ctx, received, evidence, None)
+
+
+def _landed_well(ctx: "StepContext", received: ReceivedEmail, evidence: dict[str, Any], failure: StepFailed | None) -> None:
+    """Spam placement and receivers' distrust fail the step before anything the content did (both facts are kept)."""
+    problem = judge(received, ctx.config.settings.inbox.trusted_authserv_id)
+    if problem is None:
+        return
+    evidence["content_verdict"] = ({"ok": False, "category": failure.category.value, "reason": failure.reason}
+                                   if failure else {"ok": True, "category": None,
+                                                    "reason": "the email and its asset are the promised ones"})
+    raise StepFailed(problem[0], problem[1], **(failure.evidence if failure else {})) from None
+
+
+async def _check_content(ctx: "StepContext", section: AssetSection, email: DeliveryEmail | None, evidence: dict[str, Any]) -> None:
+    """No raw merge tag, and the promised asset behind the link, the attachment or the page's download link."""
+    if email is not None:
+        tag = find_merge_tag(email)
+        if tag:
+            raise StepFailed(Category.MERGE_TAG, f"the email '{email.subject}' shows the raw merge tag "
+                             f"'{tag.tag}' in its {tag.where}: “{tag.context}”")
+    if section.attachment and email is not None:
+        await _check_attachment(ctx, email, section.expect, evidence)
+    elif section.link_text and email is not None:
+        link = find_link(email, section.link_text)
+        if link is None:
+            raise StepFailed(Category.WRONG_ASSET, f"the email '{email.subject}' has no link '{section.link_text}'"
+                             f"{_link_list(email.links)}")
+        evidence["source"] = "link"
+        await _check_link(ctx, link, section.expect, evidence, f"'{link.text or section.link_text}'")
+    elif section.page_link:
+        link = await _page_link(ctx, section.page_link)
+        evidence["source"] = "page_link"
+        await _check_link(ctx, link, section.expect, evidence, f"'{link.text or section.page_link}' on the page")
 
 
 # --- the email -------------------------------------------------------------------
 
 
-async def _delivery_email(ctx: "StepContext", section: AssetSection, evidence: dict[str, Any]) -> DeliveryEmail:
+async def _delivery_email(ctx: "StepContext", section: AssetSection,
+                          evidence: dict[str, Any]) -> tuple[DeliveryEmail, ReceivedEmail]:
     assert section.email is not None
     if ctx.inbox is None:
         raise MonitorProblem(Category.CONFIG, "this check waits for an email, but config/funnelwatch.yaml has no inbox: section")
@@ -161,6 +208,7 @@ async def _delivery_email(ctx: "StepContext", section: AssetSection, evidence: d
     within = section.email.within
     if ctx.submitted_at is not None:
         within = max(1.0, within - (time.time() - ctx.submitted_at))
+    ctx.waiting("waiting for the delivery email", within)
     wait = await wait_for(ctx.inbox, ctx.token, lambda m: subject_ok(m) and carries_asset(m), within,
                           max_poll_s=max(0.5, ctx.config.settings.inbox.poll))
     match = wait.match or next((m for m in reversed(wait.seen) if subject_ok(m)), None)
@@ -169,8 +217,8 @@ async def _delivery_email(ctx: "StepContext", section: AssetSection, evidence: d
     if match is None:
         raise StepFailed(Category.NO_EMAIL, _no_email_reason(ctx.address, wanted, section.email.within, wait.seen))
     email = facts(match)
-    evidence["email"] = email.evidence()
-    return email
+    evidence["email"] = {**email.evidence(), **delivery_facts(match, ctx.config.settings.inbox.trusted_authserv_id)}
+    return email, match
 
 
 def _no_email_reason(address: str, wanted: str | None, within_s: float, seen: list[ReceivedEmail]) -> str:

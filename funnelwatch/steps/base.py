@@ -8,7 +8,7 @@ A kind is a module with a `StepKind` subclass and one line in `steps/__init__.py
 - `model` — the pydantic model of its section (the check schema is built from
   the registry: `schema.check_model()`); `repeated` kinds take a list of items,
   labelled `name[i]` (custom `steps:`);
-- its rules: `needs_inbox`, `one_viewport`, `submits_once`, `starts_page`,
+- its rules: `needs_inbox`, `needs_browser`, `one_viewport`, `submits_once`, `starts_page`,
   `needs_page`, `submits`, `check_rules`, `settings_problem`, `time_cap_s`;
 - `run(ctx, section)` — the work on the page, once per attempt. A step signals
   "the funnel is broken here" by raising `StepFailed`, "funnelwatch could not
@@ -24,6 +24,7 @@ Every hook has a no-op default here, so a kind writes only what it needs.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -52,6 +53,10 @@ class EvidenceKit(Protocol):
 
     def email(self, title: str, value: Any) -> list[Any]: ...
 
+    def delivery(self, title: str, value: Any) -> list[Any]:
+        """Where an email landed and receivers' verdicts (`placement.delivery_facts` keys) as badges and facts."""
+        ...
+
     def table(self, title: str, rows: Any, columns: list[str]) -> list[Any]: ...
 
     def chain(self, value: Any) -> list[Any]: ...
@@ -60,8 +65,19 @@ class EvidenceKit(Protocol):
 
 
 @dataclass
+class Waiting:
+    """A long wait a step is in, for live progress: "HIPAA checklist: waiting for the delivery email, 1m 20s of 10m"."""
+
+    what: str
+    check: str | None = None  # None: a wait of the whole run ("3 demo requests waiting for a reply")
+    viewport: str | None = None
+    up_to_s: float | None = None
+    since: float = field(default_factory=time.monotonic)
+
+
+@dataclass
 class RunServices:
-    """What a kind's run hooks may use: the ledger, the inbox reader, the clock, the run id.
+    """What a kind's run hooks may use: the ledger, the inbox reader (and whose verdicts to trust), the clock, the run id.
 
     `checks` are the checks as configured now (a probe may outlive a renamed
     file); `inbox_problem` says why there is no inbox, when there is none.
@@ -75,6 +91,10 @@ class RunServices:
     inbox_problem: "MonitorProblem | None" = None
     #: The loaded config's secrets, for text a hook writes (a settled probe's reason).
     redactor: Redactor = field(default_factory=Redactor)
+    #: Where a step says what it is waiting for (a terminal shows it live): `progress("waiting", Waiting(...))`.
+    progress: Callable[[str, Any], None] = field(default=lambda event, payload: None)
+    #: Whose `Authentication-Results` count (`inbox.trusted_authserv_id`; None: the top-most header).
+    trusted_authserv_id: str | None = None
 
     def attach_check(self, result: "CheckResult") -> "CheckResult":
         """Tags and file from the check as configured now; the reason with the config's secrets hidden."""
@@ -101,12 +121,18 @@ class StepKind:
     settles: ClassVar[bool] = False
     #: How a result settled by a later run is named after its check (JUnit: "Demo [desktop] follow-up").
     settled_name: ClassVar[str] = ""
+    #: The funnel page's heading over those settled results ("Sales follow-ups").
+    settled_title: ClassVar[str] = "Settled later"
 
     # --- what the rest needs to know about a section ---------------------------
 
     def needs_inbox(self, section: Any) -> bool:
         """This section reads email (the run opens the inbox, and an inbox problem stops it here)."""
         return False
+
+    def needs_browser(self, section: Any) -> bool:
+        """This section works in the browser (a check whose sections all say no runs without one: an email probe)."""
+        return True
 
     def starts_page(self, section: Any) -> bool:
         """This section opens the funnel's first page (an ad click, a landing URL)."""
@@ -134,6 +160,14 @@ class StepKind:
 
     def sla_s(self, section: Any) -> float | None:
         """The answer time this section promises (follow-ups), for the report."""
+        return None
+
+    def summary(self, ledger: "Ledger", check_name: str, section: Any, now: Any) -> list[str]:
+        """Lines `funnelwatch history NAME` prints under the results (a probe kind's response times)."""
+        return []
+
+    def channel(self, section: Any) -> tuple[str, str] | None:
+        """(channel, SLA in words) for the report's "Response times by channel" table; None: not a channel."""
         return None
 
     # --- work --------------------------------------------------------------------
@@ -213,6 +247,11 @@ class StepContext:
     def redactor(self) -> Redactor:
         """The loaded config's secrets: what a step keeps as evidence is redacted with it."""
         return self.config.redactor
+
+    def waiting(self, what: str, up_to_s: float | None = None) -> None:
+        """Tell a watching terminal this attempt now waits (for an email, a reply) up to `up_to_s`."""
+        if self.services is not None and self.check is not None:
+            self.services.progress("waiting", Waiting(what, self.check.spec.name, self.viewport, up_to_s))
 
     def submitting(self) -> float:
         """The form is about to go out: the time it does (for `submitted_at`), once each kind noted it (the ledger)."""

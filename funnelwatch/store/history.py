@@ -162,6 +162,13 @@ class RunsAndResults:
             [check, *kinds, limit],
         ))
 
+    def results_between(self, since: str, until: str) -> list[dict[str, Any]]:
+        """Check results started in (since, until] (ISO), oldest first, without evidence (the digest)."""
+        return list(self.db.query(
+            f"select {_LIGHT} from results where started_at > ? and started_at <= ? and kind = 'check' order by started_at, id",
+            [since, until],
+        ))
+
     def window_counts(self, since: str) -> list[dict[str, Any]]:
         """Per check/viewport/status: how many results after `since` (ISO), kind 'check' only, outside
         maintenance windows (a deploy night does not count against the uptime)."""

@@ -79,10 +79,11 @@ class SqlLedger:
                 ["aborted" if submitted else "released", check_name, viewport, run_id],
             )
 
-    def open_probes(self) -> list[Probe]:
+    def open_probes(self, kinds: tuple[str, ...] | None = None) -> list[Probe]:
         marks = ", ".join("?" for _ in OPEN_PROBE_STATES)
         rows = self._db.query(f"select * from probes where state in ({marks}) order by id", list(OPEN_PROBE_STATES))
-        return [_probe(r) for r in rows]
+        probes = [_probe(r) for r in rows]
+        return [p for p in probes if kinds is None or p.kind in kinds]
 
     def move(self, probe_id: int, from_state: str, values: dict[str, Any]) -> bool:
         assignments = ", ".join(f"[{k}] = ?" for k in values)
@@ -101,15 +102,25 @@ class SqlLedger:
         found = self._db.execute(f"select 1 from probes where state in ({marks}) limit 1", list(OPEN_PROBE_STATES)).fetchone()
         return found is not None
 
-    def stats(self, check_name: str, limit: int = 30) -> ProbeStats:
+    def stats(self, check_name: str, limit: int = 30, since: datetime | None = None) -> ProbeStats:
         """Last latency, median and p90 over the last `limit` settled probes, share within SLA."""
         marks = ", ".join("?" for _ in SETTLED_PROBE_STATES)
         rows = list(self._db.query(
-            f"select * from probes where check_name = ? and state in ({marks}) order by submitted_at desc, id desc limit ?",
-            [check_name, *SETTLED_PROBE_STATES, limit],
+            f"select * from probes where check_name = ? and state in ({marks}) and submitted_at > ? "
+            "order by submitted_at desc, id desc limit ?",
+            [check_name, *SETTLED_PROBE_STATES, stamp(since) if since else "", limit],
         ))
         pending = self._db.execute("select count(*) from probes where check_name = ? and state = 'pending'", [check_name]).fetchone()[0]
         return ProbeStats.of(check_name, rows, pending)
+
+    def latencies(self, check_name: str, since: datetime) -> list[tuple[str, float | None, str]]:
+        marks = ", ".join("?" for _ in SETTLED_PROBE_STATES)
+        rows = self._db.query(
+            f"select submitted_at, latency_s, state from probes where check_name = ? and state in ({marks}) "
+            "and submitted_at > ? order by submitted_at, id",
+            [check_name, *SETTLED_PROBE_STATES, stamp(since)],
+        )
+        return [(r["submitted_at"], r["latency_s"], r["state"]) for r in rows]
 
 
 def _probe(row: dict[str, Any]) -> Probe:
@@ -119,4 +130,6 @@ def _probe(row: dict[str, Any]) -> Probe:
         sla_deadline=when(row["sla_deadline"]), give_up_at=when(row["give_up_at"]), state=row["state"],
         within_s=row["within_s"] or 0.0, rules=json.loads(row["rules"] or "{}"), run_id=row["run_id"],
         reply_at=parse_iso(row["reply_at"]), latency_s=row["latency_s"], business_latency_s=row["business_latency_s"],
+        kind=row.get("kind") or "followup", channel=row.get("channel"), message_id=row.get("message_id"),
+        sent=json.loads(row.get("sent") or "{}"),
     )

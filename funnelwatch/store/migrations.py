@@ -76,6 +76,17 @@ def _v2(db: sqlite_utils.Database) -> None:
 
 
 def _v3(db: sqlite_utils.Database) -> None:
+    # One ledger for every channel that answers later: `kind` is the step kind that recorded the probe
+    # (null on older rows: they are all follow-ups), `channel` what was probed (a contact address),
+    # `message_id` the probe email's Message-ID (replies name it in In-Reply-To), `sent` the question as sent.
+    probes = table(db, "probes")
+    for column in ("kind", "channel", "message_id", "sent"):
+        if column not in probes.columns_dict:
+            probes.add_column(column, str)
+    probes.create_index(["kind", "state"], if_not_exists=True)
+
+
+def _v4(db: sqlite_utils.Database) -> None:
     # Maintenance windows: a result inside one names it (alerts hold it, uptime skips it), and the
     # ad-hoc windows `funnelwatch maintenance start` opens (tags and checks as JSON lists; times ISO UTC).
     table(db, "results").add_column("maintenance", str)
@@ -87,4 +98,4 @@ def _v3(db: sqlite_utils.Database) -> None:
 
 
 #: Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
