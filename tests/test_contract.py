@@ -84,6 +84,16 @@ def test_the_schema_rejects_a_document_missing_a_promised_key():
         hold_to_schema({**doc, "surprise": 1})
 
 
+def test_a_result_inside_a_maintenance_window_names_it_in_the_json():
+    from funnelwatch.results import CheckResult, RunResult, Status
+
+    held = CheckResult("Spring offer", "checks/spring.yaml", Status.FAIL, started_at="2026-11-22T00:30:00Z",
+                       maintenance="Sun 01:00-03:00 Europe/Berlin")
+    doc = RunResult(1, "2026-11-22T00:30:00Z", "2026-11-22T00:31:00Z", [held, CheckResult("Home", "checks/home.yaml", Status.PASS)]).to_json()
+    hold_to_schema(doc)
+    assert [r["maintenance"] for r in doc["results"]] == ["Sun 01:00-03:00 Europe/Berlin", None]
+
+
 def test_run_list_prints_checks_by_viewport_what_would_submit_and_what_waits_on_every_and_runs_nothing(project):
     from datetime import timedelta
 
