@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from .clock import SYSTEM_CLOCK, Clock, iso
 from .config import Config
 from .errors import FunnelwatchError
-from .locking import RunLock
+from .locking import RunBusy, RunLock
 from .plan import Listed, Plan, describe, make_plan
 from .results import Problem, RunResult
 from .runner import Progress, Runner
@@ -37,12 +39,24 @@ def run(
 
     One run at a time per database (`on_overlap`: the second waits or exits);
     `settle_only` runs no check and only settles open follow-up probes; `clock`
-    is the time every decision is made by (tests move it).
+    is the time every decision is made by (tests move it). A run that could not do its job
+    (the history cannot be opened, the run crashed) still pings the failure heartbeat before it raises.
     """
     plan = Plan(selection="follow-ups only") if settle_only else make_plan(config, checks, tags)
     notify = (lambda message: progress("notice", message)) if progress else None
-    with RunLock(config.database_path, config.settings.on_overlap, notify):
-        return _run_locked(config, plan, headed, progress, report, alerts, clock or SYSTEM_CLOCK)
+    try:
+        with RunLock(config.database_path, config.settings.on_overlap, notify):
+            return _run_locked(config, plan, headed, progress, report, alerts, clock or SYSTEM_CLOCK)
+    except RunBusy:
+        raise  # the run holding the lock pings for both
+    except Exception:
+        if alerts:
+            from .alerts import ping_heartbeat
+
+            for problem in ping_heartbeat(config, 2):
+                if progress:
+                    progress("notice", problem)
+        raise
 
 
 def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | None, report: bool, alerts: bool,
@@ -145,6 +159,48 @@ def list_plan(config: Config, *, checks: list[str] | None = None, tags: list[str
         return plan, describe(plan, store.ledger, now)
     finally:
         store.close()
+
+
+def start_maintenance(config: Config, duration_s: float, tags: list[str] | None = None, checks: list[str] | None = None,
+                      note: str | None = None, clock: Clock | None = None) -> dict[str, Any]:
+    """Open an ad-hoc maintenance window from now for `duration_s` (a deploy), kept in the history database.
+
+    Checks still run inside it; their alerts wait and the uptime leaves them out.
+    """
+    now = (clock or SYSTEM_CLOCK).now()
+    store = Store(config.database_path, clock=clock or SYSTEM_CLOCK, redactor=config.redactor)
+    try:
+        return store.maintenance.open(now, now + timedelta(seconds=duration_s), list(tags or []), list(checks or []), note)
+    finally:
+        store.close()
+
+
+def maintenance_windows(config: Config, clock: Clock | None = None) -> list[str]:
+    """Every maintenance window that is open now or still to come, one line each."""
+    from .maintenance import Calendar
+
+    now = (clock or SYSTEM_CLOCK).now()
+    store = Store(config.database_path, redactor=config.redactor)
+    try:
+        calendar = Calendar.of(config, store.maintenance.active(now))
+    finally:
+        store.close()
+    return [window.text + (" — open now" if window.covers(now) else "") + _scope(window) for window in calendar.windows]
+
+
+def end_maintenance(config: Config, tags: list[str] | None = None, clock: Clock | None = None) -> int:
+    """End the open ad-hoc windows now (only those for `tags`, when given); how many there were."""
+    store = Store(config.database_path, redactor=config.redactor)
+    try:
+        return store.maintenance.end((clock or SYSTEM_CLOCK).now(), list(tags or []))
+    finally:
+        store.close()
+
+
+def _scope(window: Any) -> str:
+    """`(only tag google-ads, check HIPAA)` for a configured window (a stored one's text says it already)."""
+    parts = [f"tag {t}" for t in window.tags] + [f"check {c}" for c in window.checks]
+    return f" (only {', '.join(parts)})" if parts and not window.text.startswith("ad-hoc") else ""
 
 
 def build_report(config: Config, store: Store | None = None) -> Path:

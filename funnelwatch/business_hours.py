@@ -1,12 +1,14 @@
 """Business hours: the SLA clock sales teams actually promise ("within 4 business hours").
 
 A follow-up SLA with `hours: Mon-Fri 09:00-17:00 Europe/Berlin` only counts
-time inside those hours, in that time zone, skipping `holidays` (local dates).
+time inside those hours, in that time zone, skipping `holidays`: local dates
+(`2026-12-25`) and country or region codes (`DE-BY`, `US`, `GB-SCT`), whose
+public holidays come from the maintained `holidays` package.
 Arithmetic is done per local day and converted to UTC with zoneinfo, so a
 weekend or a daylight-saving change between submission and reply is counted
 as the sales team experiences it, not as 24-hour blocks.
 
-    hours = BusinessHours.parse("Mon-Fri 09:00-17:00 Europe/Berlin", holidays=["2026-12-25"])
+    hours = BusinessHours.parse("Mon-Fri 09:00-17:00 Europe/Berlin", holidays=["DE-BY", "2026-12-24"])
     deadline = hours.add(submitted_at, 4 * 3600)       # 4 business hours later
     spent = hours.seconds_between(submitted_at, reply_at)
 """
@@ -16,13 +18,34 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable, Iterator
+from functools import lru_cache
+from typing import Any, Iterable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPEC = re.compile(r"^\s*(?P<days>[A-Za-z,\- ]+?)\s+(?P<open>\d{1,2}:\d{2})\s*-\s*(?P<close>\d{1,2}:\d{2})(?:\s+(?P<zone>\S+))?\s*$")
 #: How far ahead `add` looks for enough business time before giving up (a config with no open day).
 _HORIZON_DAYS = 3 * 366
+_REGION = re.compile(r"^([A-Za-z]{2})(?:-([A-Za-z0-9]{1,3}))?$")
+
+
+@lru_cache(maxsize=64)
+def region_holidays(code: str) -> Any:
+    """The public holidays of a country (`US`) or one of its regions (`DE-BY`); raises ValueError for an unknown code."""
+    import holidays
+
+    match = _REGION.match(code)
+    if not match:
+        raise ValueError(f"holiday '{code}' is not a date or a country code")
+    country, region = match[1].upper(), match[2].upper() if match[2] else None
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise ValueError(f"holiday '{code}': there is no holiday calendar for the country {country} — use an ISO "
+                         "country code like DE, US or GB, or list the dates")
+    if region is not None and region not in supported[country]:
+        known = ", ".join(f"{country}-{s}" for s in supported[country][:8])
+        raise ValueError(f"holiday '{code}': {country} has no region {region} — write it like {known}, or {country}")
+    return holidays.country_holidays(country, subdiv=region)
 
 
 @dataclass(frozen=True)
@@ -35,6 +58,8 @@ class BusinessHours:
     zone: ZoneInfo
     holidays: frozenset[date] = frozenset()
     text: str = ""
+    #: Country or region codes whose public holidays are days off too (`DE-BY`, `US`).
+    regions: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, text: str, holidays: Iterable[str] = ()) -> "BusinessHours":
@@ -51,14 +76,24 @@ class BusinessHours:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"'{zone_name}' is not a time zone; use an IANA name such as Europe/Berlin or America/New_York") from None
-        days_off = set()
+        days_off, regions = set(), []
         for item in holidays:
+            cleaned = str(item).strip()
+            if _REGION.match(cleaned):
+                region_holidays(cleaned.upper())
+                regions.append(cleaned.upper())
+                continue
             try:
-                days_off.add(date.fromisoformat(str(item).strip()))
+                days_off.add(date.fromisoformat(cleaned))
             except ValueError:
-                raise ValueError(f"holiday '{item}' is not a date; write it like 2026-12-25") from None
+                raise ValueError(f"holiday '{item}' is not a date or a country/region code; write it like "
+                                 "2026-12-25, DE-BY or US") from None
         opens = time(opens_s // 3600, opens_s % 3600 // 60)
-        return cls(frozenset(weekdays), opens, closes_s, zone, frozenset(days_off), text.strip())
+        return cls(frozenset(weekdays), opens, closes_s, zone, frozenset(days_off), text.strip(), tuple(regions))
+
+    def is_day_off(self, day: date) -> bool:
+        """A holiday: a listed date, or a public holiday of a listed country or region."""
+        return day in self.holidays or any(day in region_holidays(code) for code in self.regions)
 
     @property
     def day_length_s(self) -> int:
@@ -71,7 +106,7 @@ class BusinessHours:
         day = start.astimezone(self.zone).date() - timedelta(days=1)
         last = end.astimezone(self.zone).date() + timedelta(days=1) if end is not None else day + timedelta(days=_HORIZON_DAYS)
         while day <= last:
-            if day.weekday() in self.weekdays and day not in self.holidays:
+            if day.weekday() in self.weekdays and not self.is_day_off(day):
                 opening = _local(day, self.opens, self.zone)
                 closing = _local(day, time(0), self.zone, plus_s=self.closes_s)
                 lo, hi = max(opening, start), closing if end is None else min(closing, end)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,25 @@ class _Terminal:
 
 def _echo_err(text: str) -> None:
     """Print to stderr: secrets redacted, control and bidi characters shown escaped (text from pages,
-    emails and files reaches the terminal and cron logs as harmless text)."""
-    click.echo(one_line_each(_Terminal.redactor.redact(text)), err=True)
+    emails and files reaches the terminal and cron logs as harmless text). Off a terminal (cron logs,
+    journald, the daemon's log) every line starts with an ISO timestamp; the terminal stays as it is."""
+    text = one_line_each(_Terminal.redactor.redact(text))
+    if not _stderr_is_terminal():
+        from .clock import iso, utcnow
+
+        now = iso(utcnow())
+        text = "\n".join(line if _STAMPED.match(line) else f"{now} {line}" for line in text.split("\n"))
+    click.echo(text, err=True)
+
+
+_STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")  # the daemon's run lines carry their own time
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _echo(text: str) -> None:
@@ -54,9 +72,11 @@ def cli(ctx: click.Context, project: str, settings_file: str | None) -> None:
 
 
 def _load(obj: dict[str, Any]) -> Config:
-    """The project the global options name (-C, --config); its secrets are hidden from here on."""
+    """The project the global options name (-C, --config); its secrets are hidden from here on, its notices go to stderr."""
     config = load_config(obj["project"], settings_file=obj["settings_file"])
     _Terminal.redactor = config.redactor
+    for notice in config.notices:
+        _echo_err(f"funnelwatch: {notice}")
     return config
 
 
@@ -84,9 +104,13 @@ def schema(which: str) -> None:
 @click.pass_obj
 def validate(obj: dict[str, Any]) -> None:
     """Check every config and check file; exit 2 on any error."""
+    from .envfile import describe
+
     config = _load(obj)
     for warning in config.warnings:
         _echo_err(str(warning))
+    for line in describe(config.variables, config.root):
+        _echo_err(f"needs {line}")
     problems = config.diagnostics
     for diagnostic in problems:
         _echo_err(str(diagnostic))
@@ -118,7 +142,10 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
 
     # On a terminal, one status line says what runs and what it waits for; logs and --json get none of it.
     live = Live(write=lambda text: sys.stderr.write(_Terminal.redactor.redact(text)),
-                flush=sys.stderr.flush) if sys.stderr.isatty() and not as_json else None
+                flush=sys.stderr.flush) if _stderr_is_terminal() and not as_json else None
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        _echo_err("funnelwatch: warning: running as root — Chromium then runs without its sandbox while it follows "
+                  "third-party trackers and ads; run as an ordinary user (`funnelwatch systemd` writes User=)")
 
     def progress(event: str, payload: Any) -> None:
         if live is not None:
@@ -283,6 +310,63 @@ def cron(obj: dict[str, Any]) -> None:
 
     for line in cron_lines(_load(obj)):
         click.echo(line)
+
+
+@cli.command()
+@click.option("--user", "user_units", is_flag=True, help="Units for your own systemd (systemctl --user), not the system's.")
+@click.pass_obj
+def systemd(obj: dict[str, Any], user_units: bool) -> None:
+    """Print a systemd service and timer per configured schedule."""
+    from .systemd import systemd_text
+
+    for line in systemd_text(_load(obj), user=user_units):
+        click.echo(line)
+
+
+@cli.group()
+def maintenance() -> None:
+    """Maintenance windows: checks run, alerts wait (a deploy night)."""
+
+
+@maintenance.command(name="start")
+@click.option("--for", "duration", required=True, help="How long, e.g. 2h or 30m.")
+@click.option("--tag", "tags", multiple=True, help="Only checks with this tag; repeatable.")
+@click.option("--check", "checks", multiple=True, help="Only this check (its name); repeatable.")
+@click.option("--note", default=None, help="Why (shown in the report and in `maintenance list`).")
+@click.pass_obj
+def maintenance_start(obj: dict[str, Any], duration: str, tags: tuple[str, ...], checks: tuple[str, ...], note: str | None) -> None:
+    """Open a maintenance window from now (kept in the history database)."""
+    from . import api
+    from .maintenance import stored_window
+    from .units import parse_duration
+
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--for") from None
+    row = api.start_maintenance(_load(obj), seconds, list(tags), list(checks), note)
+    _echo(f"maintenance window open: {stored_window(row).text} — checks still run; alerts wait until it ends")
+
+
+@maintenance.command(name="list")
+@click.pass_obj
+def maintenance_list(obj: dict[str, Any]) -> None:
+    """Windows open now or still to come."""
+    from . import api
+
+    for line in api.maintenance_windows(_load(obj)) or ["no maintenance windows"]:
+        _echo(line)
+
+
+@maintenance.command(name="end")
+@click.option("--tag", "tags", multiple=True, help="Only windows for this tag; repeatable.")
+@click.pass_obj
+def maintenance_end(obj: dict[str, Any], tags: tuple[str, ...]) -> None:
+    """End the open ad-hoc windows now (configured ones follow the config)."""
+    from . import api
+
+    ended = api.end_maintenance(_load(obj), list(tags))
+    _echo(f"ended {ended} maintenance window{'s' if ended != 1 else ''}")
 
 
 @cli.command(name="import-ads")

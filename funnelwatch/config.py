@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from . import envfile
 from .errors import ConfigError, Diagnostic
 from .redaction import SHORT_SECRET_CHARS, Redactor
 from .schema import CheckBase, Settings, check_model, settings_model
@@ -46,6 +47,20 @@ def _is_secret(path: "Path_", variable: str, settings_file: bool) -> bool:
 Path_ = tuple[str | int, ...]
 
 
+@dataclass(frozen=True)
+class EnvUse:
+    """One `${VAR}` in a file: which variable, where, and where its value comes from (None: missing)."""
+
+    name: str
+    file: str
+    line: int
+    key: str
+    source: str | None
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line} {self.key}"
+
+
 @dataclass
 class Check:
     """A validated funnel with where it came from."""
@@ -57,6 +72,8 @@ class Check:
     uses_secrets: bool = False
     #: Weak spots that do not stop the check (a short secret): shown by `validate`.
     warnings: list[Diagnostic] = field(default_factory=list)
+    #: The `${VAR}`s the file uses.
+    variables: list[EnvUse] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -73,6 +90,8 @@ class BrokenCheck:
     diagnostics: list[Diagnostic]
     #: The tags the file names, if it names any (so `run --tag` still reports it).
     tags: list[str] = field(default_factory=list)
+    #: The `${VAR}`s the file uses.
+    variables: list[EnvUse] = field(default_factory=list)
 
 
 @dataclass
@@ -88,6 +107,10 @@ class Config:
     warnings: list[Diagnostic] = field(default_factory=list)
     #: This config's secrets (every secret ${VAR} it expanded, its channel URLs): hand it to whatever writes text out.
     redactor: Redactor = field(default_factory=Redactor)
+    #: Every `${VAR}` the files use, with where its value comes from (`validate`, `cron`, `systemd` list them).
+    variables: list[EnvUse] = field(default_factory=list)
+    #: One-line notes for every command (an old history location still in use).
+    notices: list[str] = field(default_factory=list)
 
     @property
     def database_path(self) -> Path:
@@ -188,6 +211,7 @@ class _Document:
         self.lines: dict[Path_, int] = {}
         self.diagnostics: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
+        self.variables: list[EnvUse] = []
         self.data: Any = None
         if self._too_big(text):
             return
@@ -201,6 +225,7 @@ class _Document:
                 self.lines.clear()
                 self.diagnostics.clear()
                 self.warnings.clear()
+                self.variables.clear()
             finally:
                 fast.dispose()
         try:
@@ -272,10 +297,13 @@ class _Document:
             name = match.group(1)
             if name is None:
                 return "${"
+            self.variables.append(EnvUse(name, self.file, line, _dotted(path), envfile.source_of(name)))
             if name not in os.environ:
-                self.diagnostics.append(
-                    Diagnostic(self.file, line, _dotted(path), f"environment variable {name} is not set — export {name}=... before running")
-                )
+                self.diagnostics.append(Diagnostic(
+                    self.file, line, _dotted(path),
+                    f"environment variable {name} is not set — add {name}=... to .env in the project folder "
+                    "(cron and systemd start without your shell's variables), or export it",
+                ))
                 return ""
             if _is_secret(path, name, self.all_env_secret):
                 self.redactor.add(os.environ[name])
@@ -523,7 +551,7 @@ def _read(file: Path, shown: str, model: type[BaseModel], all_env_secret: bool =
 
 
 def load_settings(root: Path, settings_file: Path | None = None, warnings: list[Diagnostic] | None = None,
-                  redactor: Redactor | None = None) -> tuple[Settings, str]:
+                  redactor: Redactor | None = None, variables: list[EnvUse] | None = None) -> tuple[Settings, str]:
     file = settings_file or root / CONFIG_FILE
     shown = _shown(file, root)
     if not file.exists():
@@ -543,6 +571,8 @@ def load_settings(root: Path, settings_file: Path | None = None, warnings: list[
         raise ConfigError(_bounded(doc.diagnostics))
     if warnings is not None:
         warnings.extend(doc.warnings)
+    if variables is not None:
+        variables.extend(doc.variables)
     return typing.cast(Settings, settings), shown
 
 
@@ -586,8 +616,9 @@ def _load_check(file: Path, root: Path, shown: str, slug: str, inside: tuple[Pat
         tags = data.get("tags")
         tags = [tags] if isinstance(tags, str) else tags
         tags = [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
-        return BrokenCheck(shown, name, slug, _bounded(doc.diagnostics), tags)
-    return Check(typing.cast(CheckBase, spec), shown, slug, uses_secrets=doc.uses_secrets, warnings=doc.warnings)
+        return BrokenCheck(shown, name, slug, _bounded(doc.diagnostics), tags, variables=doc.variables)
+    return Check(typing.cast(CheckBase, spec), shown, slug, uses_secrets=doc.uses_secrets, warnings=doc.warnings,
+                 variables=doc.variables)
 
 
 def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os.PathLike[str] | None = None,
@@ -603,12 +634,20 @@ def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os
     else:
         root = find_root(path)
         given = Path(path) if path and Path(path).is_file() else None
-    warnings: list[Diagnostic] = []
     redactor = Redactor()
-    settings, shown = load_settings(root, given, warnings, redactor)
-    for url in [channel.url for channel in settings.alerts] + [settings.heartbeat or ""]:
+    for name, value in envfile.load_env_file(root).items():
+        if _SECRET_NAME.search(name):  # as secret as the same variable exported in the environment
+            redactor.add(value)
+            redactor.add_url_credentials(value)
+    warnings: list[Diagnostic] = []
+    variables: list[EnvUse] = []
+    settings, shown = load_settings(root, given, warnings, redactor, variables)
+    for url in [channel.url for channel in settings.alerts] + [settings.heartbeat or "", settings.heartbeat_fail or ""]:
         redactor.add(url)  # a channel URL typed into the YAML (not via ${VAR}) is just as secret
-    config = Config(root=root, settings=settings, settings_file=shown, warnings=warnings, redactor=redactor)
+    notices: list[str] = []
+    settings = _history_location(root, settings, notices)
+    config = Config(root=root, settings=settings, settings_file=shown, warnings=warnings, redactor=redactor,
+                    variables=variables, notices=notices)
     folder = Path(checks_dir) if checks_dir else root / CHECKS_DIR
     files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []
     seen: dict[str, str] = {}
@@ -627,6 +666,7 @@ def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os
             )
         if isinstance(loaded, Check):
             loaded = _fits_settings(loaded, settings)
+        config.variables.extend(loaded.variables)
         if isinstance(loaded, Check):
             seen[loaded.name] = loaded.file
             config.checks.append(loaded)
@@ -634,6 +674,25 @@ def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os
         else:
             config.broken.append(loaded)
     return config
+
+
+#: Where the history lived before it moved out of the published reports folder.
+OLD_DATABASE = "reports/history.db"
+
+
+def _history_location(root: Path, settings: Settings, notices: list[str]) -> Settings:
+    """Without a `database:` setting, an existing reports/history.db (the old default) is still used, with a notice."""
+    if "database" in settings.model_fields_set:
+        return settings
+    old, new = root / OLD_DATABASE, root / settings.database
+    if not old.exists() or new.exists():
+        return settings
+    notices.append(
+        f"using {OLD_DATABASE}, the old default inside the published reports folder (it holds received emails and "
+        f"tokens) — move it with `mkdir -p {Path(settings.database).parent} && mv {OLD_DATABASE}* "
+        f"{Path(settings.database).parent}/`, or set `database: {OLD_DATABASE}` to keep it there and silence this"
+    )
+    return settings.model_copy(update={"database": OLD_DATABASE})
 
 
 def _fits_settings(check: Check, settings: Settings) -> Check | BrokenCheck:

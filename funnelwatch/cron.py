@@ -29,6 +29,17 @@ def funnelwatch_command() -> str:
     return f"{shlex.quote(str(Path(sys.executable).absolute()))} -m funnelwatch"
 
 
+def environment_comments(config: Config) -> list[str]:
+    """`#` lines naming every variable the config needs and where each comes from (cron's environment is empty)."""
+    from .envfile import describe
+
+    needed = describe(config.variables, config.root.resolve())
+    if not needed:
+        return []
+    return ["# cron and systemd start with an empty environment: funnelwatch reads .env in the project folder. Variables:"] + [
+        f"#   {line}" for line in needed]
+
+
 def cron_lines(config: Config, command: str | None = None) -> list[str]:
     command = command or funnelwatch_command()
     root = config.root.resolve()
@@ -43,6 +54,7 @@ def cron_lines(config: Config, command: str | None = None) -> list[str]:
         f"# funnelwatch: crontab lines for {root} (add them with `crontab -e`)",
         f"# flock queues runs that come due together (waiting up to {FLOCK_WAIT_S // 60} minutes); output goes to {log}",
     ]
+    lines += environment_comments(config)
     if not groups:
         return lines + ["# no enabled checks: nothing to schedule"]
     plain = sorted((t for t in groups if parse_schedule(t).tz is None), key=str)

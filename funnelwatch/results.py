@@ -218,9 +218,11 @@ class CheckResult:
     report: str | None = None
     started_at: str | None = None
     tags: list[str] = field(default_factory=list)
+    #: The maintenance window this result fell in (its alerts are held, uptime skips it); None outside one.
+    maintenance: str | None = None
 
     def to_json(self, reports_dir: str = "") -> dict[str, Any]:
-        """The stable `--json` shape from PRODUCT.md, plus viewport/latency, tags, started_at and artifacts.
+        """The stable `--json` shape from PRODUCT.md, plus viewport/latency, tags, started_at, artifacts and maintenance.
 
         Artifact paths are stored relative to the reports folder; here they are
         relative to the project, like `report` (`reports_dir` is prefixed).
@@ -242,6 +244,7 @@ class CheckResult:
         doc["started_at"] = self.started_at
         prefix = reports_dir.rstrip("/") + "/" if reports_dir else ""
         doc["artifacts"] = {kind: prefix + path for kind, path in sorted(self.artifacts.items())}
+        doc["maintenance"] = self.maintenance
         return doc
 
 
@@ -332,6 +335,8 @@ def summary_line(result: CheckResult) -> str:
         from .units import format_duration
 
         line += f" (latency {format_duration(result.latency_s)})"
+    if result.maintenance:
+        line += f" [maintenance {result.maintenance}: alerts held]"
     from .text import one_line
 
     return one_line(line)  # names and reasons carry page and email text: never an escape code on a terminal

@@ -1,12 +1,15 @@
 """Runs a plan: one browser, a fresh context per check and viewport, retries, typed results.
 
 Data flows one way: plan → attempts (steps on a page) → `CheckResult` → store.
-Concurrency is asyncio: at most `browser.concurrency` contexts at once.
+Concurrency is asyncio: at most `browser.concurrency` contexts at once. A
+slot is held per attempt, not per check: a check waiting out its
+`retry_delay` leaves the browser to the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -15,10 +18,11 @@ from typing import Any, Callable
 
 from . import scratch
 from .browser import BrowserHolder, context_profile, new_context, with_user_agent
-from .clock import SYSTEM_CLOCK, Clock, iso
+from .clock import SYSTEM_CLOCK, Clock, iso, parse_iso
 from .config import BrokenCheck, Config
 from .errors import FunnelwatchError, MonitorProblem
 from .inbox import Inbox, make_inbox
+from .maintenance import Calendar
 from .outcome import Verdict, classify, first_line
 from .page_events import browser_evidence, listen, settle_hits, watch_hits
 from .plan import Plan, PlanItem
@@ -94,6 +98,9 @@ class Runner:
         self.disk_full: DiskFull | None = None
         self.unsaved: list[tuple[CheckResult, str]] = []
         self.artifacts_skipped = 0
+        self.calendar = Calendar.of(config, store.maintenance.active(clock.now()))
+        #: Seconds to wait before retry `n` (jittered); tests and benchmarks may replace it.
+        self.retry_delay_s: Callable[[int], float] = lambda n: self.settings.defaults.retry_delay * (1 + random.random() / 2)
 
     # --- the whole run ----------------------------------------------------------
 
@@ -170,15 +177,14 @@ class Runner:
         async def one(index: int, item: PlanItem) -> tuple[int, CheckResult]:
             if no_browser is not None and _needs_browser(item):
                 return index, self._no_browser(item, no_browser)
-            async with semaphore:
+            waiting = self._claim(item)
+            if waiting is not None:  # a step kind vetoed this run (e.g. follow-up `every` not elapsed)
                 self.progress("start", item)
-                waiting = self._claim(item)
-                if waiting is not None:  # a step kind vetoed this run (e.g. follow-up `every` not elapsed)
-                    self._record(waiting, kind="waiting" if waiting.status is Status.PENDING else "check")
-                    return index, waiting
-                result = await self._run_item(holder, item)
-                self._record(result)
-                return index, result
+                self._record(waiting, kind="waiting" if waiting.status is Status.PENDING else "check")
+                return index, waiting
+            result = await self._run_item(holder, item, semaphore)  # a slot per attempt, not per check
+            self._record(result)
+            return index, result
 
         done = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
         return [result for _, result in sorted(done, key=lambda pair: pair[0])]
@@ -206,6 +212,9 @@ class Runner:
         return result
 
     def _record(self, result: CheckResult, kind: str = "check") -> None:
+        started = parse_iso(result.started_at)
+        moments = [self.clock.now()] + ([started] if started else [])
+        result.maintenance = result.maintenance or self.calendar.covering(result.check, result.tags, *moments)
         result.report = f"{self.settings.reports_dir.rstrip('/')}/funnels/{_slug_of(self.config, result)}.html"
         try:
             self.store.add_result(self.run_id, result, kind=kind)
@@ -216,12 +225,18 @@ class Runner:
 
     # --- one check on one viewport --------------------------------------------------
 
-    async def _run_item(self, holder: BrowserHolder | None, item: PlanItem) -> CheckResult:
-        started_at = iso(self.clock.now())
+    async def _run_item(self, holder: BrowserHolder | None, item: PlanItem, semaphore: asyncio.Semaphore) -> CheckResult:
+        started_at: str | None = None
         attempts: list[Attempt] = []
-        began = time.monotonic()
+        began = 0.0
         for number in range(1, item.retries + 2):
-            attempt = await self._attempt(holder, item, number)
+            if number > 1:  # outside the slot: the pause lets a deploy or CDN blip pass, and others run meanwhile
+                await asyncio.sleep(max(0.0, self.retry_delay_s(number)))
+            async with semaphore:
+                if started_at is None:  # the check's time starts when it gets a slot, not while it queues
+                    started_at, began = iso(self.clock.now()), time.monotonic()
+                    self.progress("start", item)
+                attempt = await self._attempt(holder, item, number)
             attempts.append(attempt)
             if attempt.status in (Status.PASS, Status.PENDING) or attempt.no_retry:
                 break

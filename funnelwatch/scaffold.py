@@ -8,7 +8,7 @@ from .config_schema import schema_line, write_project_schemas
 
 SETTINGS = schema_line("config") + """\
 # funnelwatch settings. Every key is optional; the README lists them all with defaults.
-database: reports/history.db      # SQLite history; created on first run
+database: data/history.db         # SQLite history (emails, tokens): keep it out of the published reports/
 reports_dir: reports              # open reports/index.html after a run
 
 browser:
@@ -45,6 +45,12 @@ browser:
 #   - url: ${FUNNELWATCH_ALERT_URL}            # an Apprise URL: slack://, mailto://, json://, ...
 #     on: [broken, recovered, error]
 #     remind: 1d
+# heartbeat: ${FUNNELWATCH_HEARTBEAT_URL}      # pinged after every complete run; {status} is up or down
+# heartbeat_fail: ${FUNNELWATCH_HEARTBEAT_FAIL_URL}   # pinged instead when funnelwatch could not do its job
+
+# Deploy nights: checks still run, alerts wait (and the uptime does not count them).
+# maintenance:
+#   - Sun 01:00-03:00 Europe/Berlin
 
 defaults:
   retries: 1                      # re-run a failed check this often before calling it broken
@@ -83,11 +89,27 @@ landing:
 """
 
 
+ENV_EXAMPLE = """\
+# Copy to .env (next to config/) and fill in. funnelwatch reads .env itself, so cron and
+# systemd (which start with an empty environment) see these too; a variable already set
+# in the environment wins. .env holds secrets: it is in .gitignore, never commit it.
+FUNNELWATCH_IMAP_USER=qa@example.com
+FUNNELWATCH_IMAP_PASSWORD=
+FUNNELWATCH_ALERT_URL=
+FUNNELWATCH_HEARTBEAT_URL=
+"""
+
+#: What a project keeps out of git: its secrets and its history (received emails, tokens).
+GITIGNORE = (".env", "data/")
+
+
 def scaffold(directory: Path) -> list[str]:
-    """Write config/funnelwatch.yaml and checks/example.yaml unless they exist, and the JSON Schemas their
-    `# yaml-language-server` lines name; say what happened."""
+    """Write config/funnelwatch.yaml, checks/example.yaml and .env.example unless they exist, the JSON
+    Schemas their `# yaml-language-server` lines name, and make .gitignore name .env and the history;
+    say what happened."""
     said = []
-    for relative, content in (("config/funnelwatch.yaml", SETTINGS), ("checks/example.yaml", EXAMPLE_CHECK)):
+    for relative, content in (("config/funnelwatch.yaml", SETTINGS), ("checks/example.yaml", EXAMPLE_CHECK),
+                              (".env.example", ENV_EXAMPLE)):
         path = directory / relative
         if path.exists():
             said.append(f"kept {path} (already exists)")
@@ -97,6 +119,20 @@ def scaffold(directory: Path) -> list[str]:
         said.append(f"wrote {path}")
     for path in write_project_schemas(directory):  # always fresh: they follow the installed funnelwatch
         said.append(f"wrote {path} (editor completion; `funnelwatch schema` prints it)")
+    said.append(_gitignore(directory / ".gitignore"))
     (directory / "reports").mkdir(exist_ok=True)
     said.append(f"next: edit {directory / 'checks'}/*.yaml, then run `funnelwatch validate` and `funnelwatch run`")
     return said
+
+
+def _gitignore(path: Path) -> str:
+    """Add the lines of GITIGNORE that `path` lacks (keeping what is there)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    have = {line.strip() for line in text.splitlines()}
+    missing = [line for line in GITIGNORE if line not in have and line.rstrip("/") not in have]
+    if not missing:
+        return f"kept {path} (already ignores {', '.join(GITIGNORE)})"
+    prefix = "" if not text or text.endswith("\n") else "\n"
+    path.write_text(text + prefix + "# funnelwatch: secrets and history\n" + "\n".join(missing) + "\n",
+                    encoding="utf-8")
+    return f"{'updated' if text else 'wrote'} {path} (ignores {', '.join(missing)})"

@@ -231,6 +231,8 @@ class AlertChannel(Strict):
 
 class Defaults(Strict):
     retries: int = Field(1, ge=0, le=10)
+    #: Pause between a failed attempt and its retry (plus up to half again, at random): a deploy or CDN blip passes.
+    retry_delay: Duration = 5.0
     schedule: str = "daily at 02:00"
 
     @field_validator("schedule")
@@ -241,6 +243,40 @@ class Defaults(Strict):
 
 def _digest_off(value: Any) -> Any:
     return "off" if value is False or value is None else value  # YAML reads a bare `off` as false
+def _window_shorthand(value: Any) -> Any:
+    """`- Sun 01:00-03:00 Europe/Berlin` is `- weekly: Sun 01:00-03:00 Europe/Berlin`."""
+    return {"weekly": value} if isinstance(value, str) else value
+
+
+class MaintenanceWindow(Strict):
+    """A maintenance window: `weekly` (days and hours, as business hours) or `start`/`end` (ISO times)."""
+
+    weekly: str | None = None
+    start: str | None = None
+    end: str | None = None
+    tags: StrList = []
+    checks: StrList = []
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> "MaintenanceWindow":
+        from .business_hours import BusinessHours
+        from .maintenance import parse_moment
+
+        if self.weekly is not None:
+            if self.start or self.end:
+                raise ValueError("a window is weekly: or start:/end:, not both — split it into two windows")
+            BusinessHours.parse(self.weekly)
+            return self
+        if not (self.start and self.end):
+            raise ValueError("give weekly: (like 'Sun 01:00-03:00 Europe/Berlin') or both start: and end: "
+                             "(like 2026-12-24T18:00+01:00)")
+        if parse_moment(self.end) <= parse_moment(self.start):
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+        return self
+
+
+Maintenance = Annotated[list[Annotated[MaintenanceWindow, BeforeValidator(_window_shorthand)]], BeforeValidator(_as_list)]
 
 
 class ReportSettings(Strict):
@@ -255,13 +291,15 @@ class ReportSettings(Strict):
 class SettingsBase(Strict):
     """config/funnelwatch.yaml (`settings_model()` gives it the `inbox:` of the registered backends)."""
 
-    database: str = "reports/history.db"
+    database: str = "data/history.db"
     reports_dir: str = "reports"
     browser: BrowserSettings = BrowserSettings()  # type: ignore[call-arg]  # pydantic fills the defaults
     inbox: InboxSettings = Field(default_factory=lambda: inbox_model()())
     outbox: OutboxSettings | None = None
     alerts: list[AlertChannel] = []
     heartbeat: str | None = None
+    heartbeat_fail: str | None = None
+    maintenance: Maintenance = []
     defaults: Defaults = Defaults()  # type: ignore[call-arg]
     report: ReportSettings = ReportSettings()
     on_overlap: Literal["wait", "exit"] = "exit"
@@ -301,11 +339,20 @@ class CheckBase(Strict):
     locale: Locale | None = None
     timezone_id: TimezoneId | None = None
     proxy: ProxyUrl | None = None
+    maintenance: Maintenance = []
 
     @field_validator("schedule")
     @classmethod
     def _schedule_parses(cls, value: str | None) -> str | None:
         return check_schedule(value)
+
+    @field_validator("maintenance")
+    @classmethod
+    def _own_windows(cls, value: list[MaintenanceWindow]) -> list[MaintenanceWindow]:
+        if any(w.tags or w.checks for w in value):
+            raise ValueError("a check's own maintenance windows cover that check; tags: and checks: belong in "
+                             "config/funnelwatch.yaml's maintenance:")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -300,6 +300,7 @@ def test_transient_5xx_on_the_first_request_that_passes_on_retry_is_flaky(projec
           timeout: 10s
         defaults:
           retries: 1
+          retry_delay: 0s
     """)
     ad_check(project, site, "/lp/cold", landing="/lp/cold")
     result = project.run_one()

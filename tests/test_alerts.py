@@ -204,7 +204,7 @@ def test_channel_down_run_still_succeeds_stores_results_and_retries_next_run(pro
     assert outcome.finished_at is not None
     assert outcome.exit_code == 1  # the funnel is broken; a down channel never fails the run
     assert any(p.startswith("alert channel json://***: the service did not accept the message; will retry next run") for p in outcome.problems)
-    assert any(p == "heartbeat http://*** answered HTTP 500" for p in outcome.problems)
+    assert any(p == "heartbeat http://*** answered HTTP 500 (tried twice)" for p in outcome.problems)
     assert all("T0KEN" not in p for p in outcome.problems)
     store = Store(project.load().database_path)
     try:
@@ -274,3 +274,35 @@ def test_demo_project_can_point_its_alerts_at_a_local_receiver(tmp_path, receive
     monkeypatch.setenv("FUNNELWATCH_DEMO_URL", "http://127.0.0.1:9")
     config = funnelwatch.load_config(project)
     assert [c.url for c in config.settings.alerts] == [receiver.apprise_url("/demo-alerts")]
+
+
+def test_broken_alert_carries_the_screenshot_and_the_funnel_page(project, receiver, site):
+    import base64
+
+    site.page("/lp/shot", "<h1>Offer expired</h1>")
+    project.config(alert_config(receiver, "report:\n  url: https://reports.example.com/fw\n"))
+    project.check("expired", f"""
+        name: Expired offer
+        landing:
+          url: {site.url('/lp/shot')}
+          must_not_show: [Offer expired]
+    """)
+    outcome = project.run(alerts=True)
+    assert [(r.status, r.step, r.category) for r in outcome.results] == [(Status.FAIL, "landing", Category.TEXT_FORBIDDEN)]
+    message = receiver.wait_for(1)[0]
+    lines = message["message"].splitlines()
+    assert lines[1].startswith("  • Expired offer — Landing page: ")
+    assert lines[2] == "    step landing · category text_forbidden · screenshot expired-desktop-attempt1.png"
+    assert lines[3] == "    https://reports.example.com/fw/funnels/expired.html"
+    (attachment,) = message["attachments"]
+    assert attachment["filename"] == "expired-desktop-attempt1.png" and attachment["mimetype"] == "image/png"
+    assert base64.b64decode(attachment["base64"]).startswith(b"\x89PNG")
+
+
+def test_without_a_published_report_the_digest_links_the_local_funnel_page(project, receiver):
+    project.config(alert_config(receiver))
+    stored_run(project, [failed("hipaa", "asset", Category.WRONG_ASSET, "the PDF is titled 'GDPR Readiness Guide'")])
+    lines = receiver.wait_for(1)[0]["message"].splitlines()
+    assert lines[2] == "    step asset · category wrong_asset"
+    assert lines[3] == f"    {project.root / 'reports' / 'funnels' / 'hipaa.html'}"
+    assert "attachments" not in receiver.wait_for(1)[0] or not receiver.wait_for(1)[0]["attachments"]

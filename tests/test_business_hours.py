@@ -53,6 +53,29 @@ def test_holidays_are_closed():
     assert hours.seconds_between(wednesday_4pm, berlin(2026, 12, 28, 10, 0)) == 2 * 3600
 
 
+def test_a_region_code_closes_that_regions_public_holidays():
+    # Epiphany (6 January) is a holiday in Bavaria, not in Berlin.
+    bavaria = BusinessHours.parse("Mon-Fri 09:00-17:00 Europe/Berlin", holidays=["DE-BY", "2026-01-07"])
+    monday_4pm = berlin(2026, 1, 5, 16, 0)
+    assert bavaria.add(monday_4pm, 2 * 3600) == berlin(2026, 1, 8, 10, 0)
+    assert HOURS.add(monday_4pm, 2 * 3600) == berlin(2026, 1, 6, 10, 0)
+    us = BusinessHours.parse("Mon-Fri 09:00-17:00 America/New_York", holidays=["US"])
+    wednesday_before_thanksgiving = datetime(2026, 11, 25, 16, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert us.add(wednesday_before_thanksgiving, 2 * 3600) == datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
+@pytest.mark.parametrize("code, message", [
+    ("XX", "holiday 'XX': there is no holiday calendar for the country XX — use an ISO country code like DE, US or GB"),
+    ("DE-ZZ", "holiday 'DE-ZZ': DE has no region ZZ — write it like DE-BB, DE-BE"),
+    ("Christmas", "holiday 'Christmas' is not a date or a country/region code; write it like 2026-12-25, DE-BY or US"),
+])
+def test_an_unknown_holiday_code_is_a_validation_error(code, message):
+    text = ("name: Demo\nlanding:\n  url: https://example.com/demo\nform:\n  fill: {email: '{inbox}'}\n"
+            f"followup:\n  within: 1d\n  hours: Mon-Fri 09:00-17:00 Europe/Berlin\n  holidays: [{code}]\n")
+    (found,) = validate_text(text, CheckSpec, "checks/demo.yaml")
+    assert str(found).startswith(f"checks/demo.yaml:9: followup.holidays: {message}"), found
+
+
 def test_other_zones_and_day_lists():
     hours = BusinessHours.parse("Mon,Wed,Fri 08:30-12:00 America/New_York")
     tuesday = datetime(2026, 6, 2, 14, 0, tzinfo=timezone.utc)
@@ -93,4 +116,4 @@ followup:
     assert validate_text(fixed, CheckSpec, "checks/demo.yaml") == []
     bad_day = text.replace("9-17", "09:00-17:00\n  holidays: [christmas]")
     [diagnostic] = validate_text(bad_day, CheckSpec, "checks/demo.yaml")
-    assert "holiday 'christmas' is not a date; write it like 2026-12-25" in str(diagnostic)
+    assert "holiday 'christmas' is not a date or a country/region code; write it like 2026-12-25, DE-BY or US" in str(diagnostic)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
 FUNNELWATCH = [sys.executable, "-m", "funnelwatch"]
+
+
+def unstamped(text: str) -> str:
+    """stderr without the ISO timestamp every line carries off a terminal."""
+    return re.sub(r"(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", "", text)
 
 
 def cli(project, *args, env=None, timeout=120):
@@ -87,7 +93,7 @@ def test_bad_settings_file_exits_2_without_traceback(project):
     project.config("browser:\n  concurency: 2\n")
     done = cli(project, "run")
     assert done.returncode == 2
-    assert done.stderr.strip() == "config/funnelwatch.yaml:2: browser.concurency: unknown key — did you mean 'concurrency'?"
+    assert unstamped(done.stderr).strip() == "config/funnelwatch.yaml:2: browser.concurency: unknown key — did you mean 'concurrency'?"
 
 
 def test_init_scaffolds_a_project_that_validates(tmp_path):
@@ -192,3 +198,14 @@ def test_init_honours_the_project_option(tmp_path):
     assert (tmp_path / "new" / "config" / "funnelwatch.yaml").is_file()
     assert (tmp_path / "new" / "checks" / "example.yaml").is_file()
     assert not (tmp_path / "config").exists()
+
+
+def test_run_as_root_warns_that_chromium_loses_its_sandbox(project, site):
+    site.page("/lp/root", "<title>A</title><p>Alpha</p>")
+    project.check("a", f"name: Alpha\nlanding:\n  url: {site.url('/lp/root')}\n")
+    done = cli(project, "run")
+    assert done.returncode == 0, done.stderr
+    warning = ("funnelwatch: warning: running as root — Chromium then runs without its sandbox while it follows "
+               "third-party trackers and ads; run as an ordinary user (`funnelwatch systemd` writes User=)")
+    # These tests may run as root (containers, CI) or not: the warning follows the user they run as.
+    assert (warning in done.stderr) is (os.geteuid() == 0), done.stderr

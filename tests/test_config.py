@@ -303,7 +303,8 @@ def test_missing_environment_variable_names_file_and_key(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path)
     assert str(caught.value) == (
-        "config/funnelwatch.yaml:1: heartbeat: environment variable FW_TEST_UNSET is not set — export FW_TEST_UNSET=... before running"
+        "config/funnelwatch.yaml:1: heartbeat: environment variable FW_TEST_UNSET is not set — add FW_TEST_UNSET=... to .env "
+        "in the project folder (cron and systemd start without your shell's variables), or export it"
     )
 
 

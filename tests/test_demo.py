@@ -33,7 +33,7 @@ def test_demo_catches_every_breakage_and_writes_the_report(tmp_path):
     assert f"report: {index}" in done.stderr
     assert index.exists()
 
-    store = Store(tmp_path / "reports" / "demo-history.db")
+    store = Store(tmp_path / "reports" / ".demo-project" / "data" / "history.db")
     try:
         latest = {r.check: r for r in store.latest() if r.step != "followup"}
         got = {name: (latest[name].status.value, latest[name].category.value if latest[name].category else None) for name in EXPECTED}

@@ -18,7 +18,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 ENV = {
     "FUNNELWATCH_IMAP_USER": "u", "FUNNELWATCH_IMAP_PASSWORD": "p", "FUNNELWATCH_ALERT_URL": "json://127.0.0.1:9/",
-    "FUNNELWATCH_HEARTBEAT_URL": "http://127.0.0.1:9/", "FUNNELWATCH_SLACK_URL": "slack://a/b/c",
+    "FUNNELWATCH_HEARTBEAT_URL": "http://127.0.0.1:9/", "FUNNELWATCH_HEARTBEAT_FAIL_URL": "http://127.0.0.1:9/fail",
+    "FUNNELWATCH_SLACK_URL": "slack://a/b/c",
     "FUNNELWATCH_ONCALL_URL": "json://127.0.0.1:9/oncall",
     "FUNNELWATCH_SMTP_USER": "u", "FUNNELWATCH_SMTP_PASSWORD": "p",
 }

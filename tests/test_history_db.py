@@ -73,7 +73,8 @@ def test_a_history_written_by_the_previous_release_opens_migrates_and_renders_th
     assert len(after) == len(before["results"]) == 35
     for old_row, new_row in zip(before["results"], after):
         kept = old_row[:evidence_at] + old_row[evidence_at + 1:]
-        assert new_row[:-1] == kept
+        assert new_row[:len(kept)] == kept
+        assert set(new_row[len(kept):-1]) <= {None}, "later columns (maintenance) are empty on old rows"
         assert (new_row[-1] or "{}") == old_row[evidence_at]
     width = len(before["probes"][0])  # later releases add columns (contact probes): empty on old rows
     assert [r[:width] for r in rows(db, "select * from probes order by id")] == before["probes"]
@@ -157,6 +158,24 @@ def test_the_views_show_the_latest_results_and_uptime_over_30_days(tmp_path):
     assert latest == {("Guide", "fail"), ("Home", "pass"), ("Pricing", "error")}
     uptime = {r[0]: r[1:] for r in rows(db, "select check_name, results, passed, failed, errors, uptime_pct from uptime_30d")}
     assert uptime == {"Guide": (2, 1, 1, 0, 50.0), "Home": (2, 2, 0, 0, 100.0), "Pricing": (2, 1, 0, 1, 100.0)}
+
+
+def test_uptime_30d_leaves_results_inside_a_maintenance_window_out(tmp_path):
+    db = tmp_path / "history.db"
+    _recent_history(db)
+    store = Store(db)
+    try:
+        run_id, _ = store.begin_run("all checks")
+        store.add_result(run_id, CheckResult("Home", "checks/home.yaml", Status.FAIL, started_at=iso(utcnow()), step="landing",
+                                             category=Category.HTTP_STATUS, reason="HTTP 503 during the deploy",
+                                             maintenance="Sun 01:00-03:00 Europe/Berlin"))
+        store.finish_run(run_id, 0)
+    finally:
+        store.close()
+    assert rows(db, "select status, maintenance from results where check_name = 'Home' order by id desc limit 1") == [
+        ("fail", "Sun 01:00-03:00 Europe/Berlin")]
+    uptime = {r[0]: r[1:] for r in rows(db, "select check_name, results, passed, failed, uptime_pct from uptime_30d")}
+    assert uptime["Home"] == (2, 2, 0, 100.0), "the deploy night's failure does not count against the uptime"
 
 
 def test_the_three_documented_queries_run_as_written_in_sqlite_utils_and_are_datasettes_canned_queries(tmp_path):

@@ -61,7 +61,7 @@ def test_second_run_exits_with_a_clear_message_while_one_runs(project, site):
     _, first_err = first.communicate(timeout=60)
     assert first.returncode == 0, first_err
     assert second.returncode == 2
-    assert second_err.startswith(f"funnelwatch: another funnelwatch run (pid {first.pid}, started ")
+    assert f"Z funnelwatch: another funnelwatch run (pid {first.pid}, started " in second_err
     assert "is using history.db — this run exits without checking; set `on_overlap: wait`" in second_err
     assert [r["state"] for r in runs_of(project)] == ["complete"]
     assert len(site.hits("/lp/lock-exit")) == 1

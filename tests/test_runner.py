@@ -5,7 +5,7 @@ from __future__ import annotations
 from funnelwatch import Category, Status
 from funnelwatch.demo.server import Response
 
-RETRY_CONFIG = "database: reports/history.db\nbrowser:\n  timeout: 5s\ndefaults:\n  retries: 1\n"
+RETRY_CONFIG = "database: reports/history.db\nbrowser:\n  timeout: 5s\ndefaults:\n  retries: 1\n  retry_delay: 0s\n"
 
 
 def landing(project, name, url, must_show="[]"):
@@ -108,3 +108,41 @@ def test_check_files_whose_names_slugify_alike_keep_their_own_screenshots_and_tr
         paths = [artifacts[kind] for artifacts in kept]
         assert len(set(paths)) == 2, f"two checks share one {kind}: {paths}"
         assert all((config.reports_dir / path).is_file() for path in paths)
+
+
+def test_a_retry_waits_retry_delay_and_leaves_its_browser_slot_to_other_checks(project, site):
+    import time
+
+    project.config("database: data/history.db\nbrowser:\n  timeout: 5s\n  concurrency: 1\n"
+                   "defaults:\n  retries: 1\n  retry_delay: 2s\n")
+    seen: dict[str, list[float]] = {"cold": [], "other": []}
+
+    @site.route("/lp/delay-cold")
+    def cold(_):
+        seen["cold"].append(time.monotonic())
+        if len(seen["cold"]) == 1:
+            return Response(503, "<h1>Deploying</h1>")
+        return Response(200, "<title>Offer</title><h1>Offer</h1>")
+
+    @site.route("/lp/delay-other")
+    def other(_):
+        seen["other"].append(time.monotonic())
+        return Response(200, "<title>Other</title><h1>Other</h1>")
+
+    landing(project, "a-cold", site.url("/lp/delay-cold"), "[Offer]")
+    landing(project, "b-other", site.url("/lp/delay-other"), "[Other]")
+    results = {r.check: r for r in project.run().results}
+    assert (results["a-cold"].status, results["a-cold"].attempts) == (Status.FLAKY, 2)
+    assert results["b-other"].status is Status.PASS
+    first, retry = seen["cold"]
+    assert retry - first >= 2.0  # the pause (2s plus up to half again of jitter), then a free slot
+    assert first < seen["other"][0] < retry  # with one slot, the other check ran during the pause
+
+
+def test_retry_delay_is_a_duration_with_a_few_seconds_default():
+    from funnelwatch.config import validate_text
+    from funnelwatch.schema import Settings
+
+    assert Settings().defaults.retry_delay == 5.0
+    (problem,) = validate_text("defaults:\n  retry_delay: soon\n", Settings, "config/funnelwatch.yaml")
+    assert str(problem).startswith("config/funnelwatch.yaml:2: defaults.retry_delay: ")

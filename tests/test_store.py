@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +125,50 @@ def test_a_history_from_the_first_schema_gets_the_process_column(tmp_path):
         assert store.run(run_id)["process"]
     finally:
         store.close()
+
+
+def test_the_history_lives_in_data_with_its_lock_beside_it(tmp_path, site):
+    from tests.fixtures.projects import Project
+
+    site.page("/lp/home", "<h1>Home</h1>")
+    project = Project(tmp_path).config("browser:\n  timeout: 5s\ndefaults:\n  retries: 0\n")
+    project.check("home", f"name: Home\nlanding:\n  url: {site.url('/lp/home')}\n")
+    config = project.load()
+    assert config.database_path == tmp_path / "data" / "history.db" and config.notices == []
+    assert project.run().exit_code == 0
+    assert (tmp_path / "data" / "history.db").is_file() and (tmp_path / "data" / "history.db.lock").is_file()
+    assert not list((tmp_path / "reports").glob("history.db*"))
+
+
+def test_an_old_reports_history_without_a_database_setting_is_still_used_with_a_notice(tmp_path):
+    from tests.fixtures.projects import Project
+
+    old = Store(tmp_path / "reports" / "history.db")
+    run_id, _ = old.begin_run("last month")
+    old.finish_run(run_id, 0)
+    old.close()
+    project = Project(tmp_path).config("browser:\n  timeout: 5s\n")
+    project.check("home", "name: Home\nlanding:\n  url: https://example.com/\n")
+    config = project.load()
+    assert config.database_path == tmp_path / "reports" / "history.db"
+    assert config.notices == [
+        "using reports/history.db, the old default inside the published reports folder (it holds received emails and "
+        "tokens) — move it with `mkdir -p data && mv reports/history.db* data/`, or set `database: reports/history.db` "
+        "to keep it there and silence this"
+    ]
+    done = subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(tmp_path), "history"],
+                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("funnelwatch: using reports/history.db, the old default") == 1
+    (tmp_path / "data").mkdir()
+    for part in (tmp_path / "reports").glob("history.db*"):
+        part.rename(tmp_path / "data" / part.name)
+    moved = project.load()
+    assert moved.database_path == tmp_path / "data" / "history.db" and moved.notices == []
+    store = Store(moved.database_path)
+    try:
+        assert [r["selection"] for r in store.runs()] == ["last month"]
+    finally:
+        store.close()
+    project.config("database: reports/history.db\n")
+    assert project.load().notices == []

@@ -3,7 +3,10 @@
 Channels are Apprise URLs (`slack://`, `msteams://`, `mailto://`, `json://`,
 …): funnelwatch writes no per-service sender. Each channel gets at most one
 message per run, a digest of everything it should hear (see `state.py` for
-when that is, `message.py` for the wording). Alert state lives in SQLite per
+when that is, `message.py` for the wording), with the failure screenshots
+attached for channels that take attachments. Results inside a maintenance
+window are held: they do not move a channel's state, so the alert (or the
+recovery) comes with the first run after the window. Alert state lives in SQLite per
 (channel, check, viewport), so a restart neither repeats nor forgets. A
 channel that fails keeps its state unsaid, so the next run says it again; it
 never fails the run or touches stored results. Channel URLs hold tokens: they
@@ -22,8 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from contextlib import contextmanager
-from typing import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Iterator, Sequence
 
 from ..clock import utcnow
 from ..config import Config
@@ -35,13 +41,17 @@ from ..threads import abandoned_alive, run_with_deadline
 from .message import compose
 from .state import Event, advance, blank, heard, unsaid
 
-__all__ = ["dispatch", "channel_id", "send", "heartbeat"]
+__all__ = ["dispatch", "channel_id", "send", "heartbeat", "ping_heartbeat"]
+
+#: At most this many screenshots ride along with one message (a digest of 40 broken funnels stays sendable).
+MAX_ATTACHMENTS = 5
+#: Pause before the heartbeat's one retry (a blip at the monitoring service).
+HEARTBEAT_RETRY_S = 2.0
 
 #: How long one alert channel may take to accept a message, all retries included.
 SEND_DEADLINE_S = 20.0
 #: How long the heartbeat GET may take, from connect to the status line.
 HEARTBEAT_DEADLINE_S = 15.0
-
 
 
 def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
@@ -57,11 +67,31 @@ def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
             problem = f"alert channel {mask_url(channel.url)} failed inside funnelwatch ({type(exc).__name__}); will retry next run"
         if problem:
             problems.append(redact(problem))
-    if config.settings.heartbeat:
-        problem = heartbeat(config.settings.heartbeat)
-        if problem:
-            problems.append(Problem(redact(problem), "heartbeat"))
+    problems += ping_heartbeat(config, outcome.exit_code)
     return problems
+
+
+def ping_heartbeat(config: Config, exit_code: int) -> list[Problem]:
+    """After every complete run (and after a run that could not do its job): GET the heartbeat.
+
+    `{status}` in the URL becomes `up` (funnelwatch did its job: exit 0 or 1) or `down` (exit 2),
+    `{exit_code}` the exit code; with `heartbeat_fail:` set, a `down` run pings that URL instead.
+    One retry on failure; each try is bounded by `HEARTBEAT_DEADLINE_S` (the failure URL too).
+    Returns the problems (no secrets).
+    """
+    settings = config.settings
+    down = exit_code == 2
+    url = settings.heartbeat_fail if down and settings.heartbeat_fail else settings.heartbeat
+    if not url:
+        return []
+    config.redactor.add(url)
+    url = url.replace("{status}", "down" if down else "up").replace("{exit_code}", str(exit_code))
+    config.redactor.add(url)
+    problem = heartbeat(url)
+    if problem:
+        time.sleep(HEARTBEAT_RETRY_S)
+        problem = heartbeat(url)
+    return [Problem(config.redactor.redact(problem + " (tried twice)"), "heartbeat")] if problem else []
 
 
 def channel_id(url: str) -> str:
@@ -76,6 +106,8 @@ def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertCha
     after: dict[tuple[str, str], dict] = {}
     events: list[Event] = []
     for result in outcome.results:
+        if result.maintenance:  # held: the first run after the window says it
+            continue
         key = (result.check, result.viewport)
         current = after.get(key) or before.get(key) or blank(ident, *key)
         after[key], found = advance(current, result, channel, now)
@@ -84,7 +116,7 @@ def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertCha
         store.alert_state.save(list(after.values()))
         return None
     title, body, kind = compose(events, outcome, config)
-    problem = send(channel.url, title, body, kind)
+    problem = send(channel.url, title, body, kind, attachments=_screenshots(events, config))
     if problem:
         rows = [unsaid(before.get(key) or blank(ident, *key), row) for key, row in after.items()]
         store.alert_state.save(rows)
@@ -93,9 +125,22 @@ def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertCha
     return None
 
 
+def _screenshots(events: list[Event], config: Config) -> list[Path]:
+    """The failure screenshots of the broken and still-broken funnels in this message (files that exist)."""
+    found: list[Path] = []
+    for event in events:
+        shot = event.result.artifacts.get("screenshot") if event.kind in ("broken", "reminder", "error") else None
+        if shot:
+            path = config.reports_dir / shot
+            if path.is_file() and path not in found:
+                found.append(path)
+    return found[:MAX_ATTACHMENTS]
+
+
 def send(url: str, title: str, body: str, notify_type: str = "info", body_format: str = "text",
-         deadline_s: float = SEND_DEADLINE_S) -> str | None:
-    """Deliver one message through Apprise within `deadline_s`; None when it went out, else why not (no secrets).
+         attachments: Sequence[Path] = (), deadline_s: float = SEND_DEADLINE_S) -> str | None:
+    """Deliver one message through Apprise within `deadline_s`, files attached where the service takes them
+    (Apprise sends the text alone to one that does not); None when it went out, else why not (no secrets).
 
     `body_format` is "text", "markdown" or "html" (Apprise converts for services that need another).
     """
@@ -107,9 +152,11 @@ def send(url: str, title: str, body: str, notify_type: str = "info", body_format
     with _quiet():
         if not notifier.add(url):
             return "not a valid Apprise URL (see the Apprise wiki for the URL of your service)"
+        attach = apprise.AppriseAttachment([str(p) for p in attachments]) if attachments else None
         try:
-            sent = run_with_deadline(notifier.notify, body, title, notify_type, apprise.NotifyFormat(body_format),
-                                     deadline_s=deadline_s)
+            notify = partial(notifier.notify, body=body, title=title, notify_type=notify_type,
+                             body_format=apprise.NotifyFormat(body_format), attach=attach)
+            sent = run_with_deadline(notify, deadline_s=deadline_s)
         except TimeoutError:
             return f"did not answer within {deadline_s:g}s"
         except Exception as exc:

@@ -1,4 +1,9 @@
-"""One digest per run and channel: every funnel, its step and reason, and where to look.
+"""One digest per run and channel: every funnel, its step, category and reason, and where to look.
+
+Each funnel's line names the failing step and the category (as the report and
+`--json` spell them, so a filter or a search finds them), its funnel page
+(`report.url` when the report is published, else the local file) and the
+screenshot attached to the message.
 
 Monitor problems get their own section and wording: funnelwatch could not
 check, which says nothing about whether the funnel works.
@@ -75,8 +80,12 @@ def _line(event: Event, config: Config) -> str:
     reason = reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
     what = failure_text(result.step, result.category, reason)
     since = f" (since {event.since})" if event.kind == "reminder" and event.since else ""
+    facts = [f"step {result.step or '—'}", f"category {result.category.value if result.category else '—'}"]
+    shot = result.artifacts.get("screenshot")
+    if shot:
+        facts.append(f"screenshot {Path(shot).name}")
     link = _funnel_link(result, config)
-    return f"  • {name} — {what}{since}" + (f"\n    {link}" if link else "")
+    return f"  • {name} — {what}{since}\n    {' · '.join(facts)}" + (f"\n    {link}" if link else "")
 
 
 def _report(outcome: RunResult, config: Config) -> str:
@@ -94,4 +103,4 @@ def _funnel_link(result: CheckResult, config: Config) -> str | None:
     url = config.settings.report.url
     if url:
         return f"{url.rstrip('/')}/funnels/{Path(result.report).name}"
-    return None
+    return str(config.resolve(result.report))

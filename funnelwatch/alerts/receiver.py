@@ -2,7 +2,10 @@
 
 Used by `funnelwatch demo` (to show an alert arriving) and by the tests (a
 real HTTP endpoint instead of a mocked Apprise). Heartbeat GETs are recorded
-too. `failing = True` makes it answer 500, like a channel that is down.
+too (path and query). `failing = True` makes it answer 500, like a channel
+that is down; `fail_next = N` answers 500 to the next N requests only (a blip).
+Apprise's attachments (json:// sends them base64-encoded) arrive in the
+message's `attachments` list.
 
     with AlertReceiver() as receiver:
         url = receiver.apprise_url("/alerts")      # json://127.0.0.1:PORT/alerts
@@ -24,6 +27,7 @@ class AlertReceiver:
         self.messages: list[dict[str, Any]] = []
         self.pings: list[str] = []
         self.failing = False
+        self.fail_next = 0
         self._cond = threading.Condition()
         receiver = self
 
@@ -38,22 +42,25 @@ class AlertReceiver:
                     doc = json.loads(raw or b"{}")
                 except ValueError:
                     doc = {"raw": raw.decode("utf-8", "replace")}
-                if not receiver.failing:
+                if not receiver._refuse():
                     with receiver._cond:
                         receiver.messages.append({**doc, "path": self.path})
                         receiver._cond.notify_all()
-                self._answer()
+                    self._answer(False)
+                else:
+                    self._answer(True)
 
             def do_GET(self) -> None:
-                if not receiver.failing:
+                refused = receiver._refuse()
+                if not refused:
                     with receiver._cond:
                         receiver.pings.append(self.path)
                         receiver._cond.notify_all()
-                self._answer()
+                self._answer(refused)
 
-            def _answer(self) -> None:
-                status = 500 if receiver.failing else 200
-                body = b'{"ok": false}' if receiver.failing else b'{"ok": true}'
+            def _answer(self, refused: bool) -> None:
+                status = 500 if refused else 200
+                body = b'{"ok": false}' if refused else b'{"ok": true}'
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(body)))
@@ -63,6 +70,16 @@ class AlertReceiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _refuse(self) -> bool:
+        """Answer this request with 500? (`failing`, or one of the next `fail_next`)."""
+        with self._cond:
+            if self.failing:
+                return True
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return True
+            return False
 
     @property
     def port(self) -> int:

@@ -23,7 +23,7 @@ CHECKS = Path(__file__).parent / "checks"
 
 CONFIG = """\
 # Written by `funnelwatch demo`: a project pointing at the bundled demo site.
-database: {reports}/demo-history.db
+database: data/history.db         # in the demo project, outside the published reports folder
 reports_dir: {reports}
 browser:
   timeout: 15s
@@ -48,8 +48,9 @@ def prepare_project(reports_dir: Path, alert_url: str | None = None, smtp_port: 
     """Write the demo project (config, checks, empty inbox) under `reports_dir/.demo-project`."""
     reports_dir = reports_dir.resolve()
     project = reports_dir / ".demo-project"
-    if project.exists():
-        shutil.rmtree(project)
+    for part in ("config", "checks", "inbox"):  # data/ (the history) stays, as in a real project
+        if (project / part).exists():
+            shutil.rmtree(project / part)
     (project / "config").mkdir(parents=True)
     shutil.copytree(CHECKS, project / "checks")
     alerts = f"alerts:\n  - url: {alert_url}\n" if alert_url else ""

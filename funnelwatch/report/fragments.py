@@ -63,9 +63,11 @@ def history_rows(cells: Iterable[Cell], show_viewport: bool, zone: str = "UTC") 
     for c in cells:
         viewport = f"<td>{escape(c.viewport)}</td>" if show_viewport else ""
         tries = f' <span class="muted">({c.attempts} tries)</span>' if c.attempts > 1 else ""
+        held = (f' <span class="muted" title="{escape(c.maintenance)}">(maintenance: alerts held)</span>'
+                if c.maintenance else "")
         out.append(
             f"<tr><td>{escape(when(c.started_at, zone))}</td>{viewport}"
-            f'<td class="st st-{c.key}"><span aria-hidden="true">{c.mark}</span> {c.text}</td>'
+            f'<td class="st st-{c.key}"><span aria-hidden="true">{c.mark}</span> {c.text}{held}</td>'
             f"<td>{escape(c.step_text)}</td><td>{_reason(c)}</td><td>{_duration(c.duration_s)}{tries}</td></tr>"
         )
     return Markup("\n".join(out))
@@ -84,7 +86,8 @@ def followup_rows(cells: Iterable[Cell], zone: str = "UTC") -> Markup:
 def strip_cells(cells: Iterable[Cell], zone: str = "UTC") -> Markup:
     """`<li>`s of a result strip: colour class plus a mark, and the status in words for screen readers."""
     return Markup("".join(
-        f'<li class="c-{c.key}" title="{escape(when(c.started_at, zone))}: {c.text}"><span aria-hidden="true">{c.mark}</span>'
+        f'<li class="c-{c.key}" title="{escape(when(c.started_at, zone))}: {c.text}{" (maintenance)" if c.maintenance else ""}">'
+        f'<span aria-hidden="true">{c.mark}</span>'
         f'<span class="sr-only">{c.text}</span></li>'
         for c in cells
     ))

@@ -89,6 +89,8 @@ class Cell:
     latency_s: float | None = None
     attempts: int = 1
     kind: str = "check"
+    #: The maintenance window the result fell in (alerts held, not in the uptime).
+    maintenance: str | None = None
 
     @property
     def mark(self) -> str:
@@ -116,7 +118,7 @@ class Cell:
             id=row["id"], run_id=row["run_id"], status=status_of(row["status"]), started_at=row["started_at"],
             viewport=row["viewport"] or "desktop", step=row["step"], category=row["category"],
             reason=row["reason"], duration_s=row["duration_s"], latency_s=row["latency_s"],
-            attempts=row["attempts"] or 1, kind=row.get("kind") or "check",
+            attempts=row["attempts"] or 1, kind=row.get("kind") or "check", maintenance=row.get("maintenance"),
         )
 
 

@@ -6,6 +6,7 @@ user_version`), split by concern:
 - `history.py`: runs and results (mixed into `Store`: `store.add_result(...)`);
 - `ledger.py`: the pending ledger (`store.ledger`, see `funnelwatch/ledger.py`);
 - `alert_state.py`: what each alert channel was told (`store.alert_state`);
+- `maintenance.py`: ad-hoc maintenance windows (`store.maintenance`);
 - `migrations.py`: the append-only schema migrations.
 
 A run still marked `running` whose process is gone is marked `incomplete` on open,
@@ -16,7 +17,7 @@ one place writes commit: `_Transaction`). So that a run can still be marked
 `incomplete` on a disk something else filled, each run keeps a small reserve
 file next to the database (`history.db-reserve`), given back when the disk is full.
 
-    store = Store("reports/history.db")
+    store = Store("data/history.db")
     run_id, started = store.begin_run("all checks")
 """
 
@@ -38,6 +39,7 @@ from ..redaction import Redactor
 from .alert_state import AlertStateTable, DigestsSent
 from .history import RunsAndResults, process_stamp, row_to_result
 from .ledger import SqlLedger
+from .maintenance import MaintenanceTable
 from .migrations import MIGRATIONS, table
 
 
@@ -53,6 +55,7 @@ class Store(RunsAndResults):
         self.ledger = SqlLedger(self)
         self.alert_state = AlertStateTable(self)
         self.digests_sent = DigestsSent(self)
+        self.maintenance = MaintenanceTable(self)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)

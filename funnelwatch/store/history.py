@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 #: A result with its evidence (kept in its own table so `results` stays browsable; see migrations._v4).
 _FULL = "select r.*, e.evidence from results r left join evidence e on e.result_id = r.id"
-_LIGHT = "id, run_id, check_name, file, viewport, kind, status, step, category, reason, duration_s, attempts, latency_s, started_at, tags"
+_LIGHT = "id, run_id, check_name, file, viewport, kind, status, step, category, reason, duration_s, attempts, latency_s, started_at, tags, maintenance"
 
 
 def process_stamp(pid: int) -> str | None:
@@ -126,6 +126,7 @@ class RunsAndResults:
             "kind": kind,
             "tags": json.dumps(result.tags),
             "artifacts": json.dumps(result.artifacts),
+            "maintenance": result.maintenance,
         }
         seen = _with_steps(result)
         evidence = json.dumps(self.redactor.redact_deep(seen), default=str) if seen else None
@@ -195,10 +196,11 @@ class RunsAndResults:
         ))
 
     def window_counts(self, since: str) -> list[dict[str, Any]]:
-        """Per check/viewport/status: how many results after `since` (ISO), kind 'check' only."""
+        """Per check/viewport/status: how many results after `since` (ISO), kind 'check' only, outside
+        maintenance windows (a deploy night does not count against the uptime)."""
         return list(self.db.query(
             """select check_name, viewport, status, count(*) as n from results
-               where started_at > ? and kind = 'check' group by check_name, viewport, status""",
+               where started_at > ? and kind = 'check' and maintenance is null group by check_name, viewport, status""",
             [since],
         ))
 
@@ -260,4 +262,5 @@ def row_to_result(row: dict[str, Any]) -> CheckResult:
         steps=steps,
         started_at=row["started_at"],
         tags=json.loads(row["tags"] or "[]"),
+        maintenance=row.get("maintenance"),
     )

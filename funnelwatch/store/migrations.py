@@ -162,12 +162,42 @@ def _v4(db: sqlite_utils.Database) -> None:
     """)
 
 
-
-
 def _v5_digests_sent(db: sqlite_utils.Database) -> None:
     # When each scheduled digest (`report.digest: weekly`) last went out, so a week's digest is sent once.
     table(db, "digests_sent").create({"name": str, "sent_at": str}, pk="name", if_not_exists=True)
 
 
+def _v6_maintenance(db: sqlite_utils.Database) -> None:
+    """Maintenance windows: a result inside one names it (alerts hold it, uptime skips it), and the
+    ad-hoc windows `funnelwatch maintenance start` opens (tags and checks as JSON lists; times ISO UTC).
+
+    `uptime_30d` (from `_v4`) is recreated to leave maintenance-marked results out, as the report does.
+    """
+    table(db, "results").add_column("maintenance", str)
+    table(db, "maintenance_windows").create(
+        {"id": int, "starts_at": str, "ends_at": str, "tags": str, "checks": str, "note": str, "created_at": str},
+        pk="id",
+    )
+    table(db, "maintenance_windows").create_index(["ends_at"])
+    db.execute("drop view if exists uptime_30d")
+    db.execute("""
+        create view uptime_30d as
+        select check_name, viewport,
+               count(*) as results,
+               sum(status in ('pass', 'flaky')) as passed,
+               sum(status = 'fail') as failed,
+               sum(status = 'error') as errors,
+               round(100.0 * sum(status in ('pass', 'flaky')) / nullif(sum(status in ('pass', 'flaky', 'fail')), 0), 1)
+                   as uptime_pct,
+               min(started_at) as since,
+               max(started_at) as last_result_at
+        from results
+        where kind = 'check' and started_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')
+              and maintenance is null
+        group by check_name, viewport
+        order by uptime_pct is null, uptime_pct, check_name, viewport
+    """)
+
+
 #: Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent, _v6_maintenance]
