@@ -66,8 +66,15 @@ def test_demo_request_stays_pending_across_runs_until_a_human_replies_in_time(pr
     assert result.to_json()["tags"] == ["sales"], "a settled follow-up carries its check's tags"
     evidence = result.evidence["followup"]
     assert "sam@acme.test" in evidence["reply"]["from"]
+    assert "When suits you?" in evidence["reply"]["text"]  # the reply as the prospect read it, for the funnel page
     assert [i["why"] for i in evidence["ignored"]] == ["auto-reply (Auto-Submitted: auto-replied)"]
     assert settle(project) == []  # settled exactly once
+    from funnelwatch.report.evidence import Kit
+    from funnelwatch.steps import KINDS
+
+    shown = KINDS["followup"].evidence(evidence, Kit())
+    email = next(s for s in shown if s.kind == "email")
+    assert email.title == "The follow-up email as received" and "When suits you?" in email.email["text"]
 
 
 def test_reply_after_the_sla_is_reported_as_late_followup_with_its_latency(project, site, sales, monkeypatch):

@@ -118,11 +118,12 @@ class Followup(StepKind):
         reply = value.get("reply")
         delivery = kit.delivery("Where the follow-up landed, and whether receivers trust it",
                                 reply.get("email")) if isinstance(reply, dict) else []
-        email = delivery + kit.email("The follow-up email as received", value.get("email"))
+        received = value.get("email") or ({k: v for k, v in reply.items() if k != "email"} if isinstance(reply, dict) else None)
+        email = delivery + kit.email("The follow-up email as received", received)
         rows = value.get("probes")
         table = kit.table("Follow-up probes", rows, ["submitted_at", "state", "reply_at", "latency_s"]) \
             if isinstance(rows, list) and rows else []
-        skip = ({"email"} if email else set()) | ({"probes"} if table else set())
+        skip = ({"email", "reply"} if email else set()) | ({"probes"} if table else set())
         return email + table + kit.facts(self.title, value, skip)
 
     def summary(self, ledger: Ledger, check_name: str, section: FollowupSection, now: datetime) -> list[str]:

@@ -302,8 +302,8 @@ def settle_probe(ledger: Ledger, probe: Probe, messages: list["ReceivedEmail"], 
         on_time = reply.received_at <= probe.sla_deadline
         state = "passed" if on_time else "late"
         delivery = {"from": reply.sender[:200], **delivery_facts(reply, trusted)}
-        evidence["reply"] = {**probes.describe(reply), "latency_s": round(latency, 3), "business_latency_s": business,
-                             "email": delivery}
+        evidence["reply"] = {**probes.describe(reply), **_as_read(reply), "latency_s": round(latency, 3),
+                             "business_latency_s": business, "email": delivery}
         values.update(state=state, reply_at=stamp(reply.received_at), latency_s=latency, business_latency_s=business,
                       evidence=as_json({"reply": {**describe(reply), "latency_s": round(latency, 3),
                                                   "business_latency_s": business, "email": delivery}, "ignored": ignored}))
@@ -369,6 +369,21 @@ def _result(probe: Probe, status: Status, category: Category | None, reason: str
 
 def describe(message: "ReceivedEmail") -> dict[str, Any]:
     return {"from": message.sender[:200], "subject": message.subject[:200], "received_at": stamp(message.received_at)}
+
+
+#: How much of a reply's text and HTML the result keeps, to show it as received (the ledger keeps only its facts).
+MAX_REPLY_CHARS = 100_000
+
+
+def _as_read(message: "ReceivedEmail") -> dict[str, str]:
+    """The reply's text and HTML, so the funnel page shows what the prospect got, as the asset emails are shown."""
+    from ..email_facts import DeliveryEmail
+
+    try:
+        read = DeliveryEmail.of(message)
+    except Exception:  # noqa: BLE001 - a body the parser chokes on is left out, the reply still counts
+        return {}
+    return {key: value[:MAX_REPLY_CHARS] for key, value in (("text", read.text), ("html", read.html)) if value}
 
 
 def as_json(value: Any) -> str:
