@@ -49,6 +49,8 @@ class _Generator(GenerateJsonSchema):
         inner = super().function_before_schema(schema)
         if getattr(function, "accepts_numbers", False):  # text written as a number (a pixel id, a value) is that text
             return {"anyOf": [inner, {"type": "number"}]}
+        if getattr(function, "accepts_text", False):  # a one-line shorthand for the object (`Sun 01:00-03:00 Europe/Berlin`)
+            return {"anyOf": [inner, {"type": "string"}]}
         name = getattr(function, "__name__", "")
         if function in (as_list, dates_as_text) or name in ("_as_list", "_command_words", "command_words"):
             items = inner.get("items", {"type": "string"}) if inner.get("type") == "array" else None

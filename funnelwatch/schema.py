@@ -276,6 +276,7 @@ class MaintenanceWindow(Strict):
         return self
 
 
+_window_shorthand.accepts_text = True  # type: ignore[attr-defined]  # the JSON Schema says so (config_schema.py)
 Maintenance = Annotated[list[Annotated[MaintenanceWindow, BeforeValidator(_window_shorthand)]], BeforeValidator(_as_list)]
 
 

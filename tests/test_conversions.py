@@ -250,5 +250,5 @@ def test_inits_example_check_shows_a_commented_conversions_block_that_validates_
 def test_json_output_carries_the_usual_step_category_and_reason_and_nothing_new(answered):
     doc = answered["results"]["tag removed"].to_json()
     assert set(doc) == {"check", "file", "status", "step", "category", "reason", "duration_s", "attempts", "report", "viewport",
-                        "latency_s", "tags", "started_at", "artifacts"}  # the keys every result carries, nothing of the tags
+                        "latency_s", "tags", "started_at", "artifacts", "maintenance"}  # the keys every result carries, nothing of the tags
     assert (doc["status"], doc["step"], doc["category"]) == ("fail", "conversions", "conversion_missing")

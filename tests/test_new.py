@@ -71,6 +71,14 @@ LEARNED_SUCCESS = {
 }
 
 
+
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z ")
+
+
+def unstamped(stderr: str) -> list[str]:
+    """stderr's lines without the ISO timestamp funnelwatch puts before each line off a terminal."""
+    return [_STAMP.sub("", line) for line in stderr.strip().splitlines()]
+
 def cli(root: Path, *args: str, timeout: int = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "funnelwatch", "-C", str(root), *args], capture_output=True, text=True,
                           timeout=timeout, env=dict(os.environ), stdin=subprocess.DEVNULL)
@@ -246,7 +254,7 @@ def test_a_page_without_a_lead_form_is_refused_in_one_line_and_nothing_is_writte
     path = learn_forms.install_refusals(site)[page]
     done = cli(project.root, "new", site.url(path))
     assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
+    lines = unstamped(done.stderr)
     assert len(lines) == 1 and lines[0].startswith("funnelwatch: "), done.stderr
     wanted = "no lead form with an email field on" if page == "no form" else "needs a login"
     assert wanted in lines[0] and "give the URL" in lines[0], lines[0]
@@ -274,7 +282,7 @@ def test_learn_is_refused_before_anything_is_submitted_unless_confirmed(project)
 def test_learn_tells_the_user_first_and_without_a_terminal_creates_no_lead(project):
     done = cli(project.root, "new", "--learn", "https://example.com/lp/guide")
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().splitlines() == [
+    assert unstamped(done.stderr) == [
         "funnelwatch: --learn submits the form once: a real lead will be created on example.com "
         "(as qa+{token}@example.com, company 'funnelwatch test - please ignore').",
         "funnelwatch: --learn creates a real lead and no one is at the terminal to confirm — pass --yes",
@@ -339,7 +347,7 @@ def test_learn_shows_a_failing_submission_as_a_check_would_and_writes_nothing(de
     project, site = demo
     done = cli(project.root, "new", "--learn", "--yes", f"{site.base}/lp/webinar")
     assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
+    lines = unstamped(done.stderr)
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("funnelwatch: the test submission failed, nothing written: ✗ fail    Webinar: HIPAA in 30 minutes — "
                                "Lead form: "), lines[0]
