@@ -148,9 +148,11 @@ def test_healthy_tags_pass_and_no_hit_reaches_the_collector(answered):
     expected = result.evidence["conversions"]["expected"]
     assert [row["seen"] for row in expected] == ["✓"] * 5, expected
     seen = {(t["vendor"], t["event"], t["sent_by"]) for t in result.evidence["tags"]}
-    assert {("GA4", "page_view", "sendBeacon"), ("GA4", "generate_lead", "sendBeacon"), ("Meta pixel", "Lead", "fetch/XHR"),
-            ("Meta pixel", "PageView", "image"), ("Google Ads", ADS_LABEL, "image"), ("Google Ads", ADS_LABEL, "fetch/XHR"),
-            ("LinkedIn Insight", LI_CONVERSION, "fetch/XHR")} <= seen, seen
+    # The step stops as soon as every expected tag fired, so a duplicate sent later by another transport (the
+    # page's image pixels) may or may not be in the evidence yet: require each tag once, and the transports that carry them.
+    assert {("GA4", "page_view"), ("GA4", "generate_lead"), ("Meta pixel", "Lead"), ("Google Ads", ADS_LABEL),
+            ("LinkedIn Insight", LI_CONVERSION)} <= {(vendor, event) for vendor, event, _ in seen}, seen
+    assert {"sendBeacon", "fetch/XHR"} <= {sent_by for _, _, sent_by in seen}, seen
     assert all(t["handling"] == "answered" for t in result.evidence["tags"]), result.evidence["tags"]
     assert all(t["when"].endswith("after submit") for t in result.evidence["tags"]), result.evidence["tags"]
     assert result.evidence["conversions"]["waited_s"] < 4, result.evidence["conversions"]  # it stops once every tag fired, before the cap
