@@ -16,6 +16,8 @@ from playwright.sync_api import sync_playwright
 from funnelwatch import browser
 from funnelwatch.errors import FunnelwatchError
 
+from .fixtures.needs import missing
+
 
 def fake_executable(path):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,22 +87,17 @@ def launched_by(executable: str = "auto") -> tuple[browser.Found, str]:
     return asyncio.run(go())
 
 
-def _missing(why: str) -> None:
-    """`make test` installs a system Chromium; in CI its absence is a broken set-up, not a reason to skip."""
-    (pytest.fail if os.environ.get("CI") else pytest.skip)(why)
-
-
 def test_a_headless_shell_only_install_is_launched_as_playwrights_own(tmp_path, monkeypatch):
     """`playwright install --only-shell` leaves no full Chromium, so `executable_path` names nothing;
     Playwright still launches its headless shell, and funnelwatch lets it (before the system one)."""
     system = browser._system_chromium()
     if system is None:
-        _missing("needs a system Chromium to stand in for Playwright's headless shell")
+        missing("needs a system Chromium to stand in for Playwright's headless shell")
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "pw"))
     with sync_playwright() as playwright:
-        with pytest.raises(Exception) as missing:
+        with pytest.raises(Exception) as no_browser:
             playwright.chromium.launch()
-    shell = Path(re.search(r"Executable doesn't exist at (\S+)", str(missing.value)).group(1))  # type: ignore[union-attr]
+    shell = Path(re.search(r"Executable doesn't exist at (\S+)", str(no_browser.value)).group(1))  # type: ignore[union-attr]
     assert "headless_shell" in str(shell)
     ran = tmp_path / "shell-ran"
     shell.parent.mkdir(parents=True)
@@ -114,7 +111,7 @@ def test_a_headless_shell_only_install_is_launched_as_playwrights_own(tmp_path, 
 def test_launch_falls_back_to_the_system_chromium_when_playwright_has_none(tmp_path, monkeypatch):
     system = browser._system_chromium()
     if system is None:
-        _missing("needs a system Chromium")
+        missing("needs a system Chromium")
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "empty"))
     found, version = launched_by()
     assert found == browser.Found(system, "system Chromium") and version

@@ -13,6 +13,8 @@ from funnelwatch.cli import cli
 from funnelwatch.config import _unwrap, validate_text
 from funnelwatch.schema import CheckSpec, Settings
 
+from .fixtures.spec import BESIDE, KEPT, spec_text, yaml_blocks
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = sorted((ROOT / "docs").glob("*.md"))
@@ -108,13 +110,8 @@ def test_no_doc_sends_microsoft_365_users_to_app_passwords_and_oauth2_is_documen
     assert "auth: oauth2" in (ROOT / "docs" / "inbox-and-assets.md").read_text(encoding="utf-8")
 
 
-SPEC = ROOT.parent / "shared" / "spec" / "PRODUCT.md"
-
-
 def spec_section(heading: str) -> str:
-    if not SPEC.exists():
-        pytest.skip(f"the product spec is not beside the repository ({SPEC})")
-    text = SPEC.read_text(encoding="utf-8")
+    text = spec_text()
     start = text.index(f"### {heading}")
     end = text.find("\n#", start + 4)
     return text[start:end if end > 0 else None]
@@ -142,10 +139,7 @@ def test_the_specs_config_example_with_its_inbox_validates_as_written(monkeypatc
 
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
-    if not SPEC.exists():
-        pytest.skip(f"the product spec is not beside the repository ({SPEC})")
-    text = SPEC.read_text(encoding="utf-8")
-    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "inbox:" in b and "database:" in b)
+    block = next(b for b in yaml_blocks() if "inbox:" in b and "database:" in b)
     assert "imap" in (yaml.safe_load(block) or {}).get("inbox", {})
     assert validate_text(block, Settings, "PRODUCT.md") == []
 
@@ -157,3 +151,11 @@ def test_the_spec_conversion_tags_yaml_validates_as_written(monkeypatch):
     spec = CheckSpec.model_validate({"name": "spec", "landing": {"url": "https://example.com/"}, **__import__("yaml").safe_load(block)})
     assert [tag.vendor for tag in spec.conversions] == ["ga4", "google_ads", "meta", "linkedin", "url"]
     assert [tag.wanted_event for tag in spec.conversions][:3] == ["generate_lead", "AbC-D_efG-hIjk", "Lead"]
+
+
+def test_the_kept_copy_of_the_spec_is_the_current_one():
+    """A clone without `../shared` tests against tests/data/spec/PRODUCT.md: it must be the contract as it is now."""
+    if not BESIDE.exists():
+        pytest.skip(f"the product spec is not beside the repository ({BESIDE}): nothing to compare the copy with")
+    assert KEPT.read_text(encoding="utf-8") == BESIDE.read_text(encoding="utf-8"), (
+        f"the product spec changed: cp {BESIDE} {KEPT}")
