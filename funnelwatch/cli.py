@@ -129,14 +129,22 @@ def validate(obj: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--list", "list_only", is_flag=True, help="Print the plan (checks × viewports, what each would submit, "
               "what waits on `every`) and run nothing.")
+@click.option("--shard", "shard_text", metavar="K/N", default=None,
+              help="Run only the K-th of N stable slices of the checks (by a hash of each file's name), so N machines "
+                   "split the work; also FUNNELWATCH_SHARD=K/N. See docs/scale-out.md.")
+@click.option("--shards", "shard_count", type=int, metavar="N", default=None,
+              help="N shards, this runner's index taken from JOB_COMPLETION_INDEX (0-based: a Kubernetes Indexed Job).")
 @click.pass_obj
 def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool,
-        list_only: bool) -> None:
+        list_only: bool, shard_text: str | None, shard_count: int | None) -> None:
     """Run checks, store results, rebuild the report, send alerts."""
+    from .shards import choose
+
     _OUTBOUND["used"] = True
+    shard = choose(shard_text, shard_count, os.environ)  # a bad K/N is exit 2 before any file is read
     config = _load(obj)
     if list_only:
-        _list_plan(config, checks, tags)
+        _list_plan(config, checks, tags, shard)
         return
     from .live import Live
 
@@ -158,7 +166,7 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
     from . import api  # imported here so `validate` stays fast (no browser stack to import)
 
     try:
-        outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress)
+        outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress, shard=shard)
     finally:
         if live is not None:
             live.close()
@@ -181,11 +189,11 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
     sys.exit(outcome.exit_code)
 
 
-def _list_plan(config: Config, checks: tuple[str, ...], tags: tuple[str, ...]) -> None:
+def _list_plan(config: Config, checks: tuple[str, ...], tags: tuple[str, ...], shard: Any = None) -> None:
     """`run --list`: one line per check × viewport (and per invalid or switched-off check), nothing run."""
     from . import api
 
-    plan, listed = api.list_plan(config, checks=list(checks), tags=list(tags))
+    plan, listed = api.list_plan(config, checks=list(checks), tags=list(tags), shard=shard)
     _echo(f"plan for {plan.selection} (nothing is run, no browser starts):")
     for line in listed:
         where = f" [{line.viewport}]" if line.viewport else ""
@@ -202,7 +210,7 @@ def _summary(outcome: Any) -> None:
     for result in outcome.results:
         counts[result.status.value] = counts.get(result.status.value, 0) + 1
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to run"
-    _echo_err(f"run {outcome.run_id}: {parts}")
+    _echo_err(f"run {outcome.run_id}{f' (shard {outcome.shard})' if outcome.shard else ''}: {parts}")
     if outcome.report_path:
         _echo_err(f"report: {outcome.report_path}")
 
