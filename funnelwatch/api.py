@@ -61,7 +61,7 @@ def run(
         if alerts:
             from .alerts import ping_heartbeat
 
-            for problem in ping_heartbeat(config, 2):
+            for problem in ping_heartbeat(config, 2, shard.label if shard else None):
                 if progress:
                     progress("notice", problem)
         raise
@@ -111,8 +111,11 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
             from .alerts import dispatch
             from .alerts.weekly import send_if_due
 
-            outcome.problems += [Problem.of(p, "alert") for p in dispatch(config, store, outcome)]
-            outcome.problems += [Problem.of(p, "alert") for p in send_if_due(config, store, clock.now())]  # report.digest: weekly
+            # `shard_alerts: at_report`: a shard pings its heartbeat, and `funnelwatch report` says what all shards found
+            held = plan.shard is not None and config.settings.shard_alerts == "at_report"
+            outcome.problems += [Problem.of(p, "alert") for p in dispatch(config, store, outcome, channels=not held)]
+            if not held:
+                outcome.problems += [Problem.of(p, "alert") for p in send_if_due(config, store, clock.now())]  # report.digest: weekly
         return outcome
     finally:
         store.close()
@@ -223,6 +226,24 @@ def build_report(config: Config, store: Store | None = None) -> Path:
     finally:
         if own:
             store.close()
+
+
+def report(config: Config, clock: Clock = SYSTEM_CLOCK) -> tuple[Path, list[str]]:
+    """`funnelwatch report`: rebuild the report from history and, with `shard_alerts: at_report`, send
+    the shards' held alerts (one message per channel) and the weekly digest when due; (path, problems)."""
+    from .alerts.held import send_held
+    from .alerts.weekly import send_if_due
+
+    store = Store(config.database_path, clock=clock, redactor=config.redactor)
+    try:
+        path = build_report(config, store)
+        problems: list[str] = []
+        if config.settings.shard_alerts == "at_report":
+            problems += send_held(config, store, clock.now())
+            problems += send_if_due(config, store, clock.now())
+        return path, [config.redactor.redact(str(p)) for p in problems]
+    finally:
+        store.close()
 
 
 def digest(config: Config, since_s: float = 7 * 86400, send: bool = True, clock: Clock = SYSTEM_CLOCK) -> tuple[str, list[str]]:

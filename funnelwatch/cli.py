@@ -218,11 +218,14 @@ def _summary(outcome: Any) -> None:
 @cli.command()
 @click.pass_obj
 def report(obj: dict[str, Any]) -> None:
-    """Rebuild the HTML report from history."""
+    """Rebuild the HTML report from history (with `shard_alerts: at_report`, also send the shards' alerts)."""
     config = _load(obj)
     from . import api
 
-    click.echo(f"report: {api.build_report(config)}")
+    path, problems = api.report(config)
+    for problem in problems:
+        _echo_err(f"funnelwatch: {problem}")
+    click.echo(f"report: {path}")
 
 
 @cli.command()

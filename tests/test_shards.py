@@ -323,3 +323,69 @@ def open_probes(project) -> list:
         return store.ledger.open_probes()
     finally:
         store.close()
+
+
+# --- alerts and heartbeat: per shard, or one message at report time ------------------------
+
+
+def alerting_project(project, site, receiver, extra: str = "") -> None:
+    """`pricing` (shard 1/2) is broken, `hipaa` (shard 2/2) works; a real Apprise channel and heartbeat."""
+    project.config(f"""\
+database: reports/history.db
+reports_dir: reports
+browser:
+  timeout: 10s
+defaults:
+  retries: 0
+alerts:
+  - url: {receiver.apprise_url('/hook/shards')}
+heartbeat: {receiver.http_url('/ping/{shard}')}?status={{status}}
+{extra}""")
+    site.page("/lp/shard-hipaa", "<title>hipaa</title><h1>hipaa offer</h1>")
+    site.routes.pop("/lp/shard-missing", None)
+    for name, path in (("pricing", "/lp/shard-missing"), ("hipaa", "/lp/shard-hipaa")):
+        project.check(name, f"name: {name.title()} funnel\nlanding:\n  url: {site.url(path)}\n")
+
+
+def test_a_shards_alerts_and_heartbeat_say_which_shard_they_are(project, site, receiver):
+    alerting_project(project, site, receiver)
+    broken = project.run(alerts=True, report=False, shard=Shard(1, 2))
+    assert broken.problems == []
+    [message] = receiver.wait_for(1)
+    assert message["title"] == "funnelwatch (shard 1/2): 1 funnel broken"
+    assert f"Run {broken.run_id} (shard 1/2) at " in message["message"]
+    assert "Pricing funnel" in message["message"] and "Hipaa" not in message["message"]
+    project.run(alerts=True, report=False, shard=Shard(2, 2))
+    project.run(alerts=True, report=False)
+    assert receiver.pings == ["/ping/1-of-2?status=up", "/ping/2-of-2?status=up", "/ping/all?status=up"]
+    assert len(receiver.wait_for(2, timeout_s=0.5)) == 1, "pricing is still broken: the unsharded run repeats nothing"
+
+
+def test_at_report_the_shards_hold_their_alerts_and_report_sends_one_message(project, site, receiver):
+    alerting_project(project, site, receiver, "shard_alerts: at_report\n")
+    for k in (1, 2):
+        assert project.run(alerts=True, report=False, shard=Shard(k, 2)).problems == []
+    assert receiver.wait_for(1, timeout_s=0.5) == []  # held
+    assert receiver.pings == ["/ping/1-of-2?status=up", "/ping/2-of-2?status=up"]  # the heartbeat is still each shard's
+    done = cli(project, "report")
+    assert done.returncode == 0, done.stderr
+    [message] = receiver.wait_for(1)
+    assert message["title"] == "funnelwatch (2 shard runs of 2 shards): 1 funnel broken"
+    assert "Pricing funnel" in message["message"]
+    assert cli(project, "report").returncode == 0
+    assert len(receiver.wait_for(2, timeout_s=0.5)) == 1, "a second report says nothing again"
+    site.page("/lp/shard-missing", "<title>pricing</title><h1>pricing offer</h1>")  # fixed
+    for k in (1, 2):
+        project.run(alerts=True, report=False, shard=Shard(k, 2))
+    assert cli(project, "report").returncode == 0
+    messages = receiver.wait_for(2)
+    assert [m["title"] for m in messages] == ["funnelwatch (2 shard runs of 2 shards): 1 funnel broken",
+                                              "funnelwatch (2 shard runs of 2 shards): 1 funnel recovered"]
+
+
+def test_per_shard_is_the_default_and_report_sends_nothing(project, site, receiver):
+    alerting_project(project, site, receiver)
+    project.run(alerts=True, report=False, shard=Shard(1, 2))
+    assert len(receiver.wait_for(1)) == 1
+    assert cli(project, "report").returncode == 0
+    assert len(receiver.wait_for(2, timeout_s=0.5)) == 1
