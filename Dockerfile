@@ -23,6 +23,7 @@ RUN python3 -m pip install -c constraints.txt . \
     && python3 -m funnelwatch --version
 
 # Not root: Chromium keeps its sandbox while it follows third-party trackers and ads.
+RUN mkdir -p /project && chown pwuser:pwuser /project
 USER pwuser
 WORKDIR /project
 ENV FUNNELWATCH_PROJECT=/project

@@ -325,13 +325,35 @@ def cron(obj: dict[str, Any]) -> None:
 
 @cli.command()
 @click.option("--user", "user_units", is_flag=True, help="Units for your own systemd (systemctl --user), not the system's.")
+@click.option("--shards", type=click.IntRange(1, 1000), default=None, metavar="N",
+              help="Template units, one instance per shard (funnelwatch@1.timer … @N.timer run --shard K/N).")
 @click.pass_obj
-def systemd(obj: dict[str, Any], user_units: bool) -> None:
+def systemd(obj: dict[str, Any], user_units: bool, shards: int | None) -> None:
     """Print a systemd service and timer per configured schedule."""
     from .systemd import systemd_text
 
-    for line in systemd_text(_load(obj), user=user_units):
+    for line in systemd_text(_load(obj), user=user_units, shards=shards):
         click.echo(line)
+
+
+@cli.command()
+@click.argument("engine", type=click.Choice(["k8s", "github-actions", "systemd"]))
+@click.option("--shards", type=click.IntRange(1, 1000), default=4, show_default=True, metavar="N", help="How many shards.")
+@click.option("--image", default=None, help="The funnelwatch image built from the repository's Dockerfile (k8s, github-actions).")
+@click.option("--schedule", default="0 2 * * *", show_default=True, help="When the shards run (cron syntax, k8s and github-actions).")
+@click.pass_obj
+def recipe(obj: dict[str, Any], engine: str, shards: int, image: str | None, schedule: str) -> None:
+    """Print a scale-out recipe: a Kubernetes Indexed CronJob, a GitHub Actions matrix, or systemd template units."""
+    from . import recipes
+
+    if engine == "systemd":
+        from .systemd import systemd_text
+
+        text = "\n".join(systemd_text(_load(obj), shards=shards)) + "\n"
+    else:
+        build = recipes.kubernetes if engine == "k8s" else recipes.github_actions
+        text = build(shards, image or recipes.IMAGE, schedule)
+    click.echo(text, nl=False)
 
 
 @cli.group()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -389,3 +390,17 @@ def test_per_shard_is_the_default_and_report_sends_nothing(project, site, receiv
     assert len(receiver.wait_for(1)) == 1
     assert cli(project, "report").returncode == 0
     assert len(receiver.wait_for(2, timeout_s=0.5)) == 1
+
+
+def test_the_specs_run_line_names_only_options_run_takes():
+    from funnelwatch.cli import cli as group
+
+    spec = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "PRODUCT.md"  # as tests/test_docs.py SPEC
+    line = next(row for row in spec.read_text(encoding="utf-8").splitlines() if row.startswith("| `funnelwatch run "))
+    promised = set(re.findall(r"\[(--[a-z-]+)", line))
+    assert "--shard" in promised
+    taken = {opt for param in group.commands["run"].params for opt in param.opts}
+    assert promised <= taken
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    ours = next(row for row in readme.splitlines() if row.startswith("| `funnelwatch run "))
+    assert promised <= set(re.findall(r"\[(--[a-z-]+)", ours))
