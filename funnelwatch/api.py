@@ -114,7 +114,7 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
             # `shard_alerts: at_report`: a shard pings its heartbeat, and `funnelwatch report` says what all shards found
             held = plan.shard is not None and config.settings.shard_alerts == "at_report"
             outcome.problems += [Problem.of(p, "alert") for p in dispatch(config, store, outcome, channels=not held)]
-            if not held:
+            if not held and (plan.shard is None or plan.shard.index == 1):  # one shard sends the weekly digest, not N racing
                 outcome.problems += [Problem.of(p, "alert") for p in send_if_due(config, store, clock.now())]  # report.digest: weekly
         return outcome
     finally:

@@ -170,7 +170,8 @@ def test_json_junit_and_exit_code_cover_only_the_shards_checks(project, site, tm
     jsonschema.validate(doc, SCHEMA)
     assert doc["shard"] == "2/2"
     assert sorted(r["file"] for r in doc["results"]) == sorted(f"checks/{n}.yaml" for n in SHARD_2_OF_2)
-    assert ET.parse(junit).getroot().find("testsuite").get("tests") == "3"
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("name")) == ("3", "funnelwatch shard 2/2")
     other = cli(project, "run", "--shard", "1/2")
     assert other.returncode == 1
     assert "(shard 1/2): 2 fail, 1 pass" in other.stderr
@@ -404,3 +405,16 @@ def test_the_specs_run_line_names_only_options_run_takes():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     ours = next(row for row in readme.splitlines() if row.startswith("| `funnelwatch run "))
     assert promised <= set(re.findall(r"\[(--[a-z-]+)", ours))
+
+
+def test_the_weekly_digest_rides_on_shard_one_only(project, site, receiver):
+    from datetime import datetime, timezone
+
+    alerting_project(project, site, receiver, "report:\n  digest: weekly\n")
+    project.clock = FixedClock(datetime(2026, 11, 30, 8, 30, tzinfo=timezone.utc).timestamp())  # Monday, after 08:00
+    project.run(alerts=True, report=False, shard=Shard(2, 2))
+    assert receiver.wait_for(1, timeout_s=0.5) == []  # hipaa works, and shard 2 sends no digest
+    project.run(alerts=True, report=False, shard=Shard(1, 2))
+    titles = [m["title"] for m in receiver.wait_for(2)]
+    assert titles[0] == "funnelwatch (shard 1/2): 1 funnel broken"
+    assert titles[1].startswith("funnelwatch: the last 7 days")
