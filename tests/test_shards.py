@@ -418,3 +418,37 @@ def test_the_weekly_digest_rides_on_shard_one_only(project, site, receiver):
     titles = [m["title"] for m in receiver.wait_for(2)]
     assert titles[0] == "funnelwatch (shard 1/2): 1 funnel broken"
     assert titles[1].startswith("funnelwatch: the last 7 days")
+
+
+def test_at_report_a_shard_still_running_is_left_for_the_next_report(project, site, receiver):
+    from funnelwatch.alerts.held import send_held
+    from funnelwatch.clock import iso, utcnow
+    from funnelwatch.results import CheckResult
+
+    alerting_project(project, site, receiver, "shard_alerts: at_report\n")
+    config = project.load()
+    store = Store(config.database_path)
+    try:
+        def broken(run_id: int, name: str) -> None:
+            store.add_result(run_id, CheckResult(check=name, file=f"checks/{name}.yaml", status=Status.FAIL, step="landing",
+                                                 category=Category.HTTP_STATUS, reason="HTTP 500", started_at=iso(utcnow())))
+
+        alone, _ = store.begin_run("all checks")  # unsharded: it alerted for itself
+        broken(alone, "unsharded")
+        store.finish_run(alone, 1)
+        first, _ = store.begin_run("all checks, shard 1/2")
+        broken(first, "first")
+        store.finish_run(first, 1)
+        second, _ = store.begin_run("all checks, shard 2/2")  # still running (this process is alive)
+        assert send_held(config, store, utcnow()) == []
+        [message] = receiver.wait_for(1)
+        assert message["title"] == "funnelwatch (1 shard run of 2 shards): 1 funnel broken"
+        assert "first" in message["message"] and "unsharded" not in message["message"]
+        broken(second, "second")
+        store.finish_run(second, 1)
+        assert send_held(config, store, utcnow()) == []
+        messages = receiver.wait_for(2)
+        assert len(messages) == 2 and "second" in messages[1]["message"] and "first" not in messages[1]["message"]
+        assert send_held(config, store, utcnow()) == [] and len(receiver.wait_for(3, timeout_s=0.5)) == 2
+    finally:
+        store.close()
