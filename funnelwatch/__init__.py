@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Check, Config, load_config
 from .errors import ConfigError, Diagnostic, FunnelwatchError
 from .results import Category, CheckResult, RunResult, Status
+from .shards import Shard
 
 __version__ = "0.1.0"
 
@@ -18,6 +19,7 @@ __all__ = [
     "Diagnostic",
     "FunnelwatchError",
     "RunResult",
+    "Shard",
     "Status",
     "build_report",
     "load_config",

@@ -20,6 +20,7 @@ from .locking import RunBusy, RunLock
 from .plan import Listed, Plan, describe, make_plan
 from .results import Problem, RunResult
 from .runner import Progress, Runner
+from .shards import Shard
 from .store import DiskFull, HistoryDamaged, Store
 
 
@@ -34,6 +35,7 @@ def run(
     alerts: bool = True,
     settle_only: bool = False,
     clock: Clock | None = None,
+    shard: Shard | None = None,
 ) -> RunResult:
     """Run the selected checks, store their results, rebuild the report and send alerts.
 
@@ -41,11 +43,17 @@ def run(
     `settle_only` runs no check and only settles open follow-up probes; `clock`
     is the time every decision is made by (tests move it). A run that could not do its job
     (the history cannot be opened, the run crashed) still pings the failure heartbeat before it raises.
+
+    With a `shard` (`Shard(1, 2)`: `run --shard 1/2`) only that shard's checks run, only their
+    open probes are settled, and the overlap lock is that shard's: the other shards run at once.
     """
-    plan = Plan(selection="follow-ups only") if settle_only else make_plan(config, checks, tags)
+    if settle_only:
+        plan = Plan(selection="follow-ups only" + (f", {shard}" if shard else ""), shard=shard)
+    else:
+        plan = make_plan(config, checks, tags, shard=shard)
     notify = (lambda message: progress("notice", message)) if progress else None
     try:
-        with RunLock(config.database_path, config.settings.on_overlap, notify):
+        with RunLock(config.database_path, config.settings.on_overlap, notify, name=shard.lock_name if shard else ""):
             return _run_locked(config, plan, headed, progress, report, alerts, clock or SYSTEM_CLOCK)
     except RunBusy:
         raise  # the run holding the lock pings for both
@@ -53,7 +61,7 @@ def run(
         if alerts:
             from .alerts import ping_heartbeat
 
-            for problem in ping_heartbeat(config, 2):
+            for problem in ping_heartbeat(config, 2, shard.label if shard else None):
                 if progress:
                     progress("notice", problem)
         raise
@@ -64,13 +72,14 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
     store = Store(config.database_path, clock=clock, redactor=config.redactor)
     try:
         run_id, started = store.begin_run(plan.selection)
-        runner = Runner(config, store, run_id, headed=headed, progress=progress, clock=clock)
+        runner = Runner(config, store, run_id, headed=headed, progress=progress, clock=clock, shard=plan.shard)
         try:
             results = asyncio.run(runner.run(plan))
         except BaseException:
             _abandon(store, run_id)
             raise
-        outcome = RunResult(run_id, iso(started) or "", None, results, reports_dir=config.settings.reports_dir)
+        outcome = RunResult(run_id, iso(started) or "", None, results, reports_dir=config.settings.reports_dir,
+                            shard=plan.shard.label if plan.shard else None)
         full = runner.disk_full
         if full is None:
             try:
@@ -102,8 +111,11 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
             from .alerts import dispatch
             from .alerts.weekly import send_if_due
 
-            outcome.problems += [Problem.of(p, "alert") for p in dispatch(config, store, outcome)]
-            outcome.problems += [Problem.of(p, "alert") for p in send_if_due(config, store, clock.now())]  # report.digest: weekly
+            # `shard_alerts: at_report`: a shard pings its heartbeat, and `funnelwatch report` says what all shards found
+            held = plan.shard is not None and config.settings.shard_alerts == "at_report"
+            outcome.problems += [Problem.of(p, "alert") for p in dispatch(config, store, outcome, channels=not held)]
+            if not held and (plan.shard is None or plan.shard.index == 1):  # one shard sends the weekly digest, not N racing
+                outcome.problems += [Problem.of(p, "alert") for p in send_if_due(config, store, clock.now())]  # report.digest: weekly
         return outcome
     finally:
         store.close()
@@ -145,12 +157,12 @@ def _settle_full_disk(store: Store, runner: Runner, outcome: RunResult, full: Di
 
 
 def list_plan(config: Config, *, checks: list[str] | None = None, tags: list[str] | None = None,
-              clock: Clock | None = None) -> tuple[Plan, list[Listed]]:
-    """What `run` would do with this selection, and nothing else: no browser, no run recorded, no reservation.
+              clock: Clock | None = None, shard: Shard | None = None) -> tuple[Plan, list[Listed]]:
+    """What `run` would do with this selection (of this shard), and nothing else: no browser, no run recorded, no reservation.
 
     The history is only read (and only when it exists), to tell which submissions wait on their `every`.
     """
-    plan = make_plan(config, checks, tags)
+    plan = make_plan(config, checks, tags, shard=shard)
     now = (clock or SYSTEM_CLOCK).now()
     if not config.database_path.exists():
         return plan, describe(plan, None, now)
@@ -214,6 +226,24 @@ def build_report(config: Config, store: Store | None = None) -> Path:
     finally:
         if own:
             store.close()
+
+
+def report(config: Config, clock: Clock = SYSTEM_CLOCK) -> tuple[Path, list[str]]:
+    """`funnelwatch report`: rebuild the report from history and, with `shard_alerts: at_report`, send
+    the shards' held alerts (one message per channel) and the weekly digest when due; (path, problems)."""
+    from .alerts.held import send_held
+    from .alerts.weekly import send_if_due
+
+    store = Store(config.database_path, clock=clock, redactor=config.redactor)
+    try:
+        path = build_report(config, store)
+        problems: list[str] = []
+        if config.settings.shard_alerts == "at_report":
+            problems += send_held(config, store, clock.now())
+            problems += send_if_due(config, store, clock.now())
+        return path, [config.redactor.redact(str(p)) for p in problems]
+    finally:
+        store.close()
 
 
 def digest(config: Config, since_s: float = 7 * 86400, send: bool = True, clock: Clock = SYSTEM_CLOCK) -> tuple[str, list[str]]:

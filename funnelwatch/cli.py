@@ -129,14 +129,22 @@ def validate(obj: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--list", "list_only", is_flag=True, help="Print the plan (checks × viewports, what each would submit, "
               "what waits on `every`) and run nothing.")
+@click.option("--shard", "shard_text", metavar="K/N", default=None,
+              help="Run only the K-th of N stable slices of the checks (by a hash of each file's name), so N machines "
+                   "split the work; also FUNNELWATCH_SHARD=K/N. See docs/scale-out.md.")
+@click.option("--shards", "shard_count", type=int, metavar="N", default=None,
+              help="N shards, this runner's index taken from JOB_COMPLETION_INDEX (0-based: a Kubernetes Indexed Job).")
 @click.pass_obj
 def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], headed: bool, junit: str | None, as_json: bool,
-        list_only: bool) -> None:
+        list_only: bool, shard_text: str | None, shard_count: int | None) -> None:
     """Run checks, store results, rebuild the report, send alerts."""
+    from .shards import choose
+
     _OUTBOUND["used"] = True
+    shard = choose(shard_text, shard_count, os.environ)  # a bad K/N is exit 2 before any file is read
     config = _load(obj)
     if list_only:
-        _list_plan(config, checks, tags)
+        _list_plan(config, checks, tags, shard)
         return
     from .live import Live
 
@@ -158,7 +166,7 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
     from . import api  # imported here so `validate` stays fast (no browser stack to import)
 
     try:
-        outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress)
+        outcome = api.run(config, checks=list(checks), tags=list(tags), headed=headed, progress=progress, shard=shard)
     finally:
         if live is not None:
             live.close()
@@ -181,11 +189,11 @@ def run(obj: dict[str, Any], checks: tuple[str, ...], tags: tuple[str, ...], hea
     sys.exit(outcome.exit_code)
 
 
-def _list_plan(config: Config, checks: tuple[str, ...], tags: tuple[str, ...]) -> None:
+def _list_plan(config: Config, checks: tuple[str, ...], tags: tuple[str, ...], shard: Any = None) -> None:
     """`run --list`: one line per check × viewport (and per invalid or switched-off check), nothing run."""
     from . import api
 
-    plan, listed = api.list_plan(config, checks=list(checks), tags=list(tags))
+    plan, listed = api.list_plan(config, checks=list(checks), tags=list(tags), shard=shard)
     _echo(f"plan for {plan.selection} (nothing is run, no browser starts):")
     for line in listed:
         where = f" [{line.viewport}]" if line.viewport else ""
@@ -202,7 +210,7 @@ def _summary(outcome: Any) -> None:
     for result in outcome.results:
         counts[result.status.value] = counts.get(result.status.value, 0) + 1
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to run"
-    _echo_err(f"run {outcome.run_id}: {parts}")
+    _echo_err(f"run {outcome.run_id}{f' (shard {outcome.shard})' if outcome.shard else ''}: {parts}")
     if outcome.report_path:
         _echo_err(f"report: {outcome.report_path}")
 
@@ -210,11 +218,14 @@ def _summary(outcome: Any) -> None:
 @cli.command()
 @click.pass_obj
 def report(obj: dict[str, Any]) -> None:
-    """Rebuild the HTML report from history."""
+    """Rebuild the HTML report from history (with `shard_alerts: at_report`, also send the shards' alerts)."""
     config = _load(obj)
     from . import api
 
-    click.echo(f"report: {api.build_report(config)}")
+    path, problems = api.report(config)
+    for problem in problems:
+        _echo_err(f"funnelwatch: {problem}")
+    click.echo(f"report: {path}")
 
 
 @cli.command()
@@ -314,13 +325,35 @@ def cron(obj: dict[str, Any]) -> None:
 
 @cli.command()
 @click.option("--user", "user_units", is_flag=True, help="Units for your own systemd (systemctl --user), not the system's.")
+@click.option("--shards", type=click.IntRange(1, 1000), default=None, metavar="N",
+              help="Template units, one instance per shard (funnelwatch@1.timer … @N.timer run --shard K/N).")
 @click.pass_obj
-def systemd(obj: dict[str, Any], user_units: bool) -> None:
+def systemd(obj: dict[str, Any], user_units: bool, shards: int | None) -> None:
     """Print a systemd service and timer per configured schedule."""
     from .systemd import systemd_text
 
-    for line in systemd_text(_load(obj), user=user_units):
+    for line in systemd_text(_load(obj), user=user_units, shards=shards):
         click.echo(line)
+
+
+@cli.command()
+@click.argument("engine", type=click.Choice(["k8s", "github-actions", "systemd"]))
+@click.option("--shards", type=click.IntRange(1, 1000), default=4, show_default=True, metavar="N", help="How many shards.")
+@click.option("--image", default=None, help="The funnelwatch image built from the repository's Dockerfile (k8s, github-actions).")
+@click.option("--schedule", default="0 2 * * *", show_default=True, help="When the shards run (cron syntax, k8s and github-actions).")
+@click.pass_obj
+def recipe(obj: dict[str, Any], engine: str, shards: int, image: str | None, schedule: str) -> None:
+    """Print a scale-out recipe: a Kubernetes Indexed CronJob, a GitHub Actions matrix, or systemd template units."""
+    from . import recipes
+
+    if engine == "systemd":
+        from .systemd import systemd_text
+
+        text = "\n".join(systemd_text(_load(obj), shards=shards)) + "\n"
+    else:
+        build = recipes.kubernetes if engine == "k8s" else recipes.github_actions
+        text = build(shards, image or recipes.IMAGE, schedule)
+    click.echo(text, nl=False)
 
 
 @cli.group()

@@ -105,7 +105,8 @@ def to_xml(outcome: RunResult, redactor: Redactor | None = None) -> ET.ElementTr
         "time": f"{sum(max(r.duration_s, 0.0) for r in results):.3f}",
     }
     suites = ET.Element("testsuites", {"name": "funnelwatch", **counts})
-    suite = ET.SubElement(suites, "testsuite", {"name": "funnelwatch", "timestamp": outcome.started_at or "", "id": str(outcome.run_id), **counts})
+    name = f"funnelwatch shard {outcome.shard}" if outcome.shard else "funnelwatch"  # a CI matrix merges N of these
+    suite = ET.SubElement(suites, "testsuite", {"name": name, "timestamp": outcome.started_at or "", "id": str(outcome.run_id), **counts})
     for result in results:
         _case(suite, result, _clean)
     if outcome.problems:

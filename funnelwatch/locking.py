@@ -8,6 +8,13 @@ the holder's pid and start time, for the message the second run shows.
 
     with RunLock(config.database_path, on_overlap="wait", notify=print):
         ...
+
+Shards (`run --shard K/N`) split the checks, so two shards never submit the
+same form: each takes its own lock, `<database>.shard-K-of-N.lock` (`name` is
+`Shard.lock_name`, the one place that name is made), and holds
+`<database>.lock` *shared*, so shards 1/2 and 2/2 run at once while an
+unsharded run (which takes `<database>.lock` exclusively, as before) still
+waits for, or exits beside, any of them.
 """
 
 from __future__ import annotations
@@ -26,37 +33,54 @@ class RunBusy(FunnelwatchError):
 
 
 class RunLock:
+    """The overlap lock of the whole database (`name` empty) or of one shard (`name` = `Shard.lock_name`)."""
+
     def __init__(self, database: str | os.PathLike[str], on_overlap: Literal["wait", "exit"] = "exit",
-                 notify: Callable[[str], None] | None = None):
-        self.path = Path(str(database) + ".lock")
+                 notify: Callable[[str], None] | None = None, name: str = ""):
+        self.name = name
+        self.base = Path(str(database) + ".lock")
+        self.path = Path(f"{database}.{name}.lock") if name else self.base
+        self._database_name = Path(database).name
         self.on_overlap = on_overlap
         self.notify = notify or (lambda message: None)
         self._fd: int | None = None
+        self._shared: int | None = None
 
     def acquire(self) -> None:
+        if self.name:  # a shard shares the database with the other shards, never with an unsharded run
+            self._shared = self._take(self.base, fcntl.LOCK_SH, "an unsharded funnelwatch run", "the unsharded funnelwatch run")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            run = f"funnelwatch run of {self._shard}" if self.name else "funnelwatch run"
+            fd = self._take(self.path, fcntl.LOCK_EX, f"another {run}", f"the other {run}")
+        except BaseException:
+            self._drop_shared()
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode(), 0)
+        self._fd = fd
+
+    def _take(self, path: Path, mode: int, who: str, waited: str) -> int:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise FunnelwatchError(
-                f"{self.path}: cannot create the run lock next to the history database ({exc.strerror or exc}) — "
-                f"make {self.path.parent} writable, or set `database:` to a file in a writable folder"
+                f"{path}: cannot create the run lock next to the history database ({exc.strerror or exc}) — "
+                f"make {path.parent} writable, or set `database:` to a file in a writable folder"
             ) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder(fd)
             if self.on_overlap == "exit":
                 os.close(fd)
                 raise RunBusy(
-                    f"another funnelwatch run{holder} is using {self._database} — this run exits without checking; "
+                    f"{who}{holder} is using {self._database} — this run exits without checking; "
                     "set `on_overlap: wait` in config/funnelwatch.yaml to queue behind it instead"
                 ) from None
-            self.notify(f"waiting for the other funnelwatch run{holder} on {self._database} to finish")
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode(), 0)
-        self._fd = fd
+            self.notify(f"waiting for {waited}{holder} on {self._database} to finish")
+            fcntl.flock(fd, mode)
+        return fd
 
     def release(self) -> None:
         if self._fd is not None:
@@ -64,10 +88,23 @@ class RunLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+        self._drop_shared()
+
+    def _drop_shared(self) -> None:
+        if self._shared is not None:
+            fcntl.flock(self._shared, fcntl.LOCK_UN)
+            os.close(self._shared)
+            self._shared = None
+
+    @property
+    def _shard(self) -> str:
+        """`shard 1/2` out of `shard-1-of-2`, for the messages."""
+        parts = self.name.split("-")
+        return f"shard {parts[1]}/{parts[3]}" if len(parts) == 4 and parts[0] == "shard" else self.name
 
     @property
     def _database(self) -> str:
-        return self.path.name[: -len(".lock")]
+        return self._database_name
 
     def __enter__(self) -> "RunLock":
         self.acquire()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from .config import BrokenCheck, Check, Config
 from .errors import FunnelwatchError
+from .shards import Shard
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -30,16 +31,33 @@ class Plan:
     selection: str = "all checks"
     #: Selected checks that are switched off (`enabled: false`): not run, but `run --list` names them.
     disabled: list[Check] = field(default_factory=list)
+    #: The slice of the checks this run covers (`run --shard K/N`); None: every check.
+    shard: Shard | None = None
 
     @property
     def needs_inbox(self) -> bool:
         return any(kind.needs_inbox(section) for item in self.items for kind, section in item.check.spec.sections())
 
 
-def make_plan(config: Config, names: list[str] | None = None, tags: list[str] | None = None) -> Plan:
-    """Select checks by exact name (or file stem) and/or tag; every selected check on every viewport."""
-    names = names or []
-    tags = tags or []
+def make_plan(config: Config, names: list[str] | None = None, tags: list[str] | None = None,
+              shard: Shard | None = None) -> Plan:
+    """Select checks by exact name (or file stem) and/or tag; every selected check on every viewport.
+
+    With a `shard`, the selection is then cut to the checks whose file that
+    shard owns (see shards.py): names and tags are still checked against every
+    check, so a typo is an error on every shard, while a shard that owns none
+    of the selection simply has nothing to run.
+    """
+    plan = _select(config, names or [], tags or [])
+    if shard is None:
+        return plan
+    return Plan(items=[i for i in plan.items if shard.owns(i.check.file)],
+                broken=[b for b in plan.broken if shard.owns(b.file)],
+                selection=f"{plan.selection}, {shard}",
+                disabled=[c for c in plan.disabled if shard.owns(c.file)], shard=shard)
+
+
+def _select(config: Config, names: list[str], tags: list[str]) -> Plan:
 
     def chosen(name: str, slug: str, check_tags: list[str]) -> bool:
         if names and name not in names and slug not in names:

@@ -285,6 +285,8 @@ class RunResult:
     incomplete: bool = False
     #: settings.reports_dir as written, so --json paths are relative to the project like `report`.
     reports_dir: str = ""
+    #: `1/2` for `run --shard 1/2` (its results are that shard's checks only); None: every check.
+    shard: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -307,6 +309,7 @@ class RunResult:
             "results": [r.to_json(self.reports_dir) for r in self.results],
             "problems": [{"source": Problem.of(p, "other").source, "message": str(p)} for p in self.problems],
             **({"incomplete": True} if self.incomplete else {}),
+            **({"shard": self.shard} if self.shard else {}),
         }
 
 

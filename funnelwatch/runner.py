@@ -28,6 +28,7 @@ from .page_events import browser_evidence, listen, settle_hits, watch_hits
 from .plan import Plan, PlanItem
 from .redaction import Redactor
 from .results import Category, CheckResult, Status, StepRecord
+from .shards import Shard
 from .steps import KINDS, RunServices, kinds_of, steps_of
 from .steps.base import StepContext
 from .store import DiskFull, Store, free_bytes
@@ -81,7 +82,7 @@ class _Opened:
 
 class Runner:
     def __init__(self, config: Config, store: Store, run_id: int, headed: bool = False,
-                 progress: Progress | None = None, clock: Clock = SYSTEM_CLOCK):
+                 progress: Progress | None = None, clock: Clock = SYSTEM_CLOCK, shard: Shard | None = None):
         self.config = config
         self.store = store
         self.run_id = run_id
@@ -93,7 +94,7 @@ class Runner:
         self.redact = config.redactor
         self.services = RunServices(run_id=run_id, ledger=store.ledger, clock=clock, checks=config.checks,
                                     redactor=config.redactor, progress=self.progress,
-                                    trusted_authserv_id=config.settings.inbox.trusted_authserv_id)
+                                    trusted_authserv_id=config.settings.inbox.trusted_authserv_id, shard=shard)
         #: The first write the full disk refused, and the results it could not keep (with their history kind).
         self.disk_full: DiskFull | None = None
         self.unsaved: list[tuple[CheckResult, str]] = []
@@ -126,7 +127,7 @@ class Runner:
         return results
 
     async def _open_inbox(self, plan: Plan) -> None:
-        if not (plan.needs_inbox or self.store.ledger.has_open_probes()):
+        if not (plan.needs_inbox or self._owns_open_probes()):
             return
         inbox: Inbox | None = None
         try:
@@ -139,6 +140,12 @@ class Runner:
             self.services.inbox_problem = problem
         except Exception as exc:
             self.services.inbox_problem = MonitorProblem(Category.INBOX, self.redact.redact(f"the inbox could not be opened: {exc}"))
+
+    def _owns_open_probes(self) -> bool:
+        """Some open probe is this run's to settle (a shard opens no inbox for another shard's probes)."""
+        if not self.store.ledger.has_open_probes():
+            return False
+        return self.services.shard is None or any(self.services.owns(p) for p in self.store.ledger.open_probes())
 
     async def _settle(self) -> list[CheckResult]:
         """Work that kinds left open in earlier runs (follow-up probes), settled before any check."""

@@ -304,6 +304,9 @@ class SettingsBase(Strict):
     defaults: Defaults = Defaults()  # type: ignore[call-arg]
     report: ReportSettings = ReportSettings()
     on_overlap: Literal["wait", "exit"] = "exit"
+    #: `per_shard`: each `run --shard K/N` sends its own alerts; `at_report`: shards send none and the
+    #: `funnelwatch report` run after them sends one message per channel for all of them.
+    shard_alerts: Literal["per_shard", "at_report"] = "per_shard"
 
 
 _settings_models: dict[type[InboxSettings], type[SettingsBase]] = {}

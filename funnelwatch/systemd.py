@@ -9,6 +9,11 @@ follows third-party trackers) and reads the project's `.env`
 (`EnvironmentFile=`; funnelwatch reads it too).
 
     for path, text in systemd_units(config, user=False): print(path, text)
+
+With `shards=N` (`funnelwatch systemd --shards 4`, or `funnelwatch recipe systemd`)
+the units are templates, `funnelwatch@.service` and `funnelwatch@.timer`, whose
+instance is the shard: `systemctl enable --now funnelwatch@1.timer … funnelwatch@4.timer`
+runs `run --shard 1/4` … `run --shard 4/4`, on one host or one instance per host.
 """
 
 from __future__ import annotations
@@ -53,8 +58,8 @@ def service_user(root: Path) -> str:
     return sudo if sudo and sudo != "root" else SERVICE_USER
 
 
-def systemd_units(config: Config, user: bool = False, command: str | None = None) -> list[tuple[str, str]]:
-    """(path, text) of each unit: one service and one timer per distinct schedule."""
+def systemd_units(config: Config, user: bool = False, command: str | None = None, shards: int | None = None) -> list[tuple[str, str]]:
+    """(path, text) of each unit: one service and one timer per distinct schedule (templates per shard with `shards`)."""
     command = command or funnelwatch_command()
     root = config.root.resolve()
     groups: dict[str, list[str]] = {}
@@ -66,9 +71,12 @@ def systemd_units(config: Config, user: bool = False, command: str | None = None
     for text in sorted(groups):
         name = "funnelwatch" if len(groups) == 1 else f"funnelwatch-{slugify(text, lower=True)}"
         selection = "" if len(groups) == 1 else " " + " ".join(f"--check {shlex.quote(s)}" for s in groups[text])
+        shard, of = "", ""
+        if shards:  # a template: the instance (%i) is the shard, and the overlap lock is per shard
+            name, shard, of = f"{name}@", f" --shard %i/{shards}", f" shard %i/{shards}"
         service = [
             "[Unit]",
-            f"Description=funnelwatch run ({text}) for {root}",
+            f"Description=funnelwatch run ({text}){of} for {root}",
             "Wants=network-online.target",
             "After=network-online.target",
             "",
@@ -79,19 +87,19 @@ def systemd_units(config: Config, user: bool = False, command: str | None = None
             *([f"User={account}"] if account else []),
             f"WorkingDirectory={root}",
             f"EnvironmentFile=-{root / ENV_FILE}",
-            f"ExecStart={command} -C {shlex.quote(str(root))} run{selection}",
+            f"ExecStart={command} -C {shlex.quote(str(root))} run{selection}{shard}",
             "# exit 1 (a funnel is broken) is an answer, not a failure; exit 2 (funnelwatch could not check) is one",
             "SuccessExitStatus=1",
             "",
         ]
         timer = [
             "[Unit]",
-            f"Description=funnelwatch: {text}",
+            f"Description=funnelwatch: {text}{of}",
             "",
             "[Timer]",
             f"OnCalendar={on_calendar(parse_schedule(text))}",
             "Persistent=true",
-            f"Unit={name}.service",
+            f"Unit={name}{'%i' if shards else ''}.service",
             "",
             "[Install]",
             "WantedBy=timers.target",
@@ -102,13 +110,17 @@ def systemd_units(config: Config, user: bool = False, command: str | None = None
     return units
 
 
-def systemd_text(config: Config, user: bool = False, command: str | None = None) -> list[str]:
+def systemd_text(config: Config, user: bool = False, command: str | None = None, shards: int | None = None) -> list[str]:
     """What `funnelwatch systemd` prints: each unit under a `# path` line, then how to enable the timers."""
-    units = systemd_units(config, user, command)
+    units = systemd_units(config, user, command, shards)
     scope = " --user" if user else ""
+    timers = [Path(p).name for p, _ in units if p.endswith(".timer")]
+    if shards:
+        timers = [t.replace("@.", f"@{k}.") for t in timers for k in range(1, shards + 1)]
     lines = [f"# funnelwatch: systemd units for {config.root.resolve()} — save each below under its path, then run:",
-             f"#   systemctl{scope} daemon-reload && systemctl{scope} enable --now "
-             + " ".join(Path(p).name for p, _ in units if p.endswith(".timer"))]
+             f"#   systemctl{scope} daemon-reload && systemctl{scope} enable --now " + " ".join(timers)]
+    if shards:
+        lines.append(f"#   (one host runs all {shards} shards at once; on {shards} hosts, enable one instance on each)")
     if user:
         lines.append("#   loginctl enable-linger $USER   (so the timers run while you are logged out)")
     lines += environment_comments(config)

@@ -159,3 +159,79 @@ def test_the_kept_copy_of_the_spec_is_the_current_one():
         pytest.skip(f"the product spec is not beside the repository ({BESIDE}): nothing to compare the copy with")
     assert KEPT.read_text(encoding="utf-8") == BESIDE.read_text(encoding="utf-8"), (
         f"the product spec changed: cp {BESIDE} {KEPT}")
+
+
+# --- docs/scale-out.md: every recipe is what `funnelwatch recipe` prints ------------------------
+
+#: Where the systemd recipe in the docs pretends the project lives (the test's own is a temp folder).
+RECIPE_PROJECT = "/srv/funnelwatch"
+RECIPE_COMMAND = "/usr/local/bin/funnelwatch"
+
+
+def recipe_output(args: list[str]) -> str:
+    """`funnelwatch recipe ARGS` as the docs show it: for systemd, on a fresh `init` project moved to /srv/funnelwatch."""
+    import tempfile
+
+    from click.testing import CliRunner
+
+    from funnelwatch.cron import funnelwatch_command
+
+    with tempfile.TemporaryDirectory() as folder:
+        runner = CliRunner()
+        assert runner.invoke(cli, ["init", folder]).exit_code == 0
+        done = runner.invoke(cli, ["-C", folder, "recipe", *args])
+        assert done.exit_code == 0, done.output
+        return done.output.replace(funnelwatch_command(), RECIPE_COMMAND).replace(str(Path(folder).resolve()), RECIPE_PROJECT)
+
+
+def recipe_blocks() -> list[tuple[str, str]]:
+    """(`funnelwatch recipe` arguments, the block under them) from docs/scale-out.md."""
+    text = (ROOT / "docs" / "scale-out.md").read_text(encoding="utf-8")
+    return re.findall(r"<!-- funnelwatch recipe ([^>]+?) -->\n```\w*\n(.*?)```", text, re.S)
+
+
+def test_the_scale_out_guide_shows_every_recipe_as_the_command_prints_it():
+    blocks = recipe_blocks()
+    assert sorted(args.split()[0] for args, _ in blocks) == ["github-actions", "k8s", "systemd"]
+    for args, block in blocks:
+        assert block == recipe_output(args.split()), f"docs/scale-out.md: `funnelwatch recipe {args}` prints something else"
+
+
+def test_the_kubernetes_recipe_is_an_indexed_cronjob_that_never_overlaps_or_retries_a_shard():
+    import yaml
+
+    shards, report = yaml.safe_load_all(recipe_output(["k8s", "--shards", "16", "--image", "example/fw:1"]))
+    assert (shards["kind"], shards["spec"]["concurrencyPolicy"]) == ("CronJob", "Forbid")
+    job = shards["spec"]["jobTemplate"]["spec"]
+    assert (job["completionMode"], job["completions"], job["parallelism"], job["backoffLimitPerIndex"]) == ("Indexed", 16, 16, 0)
+    pod = job["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"] is True
+    [container] = pod["containers"]
+    assert (container["image"], container["args"]) == ("example/fw:1", ["run", "--shards", "16"])
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    assert secrets == {"FUNNELWATCH_DB_PASSWORD": {"name": "funnelwatch", "key": "db-password"},
+                       "FUNNELWATCH_IMAP_PASSWORD": {"name": "funnelwatch", "key": "imap-password"}}
+    assert report["spec"]["schedule"] == "0 4 * * *"
+    assert report["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"] == ["report"]
+
+
+def test_the_github_actions_recipe_runs_one_job_per_shard_then_the_report():
+    import yaml
+
+    workflow = yaml.safe_load(recipe_output(["github-actions", "--shards", "3"]))
+    shard = workflow["jobs"]["shard"]
+    assert shard["strategy"] == {"fail-fast": False, "matrix": {"shard": [1, 2, 3]}}
+    assert shard["steps"][1]["run"].startswith("funnelwatch run --shard ${{ matrix.shard }}/3 ")
+    assert shard["env"]["FUNNELWATCH_DB_PASSWORD"] == "${{ secrets.FUNNELWATCH_DB_PASSWORD }}"
+    assert "--user 1001" in shard["container"]["options"]
+    assert workflow["jobs"]["report"]["needs"] == "shard"
+    assert workflow["jobs"]["report"]["steps"][1]["run"] == "funnelwatch report"
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+
+
+def test_the_systemd_recipe_is_a_template_unit_per_shard():
+    text = recipe_output(["systemd", "--shards", "3"])
+    assert "# /etc/systemd/system/funnelwatch@.service" in text and "# /etc/systemd/system/funnelwatch@.timer" in text
+    assert f"ExecStart={RECIPE_COMMAND} -C {RECIPE_PROJECT} run --shard %i/3" in text
+    assert "Unit=funnelwatch@%i.service" in text
+    assert "enable --now funnelwatch@1.timer funnelwatch@2.timer funnelwatch@3.timer" in text

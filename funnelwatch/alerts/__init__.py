@@ -41,7 +41,7 @@ from ..threads import abandoned_alive, run_with_deadline
 from .message import compose
 from .state import Event, advance, blank, heard, unsaid
 
-__all__ = ["dispatch", "channel_id", "send", "heartbeat", "ping_heartbeat"]
+__all__ = ["dispatch", "send_alerts", "channel_id", "send", "heartbeat", "ping_heartbeat"]
 
 #: At most this many screenshots ride along with one message (a digest of 40 broken funnels stays sendable).
 MAX_ATTACHMENTS = 5
@@ -54,28 +54,42 @@ SEND_DEADLINE_S = 20.0
 HEARTBEAT_DEADLINE_S = 15.0
 
 
-def dispatch(config: Config, store: Store, outcome: RunResult) -> list[str]:
-    """Send what this run calls for; return problems worth showing (never raises)."""
+def dispatch(config: Config, store: Store, outcome: RunResult, channels: bool = True, scope: str | None = None) -> list[str]:
+    """Send what this run calls for; return problems worth showing (never raises).
+
+    `channels` False: the heartbeat only (a shard whose alerts wait for `funnelwatch report`,
+    `shard_alerts: at_report`); `scope` names what the message covers (`compose`).
+    """
+    if not channels:
+        return list(ping_heartbeat(config, outcome.exit_code, outcome.shard))
+    problems = send_alerts(config, store, outcome, scope)
+    problems += ping_heartbeat(config, outcome.exit_code, outcome.shard)
+    return problems
+
+
+def send_alerts(config: Config, store: Store, outcome: RunResult, scope: str | None = None) -> list[str]:
+    """One message per alert channel for `outcome`'s results, alert state kept; the problems (never raises)."""
     problems: list[str] = []
     redact = config.redactor.redact  # holds the channel URLs too, typed or from ${VAR}
     for channel in config.settings.alerts:
         try:
-            problem = _channel(config, store, outcome, channel)
+            problem = _channel(config, store, outcome, channel, scope)
         except DiskFull as exc:  # sent or not, what it was told could not be saved
             problem = f"alert channel {mask_url(channel.url)}: its state could not be saved ({exc})"
         except Exception as exc:
             problem = f"alert channel {mask_url(channel.url)} failed inside funnelwatch ({type(exc).__name__}); will retry next run"
         if problem:
             problems.append(redact(problem))
-    problems += ping_heartbeat(config, outcome.exit_code)
     return problems
 
 
-def ping_heartbeat(config: Config, exit_code: int) -> list[Problem]:
+def ping_heartbeat(config: Config, exit_code: int, shard: str | None = None) -> list[Problem]:
     """After every complete run (and after a run that could not do its job): GET the heartbeat.
 
     `{status}` in the URL becomes `up` (funnelwatch did its job: exit 0 or 1) or `down` (exit 2),
-    `{exit_code}` the exit code; with `heartbeat_fail:` set, a `down` run pings that URL instead.
+    `{exit_code}` the exit code, `{shard}` the run's shard (`1-of-2` for `--shard 1/2`, `all`
+    unsharded: one dead-man's switch per shard, so a shard that stops running is noticed);
+    with `heartbeat_fail:` set, a `down` run pings that URL instead.
     One retry on failure; each try is bounded by `HEARTBEAT_DEADLINE_S` (the failure URL too).
     Returns the problems (no secrets).
     """
@@ -86,6 +100,7 @@ def ping_heartbeat(config: Config, exit_code: int) -> list[Problem]:
         return []
     config.redactor.add(url)
     url = url.replace("{status}", "down" if down else "up").replace("{exit_code}", str(exit_code))
+    url = url.replace("{shard}", shard.replace("/", "-of-") if shard else "all")
     config.redactor.add(url)
     problem = heartbeat(url)
     if problem:
@@ -99,7 +114,7 @@ def channel_id(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
-def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertChannel) -> str | None:
+def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertChannel, scope: str | None = None) -> str | None:
     ident = channel_id(channel.url)
     now = utcnow()
     before = store.alert_state.load(ident)
@@ -115,7 +130,7 @@ def _channel(config: Config, store: Store, outcome: RunResult, channel: AlertCha
     if not events:
         store.alert_state.save(list(after.values()))
         return None
-    title, body, kind = compose(events, outcome, config)
+    title, body, kind = compose(events, outcome, config, scope)
     problem = send(channel.url, title, body, kind, attachments=_screenshots(events, config))
     if problem:
         rows = [unsaid(before.get(key) or blank(ident, *key), row) for key, row in after.items()]

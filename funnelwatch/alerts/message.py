@@ -28,8 +28,13 @@ SECTIONS = (
 MAX_REASON = 300
 
 
-def compose(events: list[Event], outcome: RunResult, config: Config) -> tuple[str, str, str]:
-    """(title, body, apprise notify type) for one channel's events of one run."""
+def compose(events: list[Event], outcome: RunResult, config: Config, scope: str | None = None) -> tuple[str, str, str]:
+    """(title, body, apprise notify type) for one channel's events of one run.
+
+    `scope` says which part of the checks the message covers (`shard 1/2`; a sharded
+    run's alerts always say so, since its siblings send theirs); None: every check.
+    """
+    scope = scope or (f"shard {outcome.shard}" if outcome.shard else None)
     by_kind: dict[str, list[Event]] = {}
     for event in events:
         by_kind.setdefault(event.kind, []).append(event)
@@ -40,11 +45,11 @@ def compose(events: list[Event], outcome: RunResult, config: Config) -> tuple[st
             body += [_line(e, config) for e in by_kind[kind]]
             body.append("")
     body.append(f"Report: {_report(outcome, config)}")
-    body.append(f"Run {outcome.run_id} at {outcome.started_at}")
-    return _title(by_kind), config.redactor.redact("\n".join(body)), _notify_type(by_kind)
+    body.append(f"Run {outcome.run_id}{f' ({scope})' if scope else ''} at {outcome.started_at}")
+    return _title(by_kind, scope), config.redactor.redact("\n".join(body)), _notify_type(by_kind)
 
 
-def _title(by_kind: dict[str, list[Event]]) -> str:
+def _title(by_kind: dict[str, list[Event]], scope: str | None = None) -> str:
     def count(kinds: tuple[str, ...]) -> int:
         return len({(e.result.check, e.result.viewport) for k in kinds for e in by_kind.get(k, [])})
 
@@ -59,7 +64,7 @@ def _title(by_kind: dict[str, list[Event]]) -> str:
         n = count(kinds)
         if n:
             parts.append(single if n == 1 else plural.format(n=n))
-    return "funnelwatch: " + ", ".join(parts)
+    return f"funnelwatch{f' ({scope})' if scope else ''}: " + ", ".join(parts)
 
 
 def _notify_type(by_kind: dict[str, list[Event]]) -> str:

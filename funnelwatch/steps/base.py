@@ -43,10 +43,11 @@ if TYPE_CHECKING:
     from ..errors import MonitorProblem
     from ..fields import Strict
     from ..inbox.base import Inbox
-    from ..ledger import Ledger
+    from ..ledger import Ledger, Probe
     from ..plan import PlanItem
     from ..results import CheckResult
     from ..schema import Settings
+    from ..shards import Shard
 
 
 class EvidenceKit(Protocol):
@@ -100,6 +101,21 @@ class RunServices:
     progress: Callable[[str, Any], None] = field(default=lambda event, payload: None)
     #: Whose `Authentication-Results` count (`inbox.trusted_authserv_id`; None: the top-most header).
     trusted_authserv_id: str | None = None
+
+    #: This run's slice of the checks (`run --shard K/N`): it settles only the probes of its own checks.
+    shard: "Shard | None" = None
+
+    def owns(self, probe: "Probe") -> bool:
+        """This run settles `probe`: unsharded runs settle every probe, a shard those of the checks it owns.
+
+        The check as configured now decides (by its file); a probe whose check is gone goes by the file it was sent from.
+        """
+        if self.shard is None:
+            return True
+        for check in self.checks:
+            if check.spec.name == probe.check_name:
+                return self.shard.owns(check.file)
+        return self.shard.owns(probe.file)
 
     def attach_check(self, result: "CheckResult") -> "CheckResult":
         """Tags and file from the check as configured now; the reason with the config's secrets hidden."""

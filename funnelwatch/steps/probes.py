@@ -229,12 +229,12 @@ def held_back(ledger: Ledger | None, check_name: str, every_s: float, now: datet
 
 
 async def settle_open_probes(services: "RunServices", probes: ProbeKind) -> list[CheckResult]:
-    """Settle every open probe of this kind (whatever the run's selection); the runner records the results.
+    """Settle every open probe of this kind (whatever the run's selection, but only its shard's); the runner records them.
 
     Each result passes `services.attach_check`, which also hides the config's secrets in its reason.
     """
     kinds = (probes.step,)
-    open_now = services.ledger.open_probes(kinds)
+    open_now = [probe for probe in services.ledger.open_probes(kinds) if services.owns(probe)]  # a shard settles its own
     if not open_now:
         return []
     count = len(open_now)
