@@ -16,11 +16,11 @@ from typing import Any
 from .clock import SYSTEM_CLOCK, Clock, iso
 from .config import Config
 from .errors import FunnelwatchError
-from .locking import RunBusy, RunLock
+from .locking import RunBusy
 from .plan import Listed, Plan, describe, make_plan
 from .results import Problem, RunResult
 from .runner import Progress, Runner
-from .store import DiskFull, HistoryDamaged, Store
+from .store import DiskFull, HistoryDamaged, Store, open_store, run_lock
 
 
 def run(
@@ -45,7 +45,7 @@ def run(
     plan = Plan(selection="follow-ups only") if settle_only else make_plan(config, checks, tags)
     notify = (lambda message: progress("notice", message)) if progress else None
     try:
-        with RunLock(config.database_path, config.settings.on_overlap, notify):
+        with run_lock(config.database, config.settings.on_overlap, notify, redactor=config.redactor):
             return _run_locked(config, plan, headed, progress, report, alerts, clock or SYSTEM_CLOCK)
     except RunBusy:
         raise  # the run holding the lock pings for both
@@ -61,7 +61,7 @@ def run(
 
 def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | None, report: bool, alerts: bool,
                 clock: Clock) -> RunResult:
-    store = Store(config.database_path, clock=clock, redactor=config.redactor)
+    store = open_store(config.database, clock=clock, redactor=config.redactor)
     try:
         run_id, started = store.begin_run(plan.selection)
         runner = Runner(config, store, run_id, headed=headed, progress=progress, clock=clock)
@@ -137,7 +137,7 @@ def _settle_full_disk(store: Store, runner: Runner, outcome: RunResult, full: Di
             break
         runner.unsaved.remove((result, kind))
     total, lost = len(outcome.results), len(runner.unsaved)
-    kept = f"{total - lost} of {total} results were kept in {full.path.name}"
+    kept = f"{total - lost} of {total} results were kept in {full.name}"
     if lost:
         kept += f" ({', '.join(sorted({r.check for r, _ in runner.unsaved}))} not: shown above only)"
     skipped = f"; screenshots and traces were skipped {runner.artifacts_skipped} time(s)" if runner.artifacts_skipped else ""
@@ -152,9 +152,9 @@ def list_plan(config: Config, *, checks: list[str] | None = None, tags: list[str
     """
     plan = make_plan(config, checks, tags)
     now = (clock or SYSTEM_CLOCK).now()
-    if not config.database_path.exists():
+    if not config.postgresql and not config.database_path.exists():
         return plan, describe(plan, None, now)
-    store = Store(config.database_path, clock=clock or SYSTEM_CLOCK, redactor=config.redactor)
+    store = open_store(config.database, clock=clock or SYSTEM_CLOCK, redactor=config.redactor)
     try:
         return plan, describe(plan, store.ledger, now)
     finally:
@@ -168,7 +168,7 @@ def start_maintenance(config: Config, duration_s: float, tags: list[str] | None 
     Checks still run inside it; their alerts wait and the uptime leaves them out.
     """
     now = (clock or SYSTEM_CLOCK).now()
-    store = Store(config.database_path, clock=clock or SYSTEM_CLOCK, redactor=config.redactor)
+    store = open_store(config.database, clock=clock or SYSTEM_CLOCK, redactor=config.redactor)
     try:
         return store.maintenance.open(now, now + timedelta(seconds=duration_s), list(tags or []), list(checks or []), note)
     finally:
@@ -180,7 +180,7 @@ def maintenance_windows(config: Config, clock: Clock | None = None) -> list[str]
     from .maintenance import Calendar
 
     now = (clock or SYSTEM_CLOCK).now()
-    store = Store(config.database_path, redactor=config.redactor)
+    store = open_store(config.database, redactor=config.redactor)
     try:
         calendar = Calendar.of(config, store.maintenance.active(now))
     finally:
@@ -190,7 +190,7 @@ def maintenance_windows(config: Config, clock: Clock | None = None) -> list[str]
 
 def end_maintenance(config: Config, tags: list[str] | None = None, clock: Clock | None = None) -> int:
     """End the open ad-hoc windows now (only those for `tags`, when given); how many there were."""
-    store = Store(config.database_path, redactor=config.redactor)
+    store = open_store(config.database, redactor=config.redactor)
     try:
         return store.maintenance.end((clock or SYSTEM_CLOCK).now(), list(tags or []))
     finally:
@@ -208,7 +208,7 @@ def build_report(config: Config, store: Store | None = None) -> Path:
     from .report import build
 
     own = store is None
-    store = store or Store(config.database_path, redactor=config.redactor)
+    store = store or open_store(config.database, redactor=config.redactor)
     try:
         return build(config, store)
     finally:
@@ -223,7 +223,7 @@ def digest(config: Config, since_s: float = 7 * 86400, send: bool = True, clock:
     """
     from .alerts.digest import as_markdown, build_digest, send_digest
 
-    store = Store(config.database_path, clock=clock, redactor=config.redactor)
+    store = open_store(config.database, clock=clock, redactor=config.redactor)
     try:
         built = build_digest(config, store, since_s, clock.now())
     finally:

@@ -225,13 +225,16 @@ def report(obj: dict[str, Any]) -> None:
 @click.pass_obj
 def history(obj: dict[str, Any], name: str | None, limit: int, datasette: bool) -> None:
     """Recent results in the terminal."""
-    from .store import Store, datasette_metadata
+    from .store import datasette_metadata, open_store
 
     config = _load(obj)
     if datasette:
+        if config.postgresql:
+            raise FunnelwatchError("--datasette-metadata is for a SQLite history (Datasette reads SQLite files); "
+                                   f"the history is on PostgreSQL at {config.database_shown}")
         click.echo(datasette_metadata(config.database_path), nl=False)
         return
-    store = Store(config.database_path, redactor=config.redactor)
+    store = open_store(config.database, redactor=config.redactor)
     try:
         rows = store.history(name, limit)
         if name and not rows:

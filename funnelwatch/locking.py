@@ -8,6 +8,10 @@ the holder's pid and start time, for the message the second run shows.
 
     with RunLock(config.database_path, on_overlap="wait", notify=print):
         ...
+
+This is the SQLite history's lock; `funnelwatch.store.run_lock()` hands out the
+right one for any `database:` (an advisory lock on a shared PostgreSQL), and
+takes a `name` for a lock of one part of a history (a shard: `<database>.<name>.lock`).
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ class RunBusy(FunnelwatchError):
 
 class RunLock:
     def __init__(self, database: str | os.PathLike[str], on_overlap: Literal["wait", "exit"] = "exit",
-                 notify: Callable[[str], None] | None = None):
-        self.path = Path(str(database) + ".lock")
+                 notify: Callable[[str], None] | None = None, name: str | None = None):
+        self._database = Path(database).name
+        self.path = Path(str(database) + (f".{name}" if name else "") + ".lock")
         self.on_overlap = on_overlap
         self.notify = notify or (lambda message: None)
         self._fd: int | None = None
@@ -64,10 +69,6 @@ class RunLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
-
-    @property
-    def _database(self) -> str:
-        return self.path.name[: -len(".lock")]
 
     def __enter__(self) -> "RunLock":
         self.acquire()
