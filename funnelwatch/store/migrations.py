@@ -189,8 +189,7 @@ def uptime_30d_view(extra_where: str = "", dialect: str = "sqlite") -> str:
     since = ("strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')" if sqlite
              else """to_char(now() at time zone 'UTC' - interval '30 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')""")
     passed, counted = "status in ('pass', 'flaky')", "status in ('pass', 'flaky', 'fail')"
-    return f"""
-        create view uptime_30d as
+    counts = f"""
         select check_name, viewport,
                count(*) as results,
                {count_if(passed)} as passed,
@@ -203,9 +202,11 @@ def uptime_30d_view(extra_where: str = "", dialect: str = "sqlite") -> str:
         from results
         where kind = 'check' and started_at > {since}
               {extra_where}
-        group by check_name, viewport
-        order by uptime_pct is null, uptime_pct, check_name, viewport
-    """
+        group by check_name, viewport"""
+    order = "order by uptime_pct is null, uptime_pct, check_name, viewport"
+    # PostgreSQL orders by an output column only by its bare name: the counts are a subquery there.
+    return f"create view uptime_30d as {counts}\n        {order}" if sqlite else \
+        f"create view uptime_30d as select * from ({counts}) counted {order}"
 
 
 #: Append-only: migration N brings the schema from version N-1 to N.
