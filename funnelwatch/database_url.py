@@ -6,7 +6,8 @@ added to the config's redactor however it was written (literally or through
 `${VAR}`), and `shown()` is the URL every message prints (no password).
 
     is_postgresql("postgresql://fw:s3cret@db:5432/funnelwatch")   # True
-    shown("postgresql://fw:s3cret@db:5432/funnelwatch")           # 'postgresql://fw@db:5432/funnelwatch'
+    shown("postgresql://fw:s3cret@db:5432/funnelwatch")           # 'postgresql://db:5432/funnelwatch'
+    user("postgresql://fw:s3cret@db:5432/funnelwatch")            # 'fw'
 """
 
 from __future__ import annotations
@@ -32,14 +33,23 @@ def password(url: str) -> str | None:
 
 
 def shown(url: str) -> str:
-    """`postgresql://user@host:port/db`: where the history is, for messages, never with the password or options."""
+    """`postgresql://host:port/db`: where the history is, for messages; never the password (nor the user: text
+    leaving funnelwatch masks any `user@` of a URL as credentials, see redaction.py, so it is named apart)."""
     try:
         parts = urlsplit(url.strip())
-        host, port, user = parts.hostname or "localhost", parts.port or 5432, parts.username
+        host, port = parts.hostname or "localhost", parts.port or 5432
     except ValueError:
         return "postgresql://(unreadable URL)"
-    who = f"{unquote(user)}@" if user else ""
-    return f"postgresql://{who}{host}:{port}{parts.path or '/'}"
+    return f"postgresql://{host}:{port}{parts.path or '/'}"
+
+
+def user(url: str) -> str | None:
+    """The URL's user name (None when it names none or cannot be read)."""
+    try:
+        found = urlsplit(url.strip()).username
+    except ValueError:
+        return None
+    return unquote(found) if found else None
 
 
 def key(url: str) -> str:

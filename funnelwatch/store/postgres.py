@@ -40,7 +40,7 @@ import psycopg.errors
 from psycopg.rows import dict_row
 
 from ..clock import SYSTEM_CLOCK, Clock, iso
-from ..database_url import password, shown
+from ..database_url import password, shown, user
 from ..errors import FunnelwatchError
 from ..locking import RunBusy
 from ..redaction import Redactor
@@ -75,8 +75,9 @@ def connect(url: str, redactor: Redactor | None = None, application: str = "funn
     try:
         return psycopg.connect(url, **options)
     except psycopg.Error as exc:
+        who = f" as user {user(url)}" if user(url) else ""
         raise FunnelwatchError(
-            f"cannot reach the history database at {shown(url)} — {_reason(exc, url, redactor)}; "
+            f"cannot reach the history database at {shown(url)}{who} — {_reason(exc, url, redactor)}; "
             "check `database:` in config/funnelwatch.yaml (host, port, database, user, password) and that the server is up"
         ) from None
 
