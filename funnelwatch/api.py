@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .clock import SYSTEM_CLOCK, Clock, iso
 from .config import Config
@@ -230,3 +230,37 @@ def digest(config: Config, since_s: float = 7 * 86400, send: bool = True, clock:
         store.close()
     problems = send_digest(config, built) if send else []
     return config.redactor.redact(as_markdown(built, config.settings.report.url)), problems
+
+
+def migrate_history(config: Config, to: str, *, batch: int = 500,
+                    progress: Callable[[str, int], None] | None = None) -> list[Any]:
+    """Copy this project's SQLite history into the PostgreSQL database at `to`; the rows per table on both sides.
+
+    Resumable (a rerun continues where an interrupted copy stopped, never duplicating a row) and verified: a
+    table whose counts differ is a `FunnelwatchError`. Set `database:` to the URL afterwards. See docs/history.md.
+    """
+    from .database_url import is_postgresql, password, shown
+    from .store.copy import copy_history
+    from .store.postgres import PgStore
+
+    if not is_postgresql(to):
+        raise FunnelwatchError(f"--to {to!r} is not a PostgreSQL URL — give postgresql://user:password@host:5432/database")
+    secret = password(to)
+    if secret:
+        config.redactor.add(secret)
+    if config.postgresql:
+        raise FunnelwatchError(f"the history is already on PostgreSQL ({config.database_shown}); migrate copies a SQLite "
+                               "history — point `database:` at the SQLite file to copy")
+    if not config.database_path.exists():
+        raise FunnelwatchError(f"{config.database_path}: no SQLite history to copy (check `database:`)")
+    if shown(to) == config.database_shown:
+        raise FunnelwatchError("--to names the history being copied")
+    source = Store(config.database_path, redactor=config.redactor)
+    try:
+        target = PgStore(to, redactor=config.redactor)
+        try:
+            return copy_history(source, target, batch=batch, on_batch=progress)
+        finally:
+            target.close()
+    finally:
+        source.close()

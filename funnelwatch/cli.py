@@ -326,6 +326,24 @@ def systemd(obj: dict[str, Any], user_units: bool) -> None:
         click.echo(line)
 
 
+@cli.command()
+@click.option("--to", "to", required=True, metavar="URL",
+              help="The PostgreSQL database to copy the SQLite history into: postgresql://user:password@host:5432/db.")
+@click.option("--batch", default=500, show_default=True, help="Rows per transaction (a rerun resumes after the last one).")
+@click.pass_obj
+def migrate(obj: dict[str, Any], to: str, batch: int) -> None:
+    """Copy the SQLite history into PostgreSQL (resumable, counts verified); then set `database:` to the URL."""
+    from . import api
+    from .database_url import is_postgresql, shown
+
+    config = _load(obj)
+    where = shown(to) if is_postgresql(to) else to
+    for count in api.migrate_history(config, to, batch=batch):
+        _echo(count.line)
+    _echo(f"copied {config.database_path} into {where} — set `database:` in config/funnelwatch.yaml to that URL "
+          "(a ${VAR} for its password) and every machine shares this history")
+
+
 @cli.group()
 def maintenance() -> None:
     """Maintenance windows: checks run, alerts wait (a deploy night)."""

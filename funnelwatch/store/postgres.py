@@ -249,6 +249,12 @@ class PgStore(Store):
     def serialise(self, key: str) -> None:
         self.db.execute("select pg_advisory_xact_lock(?)", [advisory_key(key)])
 
+    def reset_sequences(self) -> None:
+        """Move each id sequence past the ids in its table (after rows were inserted with their ids: `migrate --to`)."""
+        for name in ID_TABLES:
+            self.db.execute(f"select setval(pg_get_serial_sequence('{name}', 'id'), "
+                            f"coalesce((select max(id) from {name}), 0) + 1, false)")
+
     def _check_writable(self) -> None:
         """A server that refuses a write says so when it is made (`_errors`)."""
 
