@@ -238,3 +238,26 @@ def test_reserving_on_postgresql_holds_every_across_stores(postgres_url):
     finally:
         first.close()
         second.close()
+
+
+def test_a_full_disk_on_the_server_is_disk_full_naming_the_server_and_nothing_of_the_write_is_kept(postgres_url):
+    from funnelwatch.results import CheckResult, Status
+    from funnelwatch.store import DiskFull
+
+    store = open_store(postgres_url)
+    try:
+        run_id, _ = store.begin_run("all checks")
+        # The server itself raises SQLSTATE 53100 (disk_full) on the evidence write, after the result row went in.
+        store.db.execute("create function full_disk() returns trigger language plpgsql as "
+                         "$$ begin raise exception 'could not extend file: No space left on device' using errcode = 'disk_full'; end $$")
+        store.db.execute("create trigger full_disk before insert on evidence for each row execute function full_disk()")
+        with pytest.raises(DiskFull) as full:
+            store.add_result(run_id, CheckResult("A", "checks/a.yaml", Status.FAIL, evidence={"x": 1}))
+        assert full.value.where == f"the disk of the PostgreSQL server holding {store.shown} is full"
+        assert full.value.name == store.shown and postgres_url not in str(full.value)
+        assert store.results_for_run(run_id) == [], "the result row of that write was rolled back with it"
+        assert store.release_reserve() is False, "no reserve file on this machine for a server's disk"
+        store.abandon_run(run_id)
+        assert store.run(run_id)["state"] == "incomplete"
+    finally:
+        store.close()
