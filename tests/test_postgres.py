@@ -261,3 +261,15 @@ def test_a_full_disk_on_the_server_is_disk_full_naming_the_server_and_nothing_of
         assert store.run(run_id)["state"] == "incomplete"
     finally:
         store.close()
+
+
+def test_a_user_without_the_right_to_create_tables_is_told_what_to_grant(postgres):
+    database = postgres.database().rsplit("/", 1)[1]
+    postgres.sql("create role fw_reader login password 'Reader-pw-42'")
+    postgres.sql(f"grant connect on database {database} to fw_reader")
+    with pytest.raises(FunnelwatchError) as refused:
+        open_store(postgres.url(database, "fw_reader", "Reader-pw-42"))
+    message = str(refused.value)
+    assert message.startswith(f"the history database at postgresql://127.0.0.1:{postgres.port}/{database} refused a write (")
+    assert "grant the user in `database:` the rights to create and write its tables" in message
+    assert "Reader-pw-42" not in message
