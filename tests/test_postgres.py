@@ -200,9 +200,21 @@ def test_a_run_on_postgresql_stores_and_reports_like_sqlite_and_never_writes_the
     pages = {name: sorted(p.relative_to(project.root / "reports").as_posix() for p in (project.root / "reports").rglob("*.html"))
              for name, project in (("pg", pg_project), ("lite", lite_project))}
     assert pages["pg"] == pages["lite"] and "index.html" in pages["pg"]
+    shown = {name: _text_without_numbers(project.root / "reports" / "index.html")
+             for name, project in (("pg", pg_project), ("lite", lite_project))}
+    assert "Gone" in shown["pg"] and shown["pg"] == shown["lite"], "the overview says the same (times and durations aside)"
     for page in pages["pg"]:
         assert "Pg-pass-7Kq" not in (pg_project.root / "reports" / page).read_text(encoding="utf-8")
     assert not (tmp_path / "pg" / "data").exists() or not any((tmp_path / "pg" / "data").glob("*.db")), "no SQLite file was made"
+
+
+def _text_without_numbers(page: Path) -> str:
+    import re
+
+    from bs4 import BeautifulSoup
+
+    text = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").get_text(" ", strip=True)
+    return re.sub(r"\d+(\.\d+)?", "#", re.sub(r"127\.0\.0\.1:\d+", "site", text))
 
 
 def test_a_literal_password_in_the_url_is_a_secret_of_the_loaded_config(tmp_path):

@@ -201,11 +201,6 @@ class PgStore(Store):
             self.db.execute("delete from schema_version")
             self.db.execute("insert into schema_version (version) values (?)", [len(PG_MIGRATIONS)])
 
-    def _refuse_newer_schema(self) -> None:
-        if self.version > len(PG_MIGRATIONS):
-            raise FunnelwatchError(f"{self.shown}: history was written by a newer funnelwatch (schema {self.version}) — "
-                                   "it was left untouched; upgrade funnelwatch")
-
     def transaction(self) -> Any:
         return _PgTransaction(self)
 
