@@ -196,6 +196,9 @@ def test_a_run_on_postgresql_stores_and_reports_like_sqlite_and_never_writes_the
     finally:
         store.close()
     assert statuses == [("Fast", "pass", None), ("Gone", "fail", "http_status")]
+    history = subprocess.run([*FUNNELWATCH, "-C", str(pg_project.root), "history"], capture_output=True, text=True,
+                             timeout=60, cwd=ROOT)
+    assert history.returncode == 0 and "Gone" in history.stdout and "Fast" in history.stdout, history.stderr
     assert "Fast" in dumped and "Pg-pass-7Kq" not in dumped, "no stored row holds the password"
     pages = {name: sorted(p.relative_to(project.root / "reports").as_posix() for p in (project.root / "reports").rglob("*.html"))
              for name, project in (("pg", pg_project), ("lite", lite_project))}
@@ -214,7 +217,7 @@ def _text_without_numbers(page: Path) -> str:
     from bs4 import BeautifulSoup
 
     text = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").get_text(" ", strip=True)
-    return re.sub(r"\d+(\.\d+)?", "#", re.sub(r"127\.0\.0\.1:\d+", "site", text))
+    return re.sub(r"\d+(\.\d+)?(ms|s|m|h)?\b", "#", re.sub(r"127\.0\.0\.1:\d+", "site", text))  # times, durations
 
 
 def test_a_literal_password_in_the_url_is_a_secret_of_the_loaded_config(tmp_path):
