@@ -19,6 +19,7 @@ browser: $(BIN)/funnelwatch
 
 test-deps:
 	@bash scripts/ensure-system-packages.sh imap
+	@bash scripts/ensure-system-packages.sh postgres
 
 demo: setup
 	$(BIN)/funnelwatch demo

@@ -11,17 +11,17 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .clock import SYSTEM_CLOCK, Clock, iso
 from .config import Config
 from .errors import FunnelwatchError
-from .locking import RunBusy, RunLock
+from .locking import RunBusy
 from .plan import Listed, Plan, describe, make_plan
 from .results import Problem, RunResult
 from .runner import Progress, Runner
 from .shards import Shard
-from .store import DiskFull, HistoryDamaged, Store
+from .store import DiskFull, HistoryDamaged, Store, open_store, run_lock
 
 
 def run(
@@ -53,7 +53,8 @@ def run(
         plan = make_plan(config, checks, tags, shard=shard)
     notify = (lambda message: progress("notice", message)) if progress else None
     try:
-        with RunLock(config.database_path, config.settings.on_overlap, notify, name=shard.lock_name if shard else ""):
+        with run_lock(config.database, config.settings.on_overlap, notify, name=shard.lock_name if shard else "",
+                      redactor=config.redactor):
             return _run_locked(config, plan, headed, progress, report, alerts, clock or SYSTEM_CLOCK)
     except RunBusy:
         raise  # the run holding the lock pings for both
@@ -69,7 +70,7 @@ def run(
 
 def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | None, report: bool, alerts: bool,
                 clock: Clock) -> RunResult:
-    store = Store(config.database_path, clock=clock, redactor=config.redactor)
+    store = open_store(config.database, clock=clock, redactor=config.redactor)
     try:
         run_id, started = store.begin_run(plan.selection)
         runner = Runner(config, store, run_id, headed=headed, progress=progress, clock=clock, shard=plan.shard)
@@ -149,7 +150,7 @@ def _settle_full_disk(store: Store, runner: Runner, outcome: RunResult, full: Di
             break
         runner.unsaved.remove((result, kind))
     total, lost = len(outcome.results), len(runner.unsaved)
-    kept = f"{total - lost} of {total} results were kept in {full.path.name}"
+    kept = f"{total - lost} of {total} results were kept in {full.name}"
     if lost:
         kept += f" ({', '.join(sorted({r.check for r, _ in runner.unsaved}))} not: shown above only)"
     skipped = f"; screenshots and traces were skipped {runner.artifacts_skipped} time(s)" if runner.artifacts_skipped else ""
@@ -164,9 +165,9 @@ def list_plan(config: Config, *, checks: list[str] | None = None, tags: list[str
     """
     plan = make_plan(config, checks, tags, shard=shard)
     now = (clock or SYSTEM_CLOCK).now()
-    if not config.database_path.exists():
+    if not config.postgresql and not config.database_path.exists():
         return plan, describe(plan, None, now)
-    store = Store(config.database_path, clock=clock or SYSTEM_CLOCK, redactor=config.redactor)
+    store = open_store(config.database, clock=clock or SYSTEM_CLOCK, redactor=config.redactor)
     try:
         return plan, describe(plan, store.ledger, now)
     finally:
@@ -180,7 +181,7 @@ def start_maintenance(config: Config, duration_s: float, tags: list[str] | None 
     Checks still run inside it; their alerts wait and the uptime leaves them out.
     """
     now = (clock or SYSTEM_CLOCK).now()
-    store = Store(config.database_path, clock=clock or SYSTEM_CLOCK, redactor=config.redactor)
+    store = open_store(config.database, clock=clock or SYSTEM_CLOCK, redactor=config.redactor)
     try:
         return store.maintenance.open(now, now + timedelta(seconds=duration_s), list(tags or []), list(checks or []), note)
     finally:
@@ -192,7 +193,7 @@ def maintenance_windows(config: Config, clock: Clock | None = None) -> list[str]
     from .maintenance import Calendar
 
     now = (clock or SYSTEM_CLOCK).now()
-    store = Store(config.database_path, redactor=config.redactor)
+    store = open_store(config.database, redactor=config.redactor)
     try:
         calendar = Calendar.of(config, store.maintenance.active(now))
     finally:
@@ -202,7 +203,7 @@ def maintenance_windows(config: Config, clock: Clock | None = None) -> list[str]
 
 def end_maintenance(config: Config, tags: list[str] | None = None, clock: Clock | None = None) -> int:
     """End the open ad-hoc windows now (only those for `tags`, when given); how many there were."""
-    store = Store(config.database_path, redactor=config.redactor)
+    store = open_store(config.database, redactor=config.redactor)
     try:
         return store.maintenance.end((clock or SYSTEM_CLOCK).now(), list(tags or []))
     finally:
@@ -220,7 +221,7 @@ def build_report(config: Config, store: Store | None = None) -> Path:
     from .report import build
 
     own = store is None
-    store = store or Store(config.database_path, redactor=config.redactor)
+    store = store or open_store(config.database, redactor=config.redactor)
     try:
         return build(config, store)
     finally:
@@ -234,7 +235,7 @@ def report(config: Config, clock: Clock = SYSTEM_CLOCK) -> tuple[Path, list[str]
     from .alerts.held import send_held
     from .alerts.weekly import send_if_due
 
-    store = Store(config.database_path, clock=clock, redactor=config.redactor)
+    store = open_store(config.database, clock=clock, redactor=config.redactor)
     try:
         path = build_report(config, store)
         problems: list[str] = []
@@ -253,10 +254,44 @@ def digest(config: Config, since_s: float = 7 * 86400, send: bool = True, clock:
     """
     from .alerts.digest import as_markdown, build_digest, send_digest
 
-    store = Store(config.database_path, clock=clock, redactor=config.redactor)
+    store = open_store(config.database, clock=clock, redactor=config.redactor)
     try:
         built = build_digest(config, store, since_s, clock.now())
     finally:
         store.close()
     problems = send_digest(config, built) if send else []
     return config.redactor.redact(as_markdown(built, config.settings.report.url)), problems
+
+
+def migrate_history(config: Config, to: str, *, batch: int = 500,
+                    progress: Callable[[str, int], None] | None = None) -> list[Any]:
+    """Copy this project's SQLite history into the PostgreSQL database at `to`; the rows per table on both sides.
+
+    Resumable (a rerun continues where an interrupted copy stopped, never duplicating a row) and verified: a
+    table whose counts differ is a `FunnelwatchError`. Set `database:` to the URL afterwards. See docs/history.md.
+    """
+    from .database_url import is_postgresql, password, shown
+    from .store.copy import copy_history
+    from .store.postgres import PgStore
+
+    if not is_postgresql(to):
+        raise FunnelwatchError(f"--to {to!r} is not a PostgreSQL URL — give postgresql://user:password@host:5432/database")
+    secret = password(to)
+    if secret:
+        config.redactor.add(secret)
+    if config.postgresql:
+        raise FunnelwatchError(f"the history is already on PostgreSQL ({config.database_shown}); migrate copies a SQLite "
+                               "history — point `database:` at the SQLite file to copy")
+    if not config.database_path.exists():
+        raise FunnelwatchError(f"{config.database_path}: no SQLite history to copy (check `database:`)")
+    if shown(to) == config.database_shown:
+        raise FunnelwatchError("--to names the history being copied")
+    source = Store(config.database_path, redactor=config.redactor)
+    try:
+        target = PgStore(to, redactor=config.redactor)
+        try:
+            return copy_history(source, target, batch=batch, on_batch=progress)
+        finally:
+            target.close()
+    finally:
+        source.close()

@@ -236,13 +236,16 @@ def report(obj: dict[str, Any]) -> None:
 @click.pass_obj
 def history(obj: dict[str, Any], name: str | None, limit: int, datasette: bool) -> None:
     """Recent results in the terminal."""
-    from .store import Store, datasette_metadata
+    from .store import datasette_metadata, open_store
 
     config = _load(obj)
     if datasette:
+        if config.postgresql:
+            raise FunnelwatchError("--datasette-metadata is for a SQLite history (Datasette reads SQLite files); "
+                                   f"the history is on PostgreSQL at {config.database_shown}")
         click.echo(datasette_metadata(config.database_path), nl=False)
         return
-    store = Store(config.database_path, redactor=config.redactor)
+    store = open_store(config.database, redactor=config.redactor)
     try:
         rows = store.history(name, limit)
         if name and not rows:
@@ -354,6 +357,24 @@ def recipe(obj: dict[str, Any], engine: str, shards: int, image: str | None, sch
         build = recipes.kubernetes if engine == "k8s" else recipes.github_actions
         text = build(shards, image or recipes.IMAGE, schedule)
     click.echo(text, nl=False)
+
+
+@cli.command()
+@click.option("--to", "to", required=True, metavar="URL",
+              help="The PostgreSQL database to copy the SQLite history into: postgresql://user:password@host:5432/db.")
+@click.option("--batch", default=500, show_default=True, help="Rows per transaction (a rerun resumes after the last one).")
+@click.pass_obj
+def migrate(obj: dict[str, Any], to: str, batch: int) -> None:
+    """Copy the SQLite history into PostgreSQL (resumable, counts verified); then set `database:` to the URL."""
+    from . import api
+    from .database_url import is_postgresql, shown
+
+    config = _load(obj)
+    where = shown(to) if is_postgresql(to) else to
+    for count in api.migrate_history(config, to, batch=batch):
+        _echo(count.line)
+    _echo(f"copied {config.database_path} into {where} — set `database:` in config/funnelwatch.yaml to that URL "
+          "(a ${VAR} for its password) and every machine shares this history")
 
 
 @cli.group()

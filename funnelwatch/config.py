@@ -19,11 +19,12 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from . import envfile
+from . import database_url, envfile
 from .errors import ConfigError, Diagnostic
 from .redaction import SHORT_SECRET_CHARS, Redactor
 from .schema import CheckBase, Settings, check_model, settings_model
@@ -113,7 +114,26 @@ class Config:
     notices: list[str] = field(default_factory=list)
 
     @property
+    def database(self) -> str:
+        """What to open the history with (`funnelwatch.store.open_store`): a PostgreSQL URL as given, or the SQLite file."""
+        return self.settings.database.strip() if self.postgresql else str(self.database_path)
+
+    @property
+    def postgresql(self) -> bool:
+        """The history is a shared PostgreSQL database (`database: postgresql://…`), not a SQLite file."""
+        return database_url.is_postgresql(self.settings.database)
+
+    @property
+    def database_shown(self) -> str:
+        """The history's location for messages: the file, or the URL without its password."""
+        return database_url.shown(self.settings.database) if self.postgresql else str(self.database_path)
+
+    @property
     def database_path(self) -> Path:
+        """The SQLite file; for a PostgreSQL history a stand-in path that is never created, only naming this
+        machine's files for that history (scratch folders, the cron lines' flock): `data/postgresql-<hash>`."""
+        if self.postgresql:
+            return self.root / "data" / f"postgresql-{database_url.key(self.settings.database)}"
         return self.resolve(self.settings.database)
 
     @property
@@ -644,6 +664,10 @@ def load_config(path: str | os.PathLike[str] | None = None, checks_dir: str | os
     settings, shown = load_settings(root, given, warnings, redactor, variables)
     for url in [channel.url for channel in settings.alerts] + [settings.heartbeat or "", settings.heartbeat_fail or ""]:
         redactor.add(url)  # a channel URL typed into the YAML (not via ${VAR}) is just as secret
+    secret = database_url.password(settings.database) if database_url.is_postgresql(settings.database) else None
+    if secret:  # a PostgreSQL password typed into the URL (not via ${VAR}) is just as secret
+        redactor.add(secret)
+        redactor.add(urlsplit(settings.database.strip()).password or "")
     notices: list[str] = []
     settings = _history_location(root, settings, notices)
     config = Config(root=root, settings=settings, settings_file=shown, warnings=warnings, redactor=redactor,
@@ -682,7 +706,7 @@ OLD_DATABASE = "reports/history.db"
 
 def _history_location(root: Path, settings: Settings, notices: list[str]) -> Settings:
     """Without a `database:` setting, an existing reports/history.db (the old default) is still used, with a notice."""
-    if "database" in settings.model_fields_set:
+    if "database" in settings.model_fields_set or database_url.is_postgresql(settings.database):
         return settings
     old, new = root / OLD_DATABASE, root / settings.database
     if not old.exists() or new.exists():

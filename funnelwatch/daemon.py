@@ -35,7 +35,7 @@ from .locking import RunBusy
 from .redaction import Redactor
 from .results import RunResult
 from .schedules import parse_schedule
-from .store import Store
+from .store import open_store
 from .text import one_line_each
 
 BUSY_RETRY_S = 30.0
@@ -209,7 +209,7 @@ class Daemon:
     def _settle(self) -> None:
         assert self.config is not None
         try:
-            store = Store(self.config.database_path, redactor=self.config.redactor)
+            store = open_store(self.config.database, redactor=self.config.redactor)
             try:
                 if not store.ledger.has_open_probes():
                     return

@@ -15,6 +15,9 @@ same form: each takes its own lock, `<database>.shard-K-of-N.lock` (`name` is
 `<database>.lock` *shared*, so shards 1/2 and 2/2 run at once while an
 unsharded run (which takes `<database>.lock` exclusively, as before) still
 waits for, or exits beside, any of them.
+
+This is the SQLite history's lock; `funnelwatch.store.run_lock()` hands out the
+right one for any `database:` (advisory locks with the same shape on a shared PostgreSQL).
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ class RunLock:
     """The overlap lock of the whole database (`name` empty) or of one shard (`name` = `Shard.lock_name`)."""
 
     def __init__(self, database: str | os.PathLike[str], on_overlap: Literal["wait", "exit"] = "exit",
-                 notify: Callable[[str], None] | None = None, name: str = ""):
-        self.name = name
+                 notify: Callable[[str], None] | None = None, name: str | None = ""):
+        self.name = name or ""
         self.base = Path(str(database) + ".lock")
         self.path = Path(f"{database}.{name}.lock") if name else self.base
         self._database_name = Path(database).name

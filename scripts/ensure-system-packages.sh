@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure what funnelwatch needs outside Python exists: a Chromium for the
-# browser steps, and (for the tests) Dovecot as a real IMAP server.
+# browser steps, and (for the tests) Dovecot as a real IMAP server and Debian's
+# PostgreSQL server (a throwaway cluster per test session, never the system service).
 # Installs Debian packages when running as root with apt; otherwise prints the
 # one command to run.
 set -euo pipefail
@@ -39,5 +40,11 @@ case "$what" in
       apt_install "${need[@]}"
     fi
     ;;
-  *) echo "usage: $0 browser|imap" >&2; exit 2 ;;
+  postgres)
+    # The tests' real PostgreSQL (tests/fixtures/postgres.py runs initdb and postgres from here).
+    if ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+      apt_install postgresql
+    fi
+    ;;
+  *) echo "usage: $0 browser|imap|postgres" >&2; exit 2 ;;
 esac

@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.fixtures.faulty_servers",
     "tests.fixtures.http_proxy",
     "tests.fixtures.published_inboxes",
+    "tests.fixtures.postgres",
 ]
 
 

@@ -24,6 +24,7 @@ ENV = {
     "FUNNELWATCH_SLACK_URL": "slack://a/b/c",
     "FUNNELWATCH_ONCALL_URL": "json://127.0.0.1:9/oncall",
     "FUNNELWATCH_SMTP_USER": "u", "FUNNELWATCH_SMTP_PASSWORD": "p",
+    "FUNNELWATCH_DB_PASSWORD": "p",
 }
 
 

@@ -130,9 +130,11 @@ def test_probes_and_evidence_link_to_their_runs_and_results_by_foreign_keys(tmp_
     assert {"runs", "results", "evidence", "probes", "alert_state", "latest_results", "uptime_30d"} <= names
 
 
-def _recent_history(path: Path) -> None:
-    """Two nights of three checks through the real store, dated now."""
-    store = Store(path)
+def _recent_history(path: Path | str) -> None:
+    """Two nights of three checks through the real store, dated now (a SQLite path or a PostgreSQL URL)."""
+    from funnelwatch.store import open_store
+
+    store = open_store(path)
     try:
         for ago, statuses in ((1, (Status.PASS, Status.PASS, Status.FLAKY)), (0, (Status.FAIL, Status.PASS, Status.ERROR))):
             at = iso(utcnow() - timedelta(days=ago))
@@ -157,7 +159,8 @@ def test_the_views_show_the_latest_results_and_uptime_over_30_days(tmp_path):
     latest = {(r[0], r[1]) for r in rows(db, "select check_name, status from latest_results")}
     assert latest == {("Guide", "fail"), ("Home", "pass"), ("Pricing", "error")}
     uptime = {r[0]: r[1:] for r in rows(db, "select check_name, results, passed, failed, errors, uptime_pct from uptime_30d")}
-    assert uptime == {"Guide": (2, 1, 1, 0, 50.0), "Home": (2, 2, 0, 0, 100.0), "Pricing": (2, 1, 0, 1, 100.0)}
+    assert uptime == {"Guide": (2, 1, 1, 0, 50.0), "Home": (2, 2, 0, 0, 100.0), "Pricing": (2, 1, 0, 1, 100.0)}, \
+        "a result inside a maintenance window is left out"
 
 
 def test_uptime_30d_leaves_results_inside_a_maintenance_window_out(tmp_path):
@@ -230,7 +233,7 @@ def test_only_the_store_package_speaks_sql():
         if module.parent.name == "store" and module.parent.parent.name == "funnelwatch":
             continue
         text = module.read_text(encoding="utf-8")
-        assert not re.search(r"^\s*(import sqlite3|import sqlite_utils|from sqlite_utils)", text, re.M), module
+        assert not re.search(r"^\s*(import sqlite3|import sqlite_utils|from sqlite_utils|import psycopg|from psycopg)", text, re.M), module
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -289,3 +292,40 @@ def test_the_migrated_history_opens_in_datasette_with_its_metadata(tmp_path):
                                         "slowest_minutes": 90.0, "late": 1}]
     (probe,) = got["probe"]  # type: ignore[misc]
     assert probe["run_id"] == {"value": 3, "label": "3"}, "the foreign key is a link to its run"
+
+
+def test_the_postgresql_schema_has_the_same_tables_columns_and_views_as_sqlites(tmp_path, postgres_url):
+    from funnelwatch.store import open_store
+
+    lite = open_store(tmp_path / "history.db")
+    pg = open_store(postgres_url)
+    try:
+        sqlite_tables = {t: set(lite.db[t].columns_dict) for t in lite.db.table_names()}
+        pg_tables = {t: set(pg.db.columns(t)) for t in pg.db.table_names() if t != "schema_version"}
+        assert pg_tables == sqlite_tables
+        assert set(pg.db.view_names()) == set(lite.db.view_names()) == {"latest_results", "uptime_30d"}
+    finally:
+        lite.close()
+        pg.close()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_views_answer_the_same_on_both_engines(tmp_path, engine, request):
+    from funnelwatch.store import open_store
+
+    database = str(tmp_path / "history.db") if engine == "sqlite" else request.getfixturevalue("postgres_url")
+    _recent_history(database)
+    store = open_store(database)
+    try:
+        run_id, _ = store.begin_run("all checks")
+        store.add_result(run_id, CheckResult("Home", "checks/home.yaml", Status.FAIL, started_at=iso(utcnow() - timedelta(days=2)),
+                                             step="landing", category=Category.HTTP_STATUS, maintenance="deploy"))
+        store.finish_run(run_id, 0)
+        latest = {(r["check_name"], r["status"]) for r in store.db.query("select check_name, status from latest_results")}
+        uptime = {r["check_name"]: (r["results"], r["passed"], r["failed"], r["errors"], float(r["uptime_pct"]))
+                  for r in store.db.query("select * from uptime_30d")}
+    finally:
+        store.close()
+    assert latest == {("Guide", "fail"), ("Home", "fail"), ("Pricing", "error")}, "the newest row, maintenance or not"
+    assert uptime == {"Guide": (2, 1, 1, 0, 50.0), "Home": (2, 2, 0, 0, 100.0), "Pricing": (2, 1, 0, 1, 100.0)}, \
+        "a result inside a maintenance window is left out"

@@ -1,4 +1,5 @@
-"""Two runs on one database never trample each other: the second exits or waits (`on_overlap`)."""
+"""Two runs on one database never trample each other: the second exits or waits (`on_overlap`), on a SQLite
+file (a flock beside it) and on a shared PostgreSQL history (an advisory lock on the server)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import subprocess
 import sys
 import time
 
-from funnelwatch.store import Store
+import pytest
+
+from funnelwatch.store import open_store
 
 CONFIG = """\
-database: reports/history.db
+database: {database}
 reports_dir: reports
 browser:
   timeout: 20s
@@ -20,8 +23,28 @@ on_overlap: {mode}
 """
 
 
-def slow_project(project, site, path: str, mode: str):
-    project.config(CONFIG.format(mode=mode))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history(request) -> str:
+    """What `database:` says: the SQLite file, or a fresh PostgreSQL database's URL."""
+    return "reports/history.db" if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
+
+
+def using(history: str) -> str:
+    """How the lock's message names the history."""
+    return "history.db" if history.endswith(".db") else "postgresql://" + history.split("@", 1)[1]
+
+
+def engine(history: str) -> str:
+    """Each engine's test has its own page: the session's site remembers the hits of the other."""
+    return "sqlite" if history.endswith(".db") else "postgresql"
+
+
+def holder(history: str, pid: int) -> str:
+    return f"(pid {pid}, started " if history.endswith(".db") else f"(pid {pid} on "
+
+
+def slow_project(project, site, path: str, mode: str, history: str = "reports/history.db"):
+    project.config(CONFIG.format(mode=mode, database=history))
     site.page(path, "<h1>Slow form page</h1>", delay_s=3)
     project.check("slow", f"""
         name: Slow page
@@ -45,47 +68,47 @@ def wait_for_hit(site, path: str, process: subprocess.Popen) -> None:
 
 
 def runs_of(project) -> list[dict]:
-    store = Store(project.load().database_path)
+    store = open_store(project.load().database)
     try:
         return list(reversed(store.runs()))
     finally:
         store.close()
 
 
-def test_second_run_exits_with_a_clear_message_while_one_runs(project, site):
-    slow_project(project, site, "/lp/lock-exit", "exit")
+def test_second_run_exits_with_a_clear_message_while_one_runs(project, site, history):
+    slow_project(project, site, f"/lp/lock-exit-{engine(history)}", "exit", history)
     first = start_run(project)
-    wait_for_hit(site, "/lp/lock-exit", first)
+    wait_for_hit(site, f"/lp/lock-exit-{engine(history)}", first)
     second = start_run(project)
     _, second_err = second.communicate(timeout=60)
     _, first_err = first.communicate(timeout=60)
     assert first.returncode == 0, first_err
     assert second.returncode == 2
-    assert f"Z funnelwatch: another funnelwatch run (pid {first.pid}, started " in second_err
-    assert "is using history.db — this run exits without checking; set `on_overlap: wait`" in second_err
+    assert f"Z funnelwatch: another funnelwatch run {holder(history, first.pid)}" in second_err
+    assert f"is using {using(history)} — this run exits without checking; set `on_overlap: wait`" in second_err
     assert [r["state"] for r in runs_of(project)] == ["complete"]
-    assert len(site.hits("/lp/lock-exit")) == 1
+    assert len(site.hits(f"/lp/lock-exit-{engine(history)}")) == 1
 
 
-def test_second_run_waits_its_turn_when_on_overlap_is_wait(project, site):
-    slow_project(project, site, "/lp/lock-wait", "wait")
+def test_second_run_waits_its_turn_when_on_overlap_is_wait(project, site, history):
+    slow_project(project, site, f"/lp/lock-wait-{engine(history)}", "wait", history)
     first = start_run(project)
-    wait_for_hit(site, "/lp/lock-wait", first)
+    wait_for_hit(site, f"/lp/lock-wait-{engine(history)}", first)
     second = start_run(project)
     _, second_err = second.communicate(timeout=90)
     _, first_err = first.communicate(timeout=60)
     assert first.returncode == 0, first_err
     assert second.returncode == 0, second_err
-    assert f"funnelwatch: waiting for the other funnelwatch run (pid {first.pid}, started " in second_err
+    assert f"funnelwatch: waiting for the other funnelwatch run {holder(history, first.pid)}" in second_err
     runs = runs_of(project)
     assert [r["state"] for r in runs] == ["complete", "complete"]
     assert runs[1]["started_at"] >= runs[0]["finished_at"]
 
 
-def test_a_killed_run_never_leaves_the_lock_behind(project, site):
-    slow_project(project, site, "/lp/lock-killed", "exit")
+def test_a_killed_run_never_leaves_the_lock_behind(project, site, history):
+    slow_project(project, site, f"/lp/lock-killed-{engine(history)}", "exit", history)
     first = start_run(project)
-    wait_for_hit(site, "/lp/lock-killed", first)
+    wait_for_hit(site, f"/lp/lock-killed-{engine(history)}", first)
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=30)
     second = start_run(project)

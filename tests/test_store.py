@@ -172,3 +172,169 @@ def test_an_old_reports_history_without_a_database_setting_is_still_used_with_a_
         store.close()
     project.config("database: reports/history.db\n")
     assert project.load().notices == []
+
+
+# --- both engines: the same store interface on SQLite and on PostgreSQL ------------------------------------------
+# `database` (tests/fixtures/postgres.py) is a SQLite file path, then a fresh PostgreSQL database's URL.
+
+
+def _open(database, **kwargs):
+    from funnelwatch.store import open_store
+
+    return open_store(database, **kwargs)
+
+
+def test_a_new_history_is_at_the_latest_schema_with_every_table_on_both_engines(database):
+    store = _open(database)
+    try:
+        assert store.version == len(MIGRATIONS)
+        tables = set(store.db.table_names())
+        assert {"runs", "results", "evidence", "probes", "alert_state", "digests_sent", "maintenance_windows"} <= tables
+    finally:
+        store.close()
+    again = _open(database)  # a second open finds the schema current and migrates nothing
+    try:
+        assert again.version == len(MIGRATIONS)
+    finally:
+        again.close()
+
+
+def test_results_runs_and_their_evidence_round_trip_on_both_engines(database):
+    from funnelwatch.results import Category, CheckResult, StepRecord
+
+    store = _open(database)
+    try:
+        run_id, _ = store.begin_run("all checks")
+        assert store.run(run_id)["state"] == "running" and store.run(run_id)["host"]
+        big = {"asset": {"email": {"subject": "Your guide 100% free?", "html": "<p>" + "x" * 5000 + "</p>"}}}
+        failing = store.add_result(run_id, CheckResult(
+            "Guide", "checks/guide.yaml", Status.FAIL, step="asset", category=Category.WRONG_ASSET, reason="wrong PDF",
+            evidence=big, artifacts={"screenshot": "artifacts/1/guide.png"}, tags=["ads"], started_at="2026-01-02T03:04:05Z",
+            steps=[StepRecord("landing", True, 1.5), StepRecord("asset", False, 2.25)]))
+        passing = store.add_result(run_id, CheckResult("Home", "checks/home.yaml", Status.PASS, started_at="2026-01-02T03:04:06Z"))
+        finished = store.finish_run(run_id, 1)
+        assert store.run(run_id)["state"] == "complete" and store.run(run_id)["exit_code"] == 1 and finished
+        assert store.result(failing).evidence == big and store.result(passing).evidence == {}
+        assert store.result(failing).artifacts == {"screenshot": "artifacts/1/guide.png"} and store.result(failing).tags == ["ads"]
+        assert store.steps_of([failing, passing]) == {failing: [("landing", 1.5), ("asset", 2.25)]}
+        assert [r.check for r in store.results_for_run(run_id)] == ["Guide", "Home"]
+        assert [r.check for r in store.history()] == ["Home", "Guide"] and store.history("Guide")[0].evidence == big
+        assert {r.check: r.status for r in store.latest()} == {"Guide": Status.FAIL, "Home": Status.PASS}
+        assert [r["id"] for r in store.recent("Guide")] == [failing]
+        assert store.check_names() == ["Guide", "Home"]
+        assert [r["check_name"] for r in store.results_between("2026-01-01T00:00:00Z", "2026-01-03T00:00:00Z")] == ["Guide", "Home"]
+        assert sorted((r["check_name"], r["status"], r["n"]) for r in store.window_counts("2026-01-01T00:00:00Z")) == [
+            ("Guide", "fail", 1), ("Home", "pass", 1)]
+        assert store.streak_start("Guide", "desktop") == "2026-01-02T03:04:05Z" and store.streak_start("Home", "desktop") is None
+        assert store.run_started([run_id]) == {run_id: store.run(run_id)["started_at"]}
+        assert [r["id"] for r in store.runs()] == [run_id]
+    finally:
+        store.close()
+
+
+def test_the_ledger_reserves_once_per_every_and_moves_each_probe_once_on_both_engines(database):
+    from datetime import datetime, timedelta, timezone
+
+    store = _open(database)
+    try:
+        run_id, _ = store.begin_run("all checks")
+        now = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+        assert store.ledger.reserve("Demo", "desktop", run_id, now, 3600) is None, "the first run gets to submit"
+        held = store.ledger.reserve("Demo", "desktop", run_id, now + timedelta(minutes=5), 3600)
+        assert held is not None and held.state == "reserved", "inside `every` the reservation holds"
+        store.ledger.arm("Demo", "desktop", run_id, {"token": "fw1", "submitted_at": "2026-01-05T09:00:01.000Z"})
+        probe = store.ledger.record("Demo", "desktop", run_id, {
+            "token": "fw1", "address": "qa+fw1@example.com", "submitted_at": "2026-01-05T09:00:01.000Z",
+            "sla_deadline": "2026-01-05T10:00:01.000Z", "give_up_at": "2026-01-06T09:00:01.000Z", "within_s": 3600.0,
+            "rules": "{}", "kind": "followup"})
+        assert store.ledger.has_open_probes() and [p.id for p in store.ledger.open_probes()] == [probe]
+        assert store.ledger.open_probes(("contact",)) == []
+        assert store.ledger.move(probe, "pending", {"state": "passed", "latency_s": 600.0, "settled_at": "2026-01-05T09:10:01.000Z"})
+        assert not store.ledger.move(probe, "pending", {"state": "late"}), "a probe leaves `pending` once"
+        assert not store.ledger.has_open_probes()
+        stats = store.ledger.stats("Demo")
+        assert (stats.probes, stats.replied, stats.last_state, stats.last_latency_s) == (1, 1, "passed", 600.0)
+        assert store.ledger.latencies("Demo", now - timedelta(days=1)) == [("2026-01-05T09:00:01.000Z", 600.0, "passed")]
+        assert store.ledger.reserve("Pricing", "desktop", run_id, now, 3600) is None
+        store.ledger.release("Pricing", "desktop", run_id, submitted=False)
+        assert [r["state"] for r in store.ledger.rows("check_name = ?", ["Pricing"])] == ["released"]
+        assert store.ledger.holder("Pricing") is None, "a released reservation holds nothing"
+    finally:
+        store.close()
+
+
+def test_alert_state_digests_and_maintenance_windows_are_kept_on_both_engines(database):
+    from datetime import datetime, timedelta, timezone
+
+    store = _open(database)
+    try:
+        row = {"channel": "c1", "check_name": "Demo", "viewport": "desktop", "funnel": "broken", "monitor": "ok",
+               "fail_streak": 2, "pass_streak": 0, "broken_since": "2026-01-05T09:00:00Z", "updated_at": "2026-01-05T09:00:00Z"}
+        store.alert_state.save([row])
+        store.alert_state.save([{**row, "funnel": "ok", "fail_streak": 0, "pass_streak": 1}])  # an upsert, not a second row
+        loaded = store.alert_state.load("c1")
+        assert list(loaded) == [("Demo", "desktop")]
+        assert (loaded["Demo", "desktop"]["funnel"], loaded["Demo", "desktop"]["pass_streak"]) == ("ok", 1)
+        assert store.alert_state.load("c2") == {}
+        assert store.digests_sent.last("weekly") is None
+        store.digests_sent.mark("weekly", "2026-01-05T08:00:00Z")
+        store.digests_sent.mark("weekly", "2026-01-12T08:00:00Z")
+        assert store.digests_sent.last("weekly") == "2026-01-12T08:00:00Z"
+        now = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+        opened = store.maintenance.open(now, now + timedelta(hours=2), ["ads"], [], "deploy")
+        assert opened["id"] and opened["tags"] == ["ads"]
+        assert [w["note"] for w in store.maintenance.active(now)] == ["deploy"]
+        assert store.maintenance.end(now + timedelta(minutes=30), ["other"]) == 0
+        assert store.maintenance.end(now + timedelta(minutes=30), []) == 1
+        assert store.maintenance.active(now + timedelta(minutes=31)) == []
+    finally:
+        store.close()
+
+
+def test_a_run_of_a_dead_process_is_marked_incomplete_and_its_reservation_released_on_both_engines(database):
+    from datetime import datetime, timezone
+
+    store = _open(database)
+    try:
+        mine, _ = store.begin_run("all checks")
+        earlier, _ = store.begin_run("all checks")
+        store.ledger.reserve("Demo", "desktop", earlier, datetime(2026, 1, 5, tzinfo=timezone.utc), 3600)
+        store.db.execute("update runs set process = ? where id = ?", ["0-boot:12345", earlier])  # that pid, another process
+    finally:
+        store.close()
+    reopened = _open(database)
+    try:
+        assert reopened.run(earlier)["state"] == "incomplete"
+        assert reopened.run(mine)["state"] == "running", "this process's own run is alive"
+        assert [r["state"] for r in reopened.ledger.rows()] == ["released"]
+    finally:
+        reopened.close()
+
+
+def test_a_running_run_of_another_host_is_left_to_it_unless_a_day_old(postgres_url):
+    store = _open(postgres_url)
+    try:
+        recent, _ = store.begin_run("shard 1/2")
+        old, _ = store.begin_run("shard 2/2")
+        store.db.execute("update runs set host = 'other-host', pid = 1, process = 'x:1' where id in (?, ?)", [recent, old])
+        store.db.execute("update runs set started_at = '2020-01-01T00:00:00Z' where id = ?", [old])
+    finally:
+        store.close()
+    reopened = _open(postgres_url)
+    try:
+        assert reopened.run(recent)["state"] == "running", "its pid means nothing here: its own host judges it"
+        assert reopened.run(old)["state"] == "incomplete", "a day-old run is gone with its machine"
+    finally:
+        reopened.close()
+
+
+def test_a_postgresql_history_from_a_newer_funnelwatch_is_refused_untouched(postgres_url):
+    _open(postgres_url).close()
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("update schema_version set version = %s", [len(MIGRATIONS) + 5])
+    with pytest.raises(FunnelwatchError, match="newer funnelwatch"):
+        _open(postgres_url)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        assert conn.execute("select version from schema_version").fetchone() == (len(MIGRATIONS) + 5,)

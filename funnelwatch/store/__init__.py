@@ -1,7 +1,19 @@
 """The history database: the only package that speaks SQL.
 
-One SQLite connection (WAL, `busy_timeout`, schema version in `PRAGMA
-user_version`), split by concern:
+Two engines behind one interface: `Store` is one SQLite connection (WAL,
+`busy_timeout`, schema version in `PRAGMA user_version`), the default;
+`postgres.PgStore` is one PostgreSQL connection (psycopg 3) for a history
+shared by several machines (`database: postgresql://…`). `open_store()` picks
+one by what `database:` names, so callers never care which. The queries are
+the same text on both (`?` placeholders, standard SQL); the few dialect bits
+sit behind a small seam both stores implement: `insert_row` (the new id),
+`update_row`, `upsert_rows`, `get_row`, `json_text` (one key of a JSON
+column), `serialise` (one writer per key inside a transaction: a no-op under
+SQLite's BEGIN IMMEDIATE, a transaction-level advisory lock on PostgreSQL).
+SQLite pays nothing for the seam: its methods call sqlite_utils directly,
+and only PostgreSQL rewrites placeholders (cached per query text).
+
+The concerns are split by module:
 
 - `history.py`: runs and results (mixed into `Store`: `store.add_result(...)`);
 - `ledger.py`: the pending ledger (`store.ledger`, see `funnelwatch/ledger.py`);
@@ -17,8 +29,14 @@ one place writes commit: `_Transaction`). So that a run can still be marked
 `incomplete` on a disk something else filled, each run keeps a small reserve
 file next to the database (`history.db-reserve`), given back when the disk is full.
 
-    store = Store("data/history.db")
+On PostgreSQL there is no file: the reserve is not needed (the server's disk
+full is mapped to `DiskFull` by error type), and a `running` run is judged
+by pid only when it ran on this host (see `PgStore`).
+
+    store = open_store("data/history.db")                  # or "postgresql://fw:${DB_PASSWORD}@db/funnelwatch"
     run_id, started = store.begin_run("all checks")
+    with run_lock(config.database, "wait", notify=print):  # on_overlap, per database (or per name: a shard)
+        ...
 """
 
 from __future__ import annotations
@@ -28,11 +46,12 @@ import os
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, ContextManager, Literal
 
 import sqlite_utils
 
 from ..clock import SYSTEM_CLOCK, Clock, iso, parse_iso, stamp, utcnow
+from ..database_url import is_postgresql
 from ..errors import FunnelwatchError
 from ..ledger import FollowupStats, Probe
 from ..redaction import Redactor
@@ -43,8 +62,40 @@ from .maintenance import MaintenanceTable
 from .migrations import MIGRATIONS, table
 
 
+def open_store(database: str | os.PathLike[str], readonly_ok: bool = False, clock: Clock = SYSTEM_CLOCK,
+               redactor: Redactor | None = None) -> "Store":
+    """The history `database:` names (`config.database`): a PostgreSQL URL, or a SQLite file's path."""
+    if is_postgresql(database):
+        from .postgres import PgStore
+
+        return PgStore(str(database), clock=clock, redactor=redactor)
+    return Store(database, readonly_ok=readonly_ok, clock=clock, redactor=redactor)
+
+
+def run_lock(database: str | os.PathLike[str], on_overlap: Literal["wait", "exit"] = "exit",
+             notify: Callable[[str], None] | None = None, name: str | None = None,
+             redactor: Redactor | None = None) -> ContextManager[Any]:
+    """The overlap lock (`on_overlap`) of one history, or of one `name` in it (a shard's): enter to hold it.
+
+    SQLite: `funnelwatch.locking.RunLock`'s flock on `<database>.lock` (`<database>.<name>.lock`). PostgreSQL:
+    a session-level advisory lock on a key hashed from the name, held by its own connection until exit (a
+    killed holder's connection drops, and with it the lock). Both wait (`wait`, after telling `notify`) or
+    raise `RunBusy` (`exit`).
+    """
+    if is_postgresql(database):
+        from .postgres import AdvisoryRunLock
+
+        return AdvisoryRunLock(str(database), on_overlap, notify, name, redactor)
+    from ..locking import RunLock
+
+    return RunLock(database, on_overlap, notify, name=name)
+
+
 class Store(RunsAndResults):
-    """The history database behind one connection."""
+    """The history database behind one SQLite connection."""
+
+    #: Which engine (PostgreSQL's store says `postgresql`).
+    dialect = "sqlite"
 
     def __init__(self, path: str | os.PathLike[str], readonly_ok: bool = False, clock: Clock = SYSTEM_CLOCK,
                  redactor: Redactor | None = None):
@@ -106,6 +157,41 @@ class Store(RunsAndResults):
     def transaction(self) -> Any:
         return _Transaction(self.db.conn, self.path)
 
+    # --- the engine seam (PgStore implements the same) ------------------------------
+
+    def insert_row(self, name: str, row: dict[str, Any]) -> int:
+        """Insert one row; its primary key (the new id)."""
+        return int(table(self.db, name).insert(row).last_pk or 0)
+
+    def update_row(self, name: str, row_id: int, values: dict[str, Any]) -> None:
+        table(self.db, name).update(row_id, values)
+
+    def upsert_rows(self, name: str, rows: list[dict[str, Any]], pk: str | tuple[str, ...]) -> None:
+        table(self.db, name).upsert_all(rows, pk=pk)
+
+    def get_row(self, name: str, row_id: int) -> dict[str, Any]:
+        return dict(table(self.db, name).get(row_id))
+
+    @staticmethod
+    def json_text(column: str, key: str) -> str:
+        """SQL for the JSON text under `key` of a JSON `column` (null when absent)."""
+        return f"json_extract({column}, '$.{key}')"
+
+    def serialise(self, key: str) -> None:
+        """One writer per `key` until the transaction ends: SQLite's BEGIN IMMEDIATE already holds every writer off."""
+
+    def _check_writable(self) -> None:
+        if not os.access(self.path, os.W_OK):
+            raise FunnelwatchError(
+                f"{self.path}: the history database is readonly — it was left untouched; "
+                "make it writable (chmod u+w, or chattr -i) or set `database:` to another file"
+            )
+
+    @property
+    def shown(self) -> str:
+        """Where this history is, for messages."""
+        return str(self.path)
+
     # --- room on a full disk ----------------------------------------------------
 
     @property
@@ -131,11 +217,17 @@ class Store(RunsAndResults):
             return False
 
     def _mark_abandoned_runs(self) -> None:
-        for row in self.db.query("select id, pid, process from runs where state = 'running'"):
+        """A SQLite history is one machine's: every `running` run is judged by its pid."""
+        for row in list(self.db.query("select id, pid, process from runs where state = 'running'")):
             if not _alive(row["pid"], row["process"]):
-                with self.transaction():
-                    table(self.db, "runs").update(row["id"], {"state": "incomplete"})
-                    self.ledger.release_dead_run(row["id"])
+                self.mark_abandoned(row["id"])
+
+    def mark_abandoned(self, run_id: int) -> None:
+        """A dead run becomes `incomplete` and its reservations go (guarded: of two stores judging it, one moves it)."""
+        with self.transaction():
+            moved = self.db.execute("update runs set state = 'incomplete' where id = ? and state = 'running'", [run_id])
+            if moved.rowcount == 1:
+                self.ledger.release_dead_run(run_id)
 
     def close(self) -> None:
         self.db.conn.close()
@@ -164,11 +256,13 @@ RESERVE_BYTES = 1_000_000
 class DiskFull(FunnelwatchError):
     """A write to the history failed because its disk is full; nothing of that write was kept."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, where: str | None = None, name: str | None = None):
         self.path = path
         #: What is full, in words (the start of every line about it).
-        self.where = f"the disk holding {path.parent} is full ({_size(free_bytes(path.parent))} free)"
-        super().__init__(f"{self.where}: {path.name} cannot grow — free some space there")
+        self.where = where or f"the disk holding {path.parent} is full ({_size(free_bytes(path.parent))} free)"
+        #: What could not grow (the SQLite file's name, or the PostgreSQL history's shown URL).
+        self.name = name or path.name
+        super().__init__(f"{self.where}: {self.name} cannot grow — free some space there")
 
 
 def free_bytes(folder: Path) -> int:
@@ -238,5 +332,6 @@ def _alive(pid: int | None, process: str | None = None) -> bool:
     return True
 
 
-__all__ = ["MIGRATIONS", "DiskFull", "FollowupStats", "datasette_metadata", "HistoryDamaged", "Probe", "Store", "iso", "parse_iso", "row_to_result",
+__all__ = ["MIGRATIONS", "DiskFull", "open_store", "run_lock",
+           "FollowupStats", "datasette_metadata", "HistoryDamaged", "Probe", "Store", "iso", "parse_iso", "row_to_result",
            "stamp", "utcnow"]

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .migrations import table
-
 if TYPE_CHECKING:
     from . import Store
 
@@ -27,7 +25,7 @@ class AlertStateTable:
         """Upsert alert state rows in one transaction."""
         if rows:
             with self._store.transaction():
-                table(self._store.db, "alert_state").upsert_all(rows, pk=("channel", "check_name", "viewport"))
+                self._store.upsert_rows("alert_state", rows, ("channel", "check_name", "viewport"))
 
 
 class DigestsSent:
@@ -42,4 +40,4 @@ class DigestsSent:
 
     def mark(self, name: str, sent_at: str) -> None:
         with self._store.transaction():
-            table(self._store.db, "digests_sent").upsert({"name": name, "sent_at": sent_at}, pk="name")
+            self._store.upsert_rows("digests_sent", [{"name": name, "sent_at": sent_at}], "name")

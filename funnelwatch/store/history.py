@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..clock import iso
-from ..errors import FunnelwatchError
 from ..redaction import Redactor
 from ..results import Category, CheckResult, Status, StepRecord
-from .migrations import table
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
     from ..clock import Clock
     from .ledger import SqlLedger
 
@@ -49,7 +46,7 @@ def process_stamp(pid: int) -> str | None:
 class RunsAndResults:
     """The `runs` and `results` queries; mixed into `Store`, which owns the connection."""
 
-    db: "sqlite_utils.Database"
+    db: Any  # sqlite_utils.Database, or postgres.PgDb (the same `query` and `execute`)
     path: "Path"
     clock: "Clock"
     ledger: "SqlLedger"
@@ -61,27 +58,39 @@ class RunsAndResults:
     def keep_reserve(self) -> None:
         raise NotImplementedError
 
+    def _check_writable(self) -> None:
+        raise NotImplementedError
+
+    def insert_row(self, name: str, row: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    def update_row(self, name: str, row_id: int, values: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def get_row(self, name: str, row_id: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @staticmethod
+    def json_text(column: str, key: str) -> str:
+        raise NotImplementedError
+
     # --- runs -----------------------------------------------------------------
 
     def begin_run(self, selection: str) -> tuple[int, datetime]:
-        if not os.access(self.path, os.W_OK):
-            raise FunnelwatchError(
-                f"{self.path}: the history database is readonly — it was left untouched; "
-                "make it writable (chmod u+w, or chattr -i) or set `database:` to another file"
-            )
+        self._check_writable()
         started = self.clock.now()
         with self.transaction():
-            run_id = table(self.db, "runs").insert(
-                {"started_at": iso(started), "state": "running", "pid": os.getpid(), "selection": selection,
-                 "process": process_stamp(os.getpid())}
-            ).last_pk
+            run_id = self.insert_row(
+                "runs", {"started_at": iso(started), "state": "running", "pid": os.getpid(), "selection": selection,
+                         "process": process_stamp(os.getpid()), "host": socket.gethostname()}
+            )
         self.keep_reserve()  # room to mark this run even if the disk fills up under it
-        return int(run_id or 0), started
+        return run_id, started
 
     def finish_run(self, run_id: int, exit_code: int) -> datetime:
         finished = self.clock.now()
         with self.transaction():
-            table(self.db, "runs").update(run_id, {"finished_at": iso(finished), "state": "complete", "exit_code": exit_code})
+            self.update_row("runs", run_id, {"finished_at": iso(finished), "state": "complete", "exit_code": exit_code})
         return finished
 
     def abandon_run(self, run_id: int) -> None:
@@ -90,11 +99,11 @@ class RunsAndResults:
         Its ledger reservations go as a dead run's do (a noted submission is watched, the rest released).
         """
         with self.transaction():
-            table(self.db, "runs").update(run_id, {"finished_at": iso(self.clock.now()), "state": "incomplete"})
+            self.update_row("runs", run_id, {"finished_at": iso(self.clock.now()), "state": "incomplete"})
             self.ledger.release_dead_run(run_id)
 
     def run(self, run_id: int) -> dict[str, Any]:
-        return dict(table(self.db, "runs").get(run_id))
+        return self.get_row("runs", run_id)
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         return list(self.db.query("select * from runs order by id desc limit ?", [limit]))
@@ -131,9 +140,9 @@ class RunsAndResults:
         seen = _with_steps(result)
         evidence = json.dumps(self.redactor.redact_deep(seen), default=str) if seen else None
         with self.transaction():
-            result_id = int(table(self.db, "results").insert(row).last_pk or 0)
+            result_id = self.insert_row("results", row)
             if evidence is not None:
-                table(self.db, "evidence").insert({"result_id": result_id, "evidence": evidence})
+                self.insert_row("evidence", {"result_id": result_id, "evidence": evidence})
             return result_id
 
     def results_for_run(self, run_id: int) -> list[CheckResult]:
@@ -174,13 +183,13 @@ class RunsAndResults:
         ))
 
     def steps_of(self, result_ids: list[int]) -> dict[int, list[tuple[str, float]]]:
-        """(step, seconds) each result ran, in order: read out of the evidence inside SQLite, so no blob is loaded."""
+        """(step, seconds) each result ran, in order: read out of the evidence inside the database, so no blob is loaded."""
         found: dict[int, list[tuple[str, float]]] = {}
         for start in range(0, len(result_ids), 500):
             chunk = result_ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self.db.query(
-                f"select result_id as id, json_extract(evidence, '$.{_STEPS_KEY}') as steps from evidence "
+                f"select result_id as id, {self.json_text('evidence', _STEPS_KEY)} as steps from evidence "
                 f"where result_id in ({marks})", chunk,
             ):
                 kept = json.loads(row["steps"]) if row["steps"] else []

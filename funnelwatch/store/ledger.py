@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from ..clock import parse_iso, stamp
 from ..ledger import OPEN_PROBE_STATES, SETTLED_PROBE_STATES, Probe, ProbeStats, Reservation, when
-from .migrations import table
 
 if TYPE_CHECKING:
     from . import Store
@@ -25,13 +24,15 @@ class SqlLedger:
         return self._store.db
 
     def reserve(self, check_name: str, viewport: str, run_id: int, now: datetime, every_s: float) -> Reservation | None:
-        """Check and insert in one BEGIN IMMEDIATE transaction: of two overlapping runs exactly one gets to submit."""
+        """Check and insert in one transaction, serialised per check (SQLite: BEGIN IMMEDIATE; PostgreSQL: an
+        advisory lock on the check's name): of two overlapping runs exactly one gets to submit."""
         with self._store.transaction():
+            self._store.serialise(f"reserve:{check_name}")
             last = self.holder(check_name)
             if last is not None and last.reserved_at + timedelta(seconds=every_s) > now:
                 return last
-            table(self._db, "probes").insert(
-                {"check_name": check_name, "viewport": viewport, "run_id": run_id, "state": "reserved", "reserved_at": stamp(now)}
+            self._store.insert_row(
+                "probes", {"check_name": check_name, "viewport": viewport, "run_id": run_id, "state": "reserved", "reserved_at": stamp(now)}
             )
         return None
 
@@ -48,7 +49,7 @@ class SqlLedger:
         )
 
     def arm(self, check_name: str, viewport: str, run_id: int, values: dict[str, Any]) -> None:
-        assignments = ", ".join(f"[{k}] = ?" for k in values)
+        assignments = ", ".join(f'"{k}" = ?' for k in values)
         with self._store.transaction():
             self._db.execute(
                 f"update probes set {assignments} where check_name = ? and viewport = ? and run_id = ? and state = 'reserved'",
@@ -66,17 +67,16 @@ class SqlLedger:
 
     def record(self, check_name: str, viewport: str, run_id: int, values: dict[str, Any]) -> int:
         values = {**values, "state": "pending"}
-        probes = table(self._db, "probes")
         with self._store.transaction():
             row = self._db.execute(
                 "select id from probes where check_name = ? and viewport = ? and run_id = ? and state = 'reserved' order by id desc limit 1",
                 [check_name, viewport, run_id],
             ).fetchone()
             if row is not None:
-                probes.update(row[0], values)
+                self._store.update_row("probes", row[0], values)
                 return int(row[0])
             values.setdefault("reserved_at", values.get("submitted_at"))
-            return int(probes.insert({"check_name": check_name, "viewport": viewport, "run_id": run_id, **values}).last_pk or 0)
+            return self._store.insert_row("probes", {"check_name": check_name, "viewport": viewport, "run_id": run_id, **values})
 
     def release(self, check_name: str, viewport: str, run_id: int, submitted: bool) -> None:
         with self._store.transaction():
@@ -92,14 +92,16 @@ class SqlLedger:
         return [p for p in probes if kinds is None or p.kind in kinds]
 
     def move(self, probe_id: int, from_state: str, values: dict[str, Any]) -> bool:
-        assignments = ", ".join(f"[{k}] = ?" for k in values)
+        """One transition, guarded by the state it leaves: of two runs moving one probe, exactly one sees a row change
+        (PostgreSQL's second UPDATE waits on the row lock, then re-reads the state and matches nothing)."""
+        assignments = ", ".join(f'"{k}" = ?' for k in values)
         with self._store.transaction():
             cursor = self._db.execute(
                 f"update probes set {assignments} where id = ? and state = ?", [*values.values(), probe_id, from_state]
             )
             return bool(cursor.rowcount == 1)
 
-    def rows(self, where: str = "1", params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
+    def rows(self, where: str = "1 = 1", params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
         """Raw probe rows (for tests and tooling)."""
         return iter(self._db.query(f"select * from probes where {where} order by id", params or []))
 

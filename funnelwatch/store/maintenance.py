@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..clock import iso
-from .migrations import table
 
 if TYPE_CHECKING:
     from . import Store
@@ -22,10 +21,10 @@ class MaintenanceTable:
         self.store = store
 
     def open(self, start: datetime, end: datetime, tags: list[str], checks: list[str], note: str | None) -> dict[str, Any]:
-        row = {"starts_at": iso(start), "ends_at": iso(end), "tags": json.dumps(tags), "checks": json.dumps(checks),
+        row: dict[str, Any] = {"starts_at": iso(start), "ends_at": iso(end), "tags": json.dumps(tags), "checks": json.dumps(checks),
                "note": note, "created_at": iso(self.store.clock.now())}
         with self.store.transaction():
-            row["id"] = table(self.store.db, "maintenance_windows").insert(row).last_pk
+            row["id"] = self.store.insert_row("maintenance_windows", row)
         return _decoded(row)
 
     def active(self, now: datetime) -> list[dict[str, Any]]:
@@ -40,7 +39,7 @@ class MaintenanceTable:
             for row in self.active(now):
                 if tags and not set(tags) & set(row["tags"]):
                     continue
-                table(self.store.db, "maintenance_windows").update(row["id"], {"ends_at": iso(now)})
+                self.store.update_row("maintenance_windows", row["id"], {"ends_at": iso(now)})
                 ended += 1
         return ended
 

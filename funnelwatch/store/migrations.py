@@ -2,6 +2,9 @@
 
 Migration N brings the schema from version N-1 to N; the version lives in
 SQLite's `PRAGMA user_version`. Never edit a released migration: add one.
+PostgreSQL's equivalent schema is `postgres_schema.PG_MIGRATIONS`, one entry
+per version here (a test holds the two lists to the same length and the same
+tables and columns).
 """
 
 from __future__ import annotations
@@ -135,31 +138,9 @@ def _v4(db: sqlite_utils.Database) -> None:
     probes.create_index(["settled_run_id"])
 
     # The newest result of every (check, viewport, kind): what the report's overview shows.
-    db.execute("""
-        create view latest_results as
-        select r.id, r.run_id, r.check_name, r.viewport, r.kind, r.status, r.step, r.category, r.reason,
-               r.started_at, r.duration_s, r.attempts, r.latency_s, r.tags, r.file, r.artifacts
-        from results r
-        join (select max(id) as id from results group by check_name, viewport, kind) newest on newest.id = r.id
-        order by r.check_name, r.viewport, r.kind
-    """)
+    db.execute(LATEST_RESULTS_VIEW)
     # Uptime over the last 30 days as the report counts it: pass and flaky over pass, flaky and fail.
-    db.execute("""
-        create view uptime_30d as
-        select check_name, viewport,
-               count(*) as results,
-               sum(status in ('pass', 'flaky')) as passed,
-               sum(status = 'fail') as failed,
-               sum(status = 'error') as errors,
-               round(100.0 * sum(status in ('pass', 'flaky')) / nullif(sum(status in ('pass', 'flaky', 'fail')), 0), 1)
-                   as uptime_pct,
-               min(started_at) as since,
-               max(started_at) as last_result_at
-        from results
-        where kind = 'check' and started_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')
-        group by check_name, viewport
-        order by uptime_pct is null, uptime_pct, check_name, viewport
-    """)
+    db.execute(uptime_30d_view())
 
 
 def _v5_digests_sent(db: sqlite_utils.Database) -> None:
@@ -180,24 +161,53 @@ def _v6_maintenance(db: sqlite_utils.Database) -> None:
     )
     table(db, "maintenance_windows").create_index(["ends_at"])
     db.execute("drop view if exists uptime_30d")
-    db.execute("""
-        create view uptime_30d as
+    db.execute(uptime_30d_view("and maintenance is null"))
+
+
+def _v7_run_host(db: sqlite_utils.Database) -> None:
+    # Which machine ran a run: a pid means something only there (a shared PostgreSQL history is written by
+    # several hosts; a SQLite history by one, so its store still judges every run by pid).
+    table(db, "runs").add_column("host", str)
+
+
+#: The newest result of every (check, viewport, kind): what the report's overview shows (both dialects).
+LATEST_RESULTS_VIEW = """
+        create view latest_results as
+        select r.id, r.run_id, r.check_name, r.viewport, r.kind, r.status, r.step, r.category, r.reason,
+               r.started_at, r.duration_s, r.attempts, r.latency_s, r.tags, r.file, r.artifacts
+        from results r
+        join (select max(id) as id from results group by check_name, viewport, kind) newest on newest.id = r.id
+        order by r.check_name, r.viewport, r.kind
+    """
+
+
+def uptime_30d_view(extra_where: str = "", dialect: str = "sqlite") -> str:
+    """The `uptime_30d` view: uptime over the last 30 days as the report counts it (pass and flaky over
+    pass, flaky and fail), per check and viewport; `extra_where` narrows the rows (`and …`)."""
+    sqlite = dialect == "sqlite"
+    count_if = "sum({})".format if sqlite else "count(*) filter (where {})".format
+    since = ("strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')" if sqlite
+             else """to_char(now() at time zone 'UTC' - interval '30 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')""")
+    passed, counted = "status in ('pass', 'flaky')", "status in ('pass', 'flaky', 'fail')"
+    counts = f"""
         select check_name, viewport,
                count(*) as results,
-               sum(status in ('pass', 'flaky')) as passed,
-               sum(status = 'fail') as failed,
-               sum(status = 'error') as errors,
-               round(100.0 * sum(status in ('pass', 'flaky')) / nullif(sum(status in ('pass', 'flaky', 'fail')), 0), 1)
+               {count_if(passed)} as passed,
+               {count_if("status = 'fail'")} as failed,
+               {count_if("status = 'error'")} as errors,
+               round(100.0 * {count_if(passed)} / nullif({count_if(counted)}, 0), 1)
                    as uptime_pct,
                min(started_at) as since,
                max(started_at) as last_result_at
         from results
-        where kind = 'check' and started_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-30 days')
-              and maintenance is null
-        group by check_name, viewport
-        order by uptime_pct is null, uptime_pct, check_name, viewport
-    """)
+        where kind = 'check' and started_at > {since}
+              {extra_where}
+        group by check_name, viewport"""
+    order = "order by uptime_pct is null, uptime_pct, check_name, viewport"
+    # PostgreSQL orders by an output column only by its bare name: the counts are a subquery there.
+    return f"create view uptime_30d as {counts}\n        {order}" if sqlite else \
+        f"create view uptime_30d as select * from ({counts}) counted {order}"
 
 
 #: Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent, _v6_maintenance]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent, _v6_maintenance, _v7_run_host]
