@@ -43,9 +43,10 @@ def holder(history: str, pid: int) -> str:
     return f"(pid {pid}, started " if history.endswith(".db") else f"(pid {pid} on "
 
 
-def slow_project(project, site, path: str, mode: str, history: str = "reports/history.db"):
+def slow_project(project, site, path: str, mode: str, history: str = "reports/history.db", delay_s: float = 3):
+    """`delay_s`: how long the first run holds the lock on the page, long enough for a second process to start."""
     project.config(CONFIG.format(mode=mode, database=history))
-    site.page(path, "<h1>Slow form page</h1>", delay_s=3)
+    site.page(path, "<h1>Slow form page</h1>", delay_s=delay_s)
     project.check("slow", f"""
         name: Slow page
         landing:
@@ -76,7 +77,9 @@ def runs_of(project) -> list[dict]:
 
 
 def test_second_run_exits_with_a_clear_message_while_one_runs(project, site, history):
-    slow_project(project, site, f"/lp/lock-exit-{engine(history)}", "exit", history)
+    # The second process must reach the lock while the first still holds it: on a loaded machine
+    # starting Python and loading the config takes seconds, so the first run's page takes ten.
+    slow_project(project, site, f"/lp/lock-exit-{engine(history)}", "exit", history, delay_s=10)
     first = start_run(project)
     wait_for_hit(site, f"/lp/lock-exit-{engine(history)}", first)
     second = start_run(project)

@@ -46,6 +46,9 @@ elif job == "reserve":
     for i in range(int(sys.argv[4])):
         if store.ledger.reserve(f"Demo {i}", "desktop", run_id, now, 3600) is None:
             done.append(i)
+    # Finished, as a run ends: a run left `running` by a process that is gone is dead, and a later
+    # opener releases its reservations (a loaded machine may start the second child after the first exits).
+    store.finish_run(run_id, 0)
 store.close()
 print(json.dumps(done))
 """
@@ -123,8 +126,9 @@ def test_the_overlap_lock_on_postgresql_exits_or_waits_as_on_sqlite_and_names_th
         message = str(busy.value)
         assert f"another funnelwatch run (pid {os.getpid()} on " in message and f"is using {shown_url}" in message
         assert "password" not in message and postgres_url not in message
-        with run_lock(postgres_url, "exit", name="shard-2-of-2"):  # another name is another lock
-            pass
+        with pytest.raises(RunBusy, match="an unsharded funnelwatch run is using"):  # an unsharded run excludes every shard
+            with run_lock(postgres_url, "exit", name="shard-2-of-2"):
+                pass
         told: list[str] = []
         entered = threading.Event()
 
@@ -140,14 +144,22 @@ def test_the_overlap_lock_on_postgresql_exits_or_waits_as_on_sqlite_and_names_th
     assert entered.is_set(), "the waiting run goes once the first is done"
 
 
-def test_a_named_lock_on_sqlite_is_its_own_lock_file_beside_the_database(tmp_path):
-    database = tmp_path / "history.db"
-    with run_lock(database, "exit"):
-        with run_lock(database, "exit", name="shard-1-of-2"):
-            with pytest.raises(RunBusy, match="history.db"):
+def test_shards_run_beside_each_other_but_never_beside_themselves_or_an_unsharded_run(database):
+    """The same shape on both engines: shards share the history's lock, each holds its own alone."""
+    with run_lock(database, "exit", name="shard-1-of-2"):
+        with run_lock(database, "exit", name="shard-2-of-2"):
+            with pytest.raises(RunBusy, match="shard"):
                 with run_lock(database, "exit", name="shard-1-of-2"):
                     pass
-    assert (tmp_path / "history.db.lock").is_file() and (tmp_path / "history.db.shard-1-of-2.lock").is_file()
+            with pytest.raises(RunBusy):
+                with run_lock(database, "exit"):
+                    pass
+    with run_lock(database, "exit"):
+        with pytest.raises(RunBusy, match="unsharded funnelwatch run"):
+            with run_lock(database, "exit", name="shard-1-of-2"):
+                pass
+    if not str(database).startswith("postgresql://"):
+        assert Path(f"{database}.lock").is_file() and Path(f"{database}.shard-1-of-2.lock").is_file()
 
 
 def _project(root: Path, database: str, site, page_text: str = "Fast") -> Project:
