@@ -264,11 +264,11 @@ async def settle_open_probes(services: "RunServices", probes: ProbeKind) -> list
 
 def messages_about(inbox: Any, probe: Probe) -> list["ReceivedEmail"]:
     """The messages addressed to the probe's token, plus (for a probe email) those that name its Message-ID."""
-    found = list(inbox.messages_for(probe.token))
+    found = list(inbox.messages_for(probe.token, probe.submitted_at))  # its mail came after it went out
     referencing = getattr(inbox, "messages_referencing", None)
     if probe.message_id and referencing is not None:
         seen = {m.key for m in found if m.key}
-        found += [m for m in referencing(probe.message_id) if not m.key or m.key not in seen]
+        found += [m for m in referencing(probe.message_id, probe.submitted_at) if not m.key or m.key not in seen]
     return found
 
 
