@@ -203,14 +203,14 @@ def _scope(window: Any) -> str:
     return f" (only {', '.join(parts)})" if parts and not window.text.startswith("ad-hoc") else ""
 
 
-def build_report(config: Config, store: Store | None = None) -> Path:
-    """Rebuild reports/index.html (and one page per funnel) from history."""
+def build_report(config: Config, store: Store | None = None, full: bool = False) -> Path:
+    """Rebuild reports/index.html, and the funnel pages whose funnel changed (every page with `full`), from history."""
     from .report import build
 
     own = store is None
     store = store or Store(config.database_path, redactor=config.redactor)
     try:
-        return build(config, store)
+        return build(config, store, full=full)
     finally:
         if own:
             store.close()

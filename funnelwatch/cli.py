@@ -208,13 +208,14 @@ def _summary(outcome: Any) -> None:
 
 
 @cli.command()
+@click.option("--full", is_flag=True, help="Write every funnel page, not only those whose funnel has new results.")
 @click.pass_obj
-def report(obj: dict[str, Any]) -> None:
-    """Rebuild the HTML report from history."""
+def report(obj: dict[str, Any], full: bool) -> None:
+    """Rebuild the HTML report from history (the index, and the funnel pages that changed)."""
     config = _load(obj)
     from . import api
 
-    click.echo(f"report: {api.build_report(config)}")
+    click.echo(f"report: {api.build_report(config, full=full)}")
 
 
 @cli.command()

@@ -20,7 +20,7 @@ from ..config import Config
 from ..ledger import FollowupStats as LedgerStats
 from ..results import CATEGORY_ADVICE, CATEGORY_LABELS, STATUS_MARKS, Category, CheckResult, Status
 from ..steps import KINDS, steps_of, title_of
-from ..steps.probes import ChannelFigures, channel_figures
+from ..steps.probes import CHANNEL_WINDOW_DAYS, ChannelFigures, channel_figures
 from ..store import Store
 from ..text import short_hash, slugify
 from .journey import Stage, journey
@@ -214,11 +214,16 @@ class FunnelPage:
     file: str | None
     rows: list[Row]
     history: list[Cell]
+    #: Filled by `load_followups` for a page that is being written (the index needs none of them).
     followups: list[Cell]
     older: bool
     settled_title: str = "Sales follow-ups"
     #: The answer time the check promises (follow-up, contact): the dashed line of the latency chart.
     sla_s: float | None = None
+    #: The step kinds whose settled results `followups` holds once `load_followups` read them (only pages being written).
+    settled_kinds: tuple[str, ...] = ()
+    #: The ledger's figures over the channel window (the index's "Response times by channel"), read with the page's.
+    window_stats: LedgerStats | None = None
 
     @property
     def tags(self) -> list[str]:
@@ -334,26 +339,33 @@ def build_overview(config: Config, store: Store, now: datetime | None = None) ->
         facts = known.get(name) or {"slug": slug_for(name), "file": None, "tags": None, "sla_s": None}
         slug = facts["slug"] if facts["slug"] not in slugs_taken else slug_for(name)
         slugs_taken.add(slug)
-        page = _funnel(store, name, slug, facts, uptime)
+        page = _funnel(store, name, slug, facts, uptime, reference or now)
         overview.pages.append(page)
         overview.rows.extend(page.rows)
         spec = facts.get("spec")
-        figures = channel_figures(store.ledger, name, spec, reference or now) if spec is not None else None
+        figures = channel_figures(store.ledger, name, spec, reference or now, page.window_stats) if spec is not None else None
         if figures is not None:
             overview.channels.append(Channel(name, slug, figures))
     overview.rows.sort(key=lambda r: (STATUS_ORDER[r.status], r.name.lower(), r.viewport))
     return overview
 
 
+def load_followups(store: Store, page: FunnelPage) -> None:
+    """The settled results a funnel page lists (the index only needs the newest, which `_funnel` read)."""
+    page.followups = [Cell.of(r) for r in store.recent(page.name, page.settled_kinds, FOLLOWUP_ROWS)] if page.settled_kinds else []
+
+
 def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
-            uptime: dict[tuple[str, str], tuple[float | None, float | None]]) -> FunnelPage:
+            uptime: dict[tuple[str, str], tuple[float | None, float | None]], reference: datetime) -> FunnelPage:
     light = store.recent(name, ("check", "waiting"), HISTORY_ROWS + 1)
     older = len(light) > HISTORY_ROWS
     history = [Cell.of(r) for r in light[:HISTORY_ROWS]]
     settled_kinds = tuple(kind.name for kind in KINDS.values() if kind.settles)
-    followups = [Cell.of(r) for r in store.recent(name, settled_kinds, FOLLOWUP_ROWS)] if settled_kinds else []
+    followups = [Cell.of(r) for r in store.recent(name, settled_kinds, 1)] if settled_kinds else []
     word, title = facts.get("settled") or ("follow-up", "Sales follow-ups")
-    stats = FollowupStats.of(store.ledger.stats(name), facts.get("sla_s"), word)
+    # One read of the ledger for both the last probes' figures and the channel table's 30 days.
+    recent_stats, window_stats = store.ledger.stats_with_window(name, reference - timedelta(days=CHANNEL_WINDOW_DAYS))
+    stats = FollowupStats.of(recent_stats, facts.get("sla_s"), word)
     viewports: list[str] = []
     for cell in history:
         if cell.viewport not in viewports:
@@ -379,5 +391,7 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
         if latest is not None and latest.status is Status.FAIL:
             row.broken_since = store.streak_start(name, viewport) or latest.started_at
         rows.append(row)
-    return FunnelPage(name=name, slug=slug, file=facts.get("file"), rows=rows, history=history,
-                      followups=followups, older=older, settled_title=title, sla_s=facts.get("sla_s"))
+    page = FunnelPage(name=name, slug=slug, file=facts.get("file"), rows=rows, history=history,
+                      followups=followups, older=older, settled_title=title, sla_s=facts.get("sla_s"),
+                      settled_kinds=settled_kinds, window_stats=window_stats)
+    return page

@@ -7,6 +7,7 @@ user_version`), split by concern:
 - `ledger.py`: the pending ledger (`store.ledger`, see `funnelwatch/ledger.py`);
 - `alert_state.py`: what each alert channel was told (`store.alert_state`);
 - `maintenance.py`: ad-hoc maintenance windows (`store.maintenance`);
+- `report_pages.py`: what each report page was last built from (`store.report_pages`);
 - `migrations.py`: the append-only schema migrations.
 
 A run still marked `running` whose process is gone is marked `incomplete` on open,
@@ -41,6 +42,7 @@ from .history import RunsAndResults, process_stamp, row_to_result
 from .ledger import SqlLedger
 from .maintenance import MaintenanceTable
 from .migrations import MIGRATIONS, table
+from .report_pages import ReportPages
 
 
 class Store(RunsAndResults):
@@ -56,6 +58,7 @@ class Store(RunsAndResults):
         self.alert_state = AlertStateTable(self)
         self.digests_sent = DigestsSent(self)
         self.maintenance = MaintenanceTable(self)
+        self.report_pages = ReportPages(self)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)

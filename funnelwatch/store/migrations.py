@@ -199,5 +199,15 @@ def _v6_maintenance(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _v7_report_pages(db: sqlite_utils.Database) -> None:
+    """What each funnel page of the report was last built from, so a build re-renders only the pages whose
+    funnel has new results (or whose page changed otherwise): `report/__init__.py`, `funnelwatch report --full`."""
+    table(db, "report_pages").create(
+        {"slug": str, "check_name": str, "last_result_id": int, "signature": str, "built_at": str},
+        pk="slug",
+    )
+
+
 #: Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent, _v6_maintenance]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent, _v6_maintenance,
+                                                             _v7_report_pages]
