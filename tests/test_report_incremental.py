@@ -137,3 +137,27 @@ def test_a_check_whose_tags_changed_gets_its_page_written_again(project):
         build(history)
     assert rewritten(history) == ["healthy.html"]
 
+
+def test_the_report_reads_each_checks_follow_up_figures_once(project, monkeypatch):
+    from funnelwatch.store.ledger import SqlLedger
+
+    history = write_history(project, days=20)
+    calls: list[tuple[str, str]] = []
+    for method in ("stats", "stats_with_window"):
+        original = getattr(SqlLedger, method)
+        monkeypatch.setattr(SqlLedger, method, lambda self, name, *a, _m=method, _o=original, **k: (
+            calls.append((_m, name)), _o(self, name, *a, **k))[1])
+    build(history)
+    assert [name for method, name in calls if method == "stats"] == []
+    assert sorted(name for method, name in calls if method == "stats_with_window") == sorted(
+        {name for _, name in calls})  # once per funnel
+    store = Store(history.reports / "history.db")
+    try:
+        since = history.now - timedelta(days=30)
+        recent, window = store.ledger.stats_with_window("Demo request", since)
+        assert recent.probes == 3 and (recent, window) == (
+            store.ledger.stats("Demo request"), store.ledger.stats("Demo request", limit=100_000, since=since))
+        assert store.ledger.stats_with_window("Demo request", since, limit=1) == (
+            store.ledger.stats("Demo request", limit=1), store.ledger.stats("Demo request", limit=100_000, since=since))
+    finally:
+        store.close()
