@@ -38,7 +38,7 @@ from ..units import format_duration
 from .charts import history_chart, sparkline, stage_chart
 from .evidence import artifact, evidence_sections
 from .fragments import followup_rows, history_rows, strip_cells, when
-from .model import STATUS_MARK, STATUS_TEXT, FunnelPage, Overview, build_overview, load_followups
+from .model import STATUS_MARK, STATUS_TEXT, FunnelPage, Overview, build_overview, load_page
 from .prune import prune_artifacts
 
 __all__ = ["build", "build_overview"]
@@ -140,7 +140,7 @@ def build(config: Config, store: Store, full: bool = False) -> Path:
         if (mark is not None and mark["check_name"] == page.name and mark["last_result_id"] == newest.get(page.name)
                 and mark["signature"] == signature and path.is_file()):
             continue  # nothing it shows changed since it was written
-        load_followups(store, page)
+        load_page(store, page)
         chart = stage_chart(page.history, store.steps_of([c.id for c in page.history]),
                             f"Where the time of each run of {page.name} went, by stage", zone)
         stacked = chart is not None

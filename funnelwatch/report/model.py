@@ -3,7 +3,10 @@
 Everything the templates show is computed here, so templates stay dumb and the
 cost of a build follows what is shown (funnels × their last results), not the
 size of the whole history: the newest rows per check through the
-(check_name, id) index, uptime through the started_at index.
+(check_name, id) index, uptime through the started_at index. The index needs
+only each funnel's strip (the last STRIP_LENGTH results per viewport); the
+hundred rows of a funnel page's history are read by `load_page` for the pages
+being written.
 
     overview = build_overview(config, store)
     overview.rows[0].status, overview.rows[0].uptime_7d
@@ -66,11 +69,11 @@ def category_text(category: Category | str | None) -> str:
         return str(category).replace("_", " ")
 
 
+_STATUSES = {status.value: status for status in Status}
+
+
 def status_of(value: Any) -> Status | None:
-    try:
-        return Status(value)
-    except ValueError:
-        return None
+    return value if isinstance(value, Status) else _STATUSES.get(value)
 
 
 @dataclass
@@ -213,14 +216,15 @@ class FunnelPage:
     slug: str
     file: str | None
     rows: list[Row]
+    #: The page's history table and its settled results: filled by `load_page` for a page being written
+    #: (the index needs neither).
     history: list[Cell]
-    #: Filled by `load_followups` for a page that is being written (the index needs none of them).
     followups: list[Cell]
     older: bool
     settled_title: str = "Sales follow-ups"
     #: The answer time the check promises (follow-up, contact): the dashed line of the latency chart.
     sla_s: float | None = None
-    #: The step kinds whose settled results `followups` holds once `load_followups` read them (only pages being written).
+    #: The step kinds whose settled results `followups` holds once `load_page` read them.
     settled_kinds: tuple[str, ...] = ()
     #: The ledger's figures over the channel window (the index's "Response times by channel"), read with the page's.
     window_stats: LedgerStats | None = None
@@ -350,18 +354,28 @@ def build_overview(config: Config, store: Store, now: datetime | None = None) ->
     return overview
 
 
-def load_followups(store: Store, page: FunnelPage) -> None:
-    """The settled results a funnel page lists (the index only needs the newest, which `_funnel` read)."""
-    page.followups = [Cell.of(r) for r in store.recent(page.name, page.settled_kinds, FOLLOWUP_ROWS)] if page.settled_kinds else []
+def load_page(store: Store, page: FunnelPage) -> None:
+    """What only the funnel page shows: its last HISTORY_ROWS results and FOLLOWUP_ROWS settled ones."""
+    light = store.recent(page.name, ("check", "waiting"), HISTORY_ROWS + 1)
+    page.older = len(light) > HISTORY_ROWS
+    page.history = [Cell.of(r) for r in light[:HISTORY_ROWS]]
+    page.followups = [Cell.of(r) for r in store.recent_of_rare_kinds(page.name, page.settled_kinds, FOLLOWUP_ROWS)]
+
+
+def _strips(store: Store, name: str) -> list[Cell]:
+    """The newest results of every viewport, at least STRIP_LENGTH of each (as many more as the viewports interleave)."""
+    light = store.recent(name, ("check", "waiting"), STRIP_LENGTH + 1)
+    viewports = {row["viewport"] or "desktop" for row in light}
+    if len(viewports) > 1:
+        light = store.recent(name, ("check", "waiting"), STRIP_LENGTH * len(viewports) + 1)
+    return [Cell.of(r) for r in light]
 
 
 def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
             uptime: dict[tuple[str, str], tuple[float | None, float | None]], reference: datetime) -> FunnelPage:
-    light = store.recent(name, ("check", "waiting"), HISTORY_ROWS + 1)
-    older = len(light) > HISTORY_ROWS
-    history = [Cell.of(r) for r in light[:HISTORY_ROWS]]
+    history = _strips(store, name)
     settled_kinds = tuple(kind.name for kind in KINDS.values() if kind.settles)
-    followups = [Cell.of(r) for r in store.recent(name, settled_kinds, 1)] if settled_kinds else []
+    followups = [Cell.of(r) for r in store.recent_of_rare_kinds(name, settled_kinds, 1)]
     word, title = facts.get("settled") or ("follow-up", "Sales follow-ups")
     # One read of the ledger for both the last probes' figures and the channel table's 30 days.
     recent_stats, window_stats = store.ledger.stats_with_window(name, reference - timedelta(days=CHANNEL_WINDOW_DAYS))
@@ -391,7 +405,7 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
         if latest is not None and latest.status is Status.FAIL:
             row.broken_since = store.streak_start(name, viewport) or latest.started_at
         rows.append(row)
-    page = FunnelPage(name=name, slug=slug, file=facts.get("file"), rows=rows, history=history,
-                      followups=followups, older=older, settled_title=title, sla_s=facts.get("sla_s"),
+    page = FunnelPage(name=name, slug=slug, file=facts.get("file"), rows=rows, history=[],
+                      followups=followups, older=False, settled_title=title, sla_s=facts.get("sla_s"),
                       settled_kinds=settled_kinds, window_stats=window_stats)
     return page
