@@ -161,3 +161,19 @@ def test_the_report_reads_each_checks_follow_up_figures_once(project, monkeypatc
             store.ledger.stats("Demo request", limit=1), store.ledger.stats("Demo request", limit=100_000, since=since))
     finally:
         store.close()
+
+
+def test_a_new_report_timezone_writes_every_page_and_an_index_that_matches_a_full_rebuild(project):
+    history = write_history(project, days=10)
+    config = project.root / "config" / "funnelwatch.yaml"
+    with time_machine.travel(history.now - timedelta(minutes=30), tick=False):
+        build(history)
+        age_pages(history)
+        config.write_text(config.read_text(encoding="utf-8").replace("report:\n", "report:\n  timezone: Asia/Tokyo\n"),
+                          encoding="utf-8")
+        build(history)
+        assert len(rewritten(history)) == 9
+        incremental = history.index.read_text(encoding="utf-8")
+        assert "JST" in incremental
+        build(history, full=True)
+    assert history.index.read_text(encoding="utf-8") == incremental

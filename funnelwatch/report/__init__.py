@@ -38,7 +38,7 @@ from ..units import format_duration
 from .charts import history_chart, sparkline, stage_chart
 from .evidence import artifact, evidence_sections
 from .fragments import followup_rows, history_rows, strip_cells, when
-from .model import STATUS_MARK, STATUS_TEXT, FunnelPage, Overview, build_overview, load_page
+from .model import STATUS_MARK, STATUS_TEXT, FunnelPage, Head, Overview, RenderedStrip, build_overview, load_page
 from .prune import prune_artifacts
 
 __all__ = ["build", "build_overview"]
@@ -121,23 +121,55 @@ def page_signature(page: FunnelPage, zone: str) -> str:
     return hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _heads_json(page: FunnelPage, zone: str) -> str:
+    """A page's index rows as the next build reuses them while its funnel has no new result."""
+    rows = [{"viewport": row.viewport, "id": getattr(row.head, "id", None), "run_id": getattr(row.head, "run_id", None),
+             "kind": getattr(row.head, "kind", "check"), "strip": str(strip_cells(row.strip, zone)), "count": len(row.strip)}
+            for row in page.rows]
+    return json.dumps({"templates": _templates_digest(), "zone": zone, "rows": rows})
+
+
+def _heads_from(text: str, zone: str) -> list[Head] | None:
+    try:
+        kept = json.loads(text)
+        if kept.get("templates") != _templates_digest() or kept.get("zone") != zone:
+            return None  # rendered by other templates or for another timezone
+        return [Head(r["viewport"], r["id"], r["run_id"], r["kind"], RenderedStrip(r["strip"], r["count"]))
+                for r in kept["rows"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # unreadable: read the strips again
+
+
 def build(config: Config, store: Store, full: bool = False) -> Path:
     """Write reports/index.html, and the funnel pages that changed (all of them with `full`), from history; prune old artifacts."""
     out = config.reports_dir
     (out / "funnels").mkdir(parents=True, exist_ok=True)
     zone = config.settings.report.timezone
     env = _env(zone)
-    overview = build_overview(config, store)
+    marks = {} if full else store.report_pages.load()
+    newest: dict[str, int | None] = {}
+
+    def newest_of(name: str) -> int | None:
+        if name not in newest:
+            newest[name] = store.report_pages.newest_result_ids([name]).get(name)
+        return newest[name]
+
+    def cached(name: str, slug: str) -> list[Head] | None:
+        """The index rows the last build kept for a funnel with no result since (same templates and zone)."""
+        mark = marks.get(slug)
+        if mark is None or mark["check_name"] != name or mark["last_result_id"] != newest_of(name) or not mark.get("index_rows"):
+            return None
+        return _heads_from(mark["index_rows"], zone)
+
+    overview = build_overview(config, store, cached=cached)
     common = {"generated_at": overview.generated_at}
     funnel_template = env.get_template("funnel.html")
-    marks = {} if full else store.report_pages.load()
-    newest = store.report_pages.newest_result_ids([page.name for page in overview.pages])
     written: list[dict[str, Any]] = []
     for page in overview.pages:
         path = out / "funnels" / f"{page.slug}.html"
         signature = page_signature(page, zone)
         mark = marks.get(page.slug)
-        if (mark is not None and mark["check_name"] == page.name and mark["last_result_id"] == newest.get(page.name)
+        if (mark is not None and mark["check_name"] == page.name and mark["last_result_id"] == newest_of(page.name)
                 and mark["signature"] == signature and path.is_file()):
             continue  # nothing it shows changed since it was written
         load_page(store, page)
@@ -151,8 +183,8 @@ def build(config: Config, store: Store, full: bool = False) -> Path:
         _write(path, funnel_template.render(
             page=page, evidence=_page_evidence(page, out), chart=chart, stacked=stacked, followup_chart=followup_chart, **common,
         ))
-        written.append({"slug": page.slug, "check_name": page.name, "last_result_id": newest.get(page.name),
-                        "signature": signature, "built_at": overview.generated_at})
+        written.append({"slug": page.slug, "check_name": page.name, "last_result_id": newest_of(page.name),
+                        "signature": signature, "index_rows": _heads_json(page, zone), "built_at": overview.generated_at})
     store.report_pages.save(written)
     index = out / "index.html"
     _write(index, env.get_template("index.html").render(overview=overview, headline=headline(overview), **common))

@@ -203,7 +203,7 @@ def _v7_report_pages(db: sqlite_utils.Database) -> None:
     """What each funnel page of the report was last built from, so a build re-renders only the pages whose
     funnel has new results (or whose page changed otherwise): `report/__init__.py`, `funnelwatch report --full`."""
     table(db, "report_pages").create(
-        {"slug": str, "check_name": str, "last_result_id": int, "signature": str, "built_at": str},
+        {"slug": str, "check_name": str, "last_result_id": int, "signature": str, "index_rows": str, "built_at": str},
         pk="slug",
     )
 
