@@ -155,9 +155,14 @@ def build(config: Config, store: Store, full: bool = False) -> Path:
         return newest[name]
 
     def cached(name: str, slug: str) -> list[Head] | None:
-        """The index rows the last build kept for a funnel with no result since (same templates and zone)."""
+        """The index rows the last build kept for a funnel with no result since (same templates and zone).
+
+        Called before the funnel's rows are read, so its newest id is taken first: a result a concurrent
+        run adds meanwhile is newer than the mark says, and the next build writes the page again.
+        """
+        newest_id = newest_of(name)
         mark = marks.get(slug)
-        if mark is None or mark["check_name"] != name or mark["last_result_id"] != newest_of(name) or not mark.get("index_rows"):
+        if mark is None or mark["check_name"] != name or mark["last_result_id"] != newest_id or not mark.get("index_rows"):
             return None
         return _heads_from(mark["index_rows"], zone)
 
