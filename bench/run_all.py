@@ -56,19 +56,25 @@ def _ad_chain(out: str) -> list[Row]:
 
 
 def _inbox_scale(out: str) -> list[Row]:
-    found = re.findall(rf"among\s+{_NUM}:\s+{_NUM}\s*ms", out)
-    if len(found) >= 2:
-        (small_n, small_ms), (big_n, big_ms) = sorted(found, key=lambda pair: _f(pair[0]))[:: len(found) - 1]
-        return [Row(f"IMAP: find one message among {big_n} vs among {small_n}", _f(big_ms), _f(small_ms), "ms", 2.0)]
-    return []
+    rows = []
+    for label, figure, limit in (("narrowed \\(since\\)", "IMAP: find one message among {big} vs among {small}", 1.5),
+                                 ("unnarrowed \\(no since\\)", "IMAP, unnarrowed search (before #21): among {big} vs {small}", None)):
+        found = re.findall(rf"{label}: find one email among\s+{_NUM}:\s+{_NUM}\s*ms", out)
+        if len(found) >= 2:
+            (small_n, small_ms), (big_n, big_ms) = sorted(found, key=lambda pair: _f(pair[0]))[:: len(found) - 1]
+            rows.append(Row(figure.format(big=big_n, small=small_n), _f(big_ms), _f(small_ms), "ms", limit))
+    return rows
 
 
 def _report_scale(out: str) -> list[Row]:
     rows = []
-    build = re.search(rf"{_NUM} results {_NUM}s, {_NUM} results {_NUM}s", out)
-    if build:
-        rows.append(Row(f"report build: {build.group(3)} results vs {build.group(1)}", _f(build.group(4)),
-                        _f(build.group(2)), "s", 3.0))
+    for found in re.finditer(rf"report (full rebuild|after a run of {_NUM} funnels), {_NUM} funnels: {_NUM} results {_NUM}s, "
+                             rf"{_NUM} results {_NUM}s", out):
+        what, _, funnels, small_n, small_s, big_n, big_s = found.groups()
+        full = what == "full rebuild"
+        figure = (f"report full rebuild ({funnels} funnels): {big_n} results vs {small_n}" if full
+                  else f"report after a run of {what.split()[4]} funnels ({funnels} funnels): {big_n} results vs {small_n}")
+        rows.append(Row(figure, _f(big_s), _f(small_s), "s", 3.0 if full else 1.5))
     history = re.search(rf"history NAME` on {_NUM} results: {_NUM} ms", out)
     if history:
         rows.append(Row(f"`funnelwatch history NAME` on {history.group(1)} results", _f(history.group(2)), None, "ms"))

@@ -216,28 +216,29 @@ def _scope(window: Any) -> str:
     return f" (only {', '.join(parts)})" if parts and not window.text.startswith("ad-hoc") else ""
 
 
-def build_report(config: Config, store: Store | None = None) -> Path:
-    """Rebuild reports/index.html (and one page per funnel) from history."""
+def build_report(config: Config, store: Store | None = None, full: bool = False) -> Path:
+    """Rebuild reports/index.html, and the funnel pages whose funnel changed (every page with `full`), from history."""
     from .report import build
 
     own = store is None
     store = store or open_store(config.database, redactor=config.redactor)
     try:
-        return build(config, store)
+        return build(config, store, full=full)
     finally:
         if own:
             store.close()
 
 
-def report(config: Config, clock: Clock = SYSTEM_CLOCK) -> tuple[Path, list[str]]:
-    """`funnelwatch report`: rebuild the report from history and, with `shard_alerts: at_report`, send
-    the shards' held alerts (one message per channel) and the weekly digest when due; (path, problems)."""
+def report(config: Config, clock: Clock = SYSTEM_CLOCK, full: bool = False) -> tuple[Path, list[str]]:
+    """`funnelwatch report`: rebuild the report from history (every page with `full`) and, with
+    `shard_alerts: at_report`, send the shards' held alerts (one message per channel) and the weekly
+    digest when due; (path, problems)."""
     from .alerts.held import send_held
     from .alerts.weekly import send_if_due
 
     store = open_store(config.database, clock=clock, redactor=config.redactor)
     try:
-        path = build_report(config, store)
+        path = build_report(config, store, full=full)
         problems: list[str] = []
         if config.settings.shard_alerts == "at_report":
             problems += send_held(config, store, clock.now())

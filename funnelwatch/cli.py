@@ -216,13 +216,16 @@ def _summary(outcome: Any) -> None:
 
 
 @cli.command()
+@click.option("--full", is_flag=True, help="Write every funnel page, not only those whose funnel has new results.")
 @click.pass_obj
-def report(obj: dict[str, Any]) -> None:
-    """Rebuild the HTML report from history (with `shard_alerts: at_report`, also send the shards' alerts)."""
+def report(obj: dict[str, Any], full: bool) -> None:
+    """Rebuild the HTML report from history: the index, and the funnel pages that changed (`--full`: all).
+
+    With `shard_alerts: at_report`, it also sends the shards' alerts as one message per channel."""
     config = _load(obj)
     from . import api
 
-    path, problems = api.report(config)
+    path, problems = api.report(config, full=full)
     for problem in problems:
         _echo_err(f"funnelwatch: {problem}")
     click.echo(f"report: {path}")

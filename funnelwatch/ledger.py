@@ -172,6 +172,11 @@ class Ledger(Protocol):
         """Figures over the last `limit` settled probes (submitted after `since`, when given)."""
         ...
 
+    def stats_with_window(self, check_name: str, since: datetime, limit: int = 30,
+                          window_limit: int = 100_000) -> tuple[ProbeStats, ProbeStats]:
+        """`stats(check_name, limit)` and `stats(check_name, window_limit, since)` from one read of the ledger."""
+        ...
+
     def latencies(self, check_name: str, since: datetime) -> list[tuple[str, float | None, str]]:
         """(submitted_at, latency_s or None, state) of every settled probe submitted after `since`, oldest first."""
         ...

@@ -445,3 +445,19 @@ def test_whole_funnel_with_smtp_receiver_passes(project, site):
     project.check("smtp", check_file("smtp-e2e", site.url("/lp/smtp-e2e")))
     result = project.run_one()
     assert result.status is Status.PASS, result.reason
+
+
+def test_a_run_of_several_email_funnels_logs_in_to_the_imap_server_once(project, site, dovecot):
+    def logins() -> int:
+        return (dovecot.root / "log" / "dovecot.log").read_text(errors="replace").count(f"Login: user=<{dovecot.user}>")
+
+    for slug in ("imap-once-a", "imap-once-b"):
+        link = tracked(site, slug, f"/hubfs/{slug}.pdf")
+        site.file(f"/hubfs/{slug}.pdf", PDF, "application/pdf")
+        lead_page(site, slug, lambda to, link=link: dovecot.deliver(hubspot_email(to, "Your HIPAA Compliance Checklist", link), to))
+        project.check(slug, check_file(slug, site.url(f"/lp/{slug}")))
+    project.config(BASE_CONFIG + dovecot.config_yaml())
+    before = logins()
+    results = project.run().results
+    assert [r.status for r in results] == [Status.PASS, Status.PASS], [r.reason for r in results]
+    assert logins() - before == 1

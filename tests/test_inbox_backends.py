@@ -44,7 +44,7 @@ class BottleInbox:
     def open(self) -> None:
         BottleInbox.opened.append(self)
 
-    def messages_for(self, token: str) -> list[ReceivedEmail]:
+    def messages_for(self, token: str, since: datetime | None = None) -> list[ReceivedEmail]:
         self.asked.append(token)
         message = EmailMessage()
         message["From"] = "content@acme.test"

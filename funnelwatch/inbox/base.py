@@ -13,7 +13,7 @@ import email.policy
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Callable, Protocol
@@ -102,6 +102,17 @@ def arrival_time(message: EmailMessage, fallback: datetime | None = None) -> dat
     return moment or fallback or datetime.now(timezone.utc)
 
 
+#: How much older than the submission mail may look and still be its own: IMAP's SEARCH dates have no zone.
+SINCE_MARGIN = timedelta(days=1)
+
+
+def usable_since(since: datetime | None) -> datetime | None:
+    """`since`, unless it lies ahead of this machine's clock: a moved (test) clock must never hide real mail."""
+    if since is None or since.timestamp() > time.time() + 60:
+        return None
+    return since
+
+
 def _parse_date(text: str) -> datetime | None:
     if not text:
         return None
@@ -122,10 +133,15 @@ class Inbox(Protocol):
     def open(self) -> None:
         """Connect or start; raise `MonitorProblem` (category inbox) when that fails."""
 
-    def messages_for(self, token: str) -> list[ReceivedEmail]:
-        """Every message addressed to the submission with this token."""
+    def messages_for(self, token: str, since: datetime | None = None) -> list[ReceivedEmail]:
+        """Every message addressed to the submission with this token.
 
-    # Optional: `messages_referencing(message_id) -> list[ReceivedEmail]`, every message whose
+        `since` is when the submission went out: its mail can only have come
+        later, so a backend may leave older mail unread (the day before it is
+        the margin every backend keeps, for servers' clocks and zones).
+        """
+
+    # Optional: `messages_referencing(message_id, since=None) -> list[ReceivedEmail]`, every message whose
     # In-Reply-To/References names that Message-ID (a reply to a probe email sent to the bare address).
 
     def close(self) -> None: ...
@@ -168,12 +184,13 @@ async def wait_for(
     within_s: float,
     first_poll_s: float = 0.25,
     max_poll_s: float = 5.0,
+    since: datetime | None = None,
 ) -> Wait:
-    """Poll with backoff until a matching message arrives or `within_s` passes."""
+    """Poll with backoff until a matching message arrives or `within_s` passes (`since`: when the submission went out)."""
     started = time.monotonic()
     delay = first_poll_s
     while True:
-        seen = await in_daemon_thread(inbox.messages_for, token)  # abandonable: never joined at exit
+        seen = await in_daemon_thread(inbox.messages_for, token, since)  # abandonable: never joined at exit
         for message in seen:
             if matches(message):
                 return Wait(message, seen, time.monotonic() - started)

@@ -1,7 +1,13 @@
 """The `imap` inbox: a real mailbox (Gmail, Microsoft 365, any IMAP server).
 
-The server searches (`TO`/`CC` the submission's address), so a mailbox with
-years of mail costs the same as an empty one; only matching messages are
+The server searches (`TO`/`CC` the submission's address), narrowed to what
+can be the submission's mail, so a mailbox with years of mail costs about the
+same as an empty one: at connect each folder's `UIDNEXT` is noted (STATUS),
+and a submission made after that searches only `UID <uidnext>:*` (mail that
+came later; every UID the server hands out afterwards is at least that), and
+always `SINCE` the day before the submission (IMAP dates have no time and no
+zone: a day's margin covers any server's timezone, and mail from earlier days
+with the same token is not taken). Only matching messages are
 fetched, with `BODY.PEEK[]` so nothing is marked read, and nothing is ever
 flagged, moved or deleted. One connection per run, shared by the checks
 behind a lock, reconnected once if the server dropped it. Besides `folder`,
@@ -30,6 +36,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -44,7 +51,7 @@ from ..redaction import Redactor
 from ..results import Category
 from ..threads import Watchdog, run_with_deadline, shut
 from . import junk
-from .base import Backend, ReceivedEmail
+from .base import SINCE_MARGIN, Backend, ReceivedEmail, usable_since
 from .guard import cap_literals, client_socket, imap_failure
 
 if TYPE_CHECKING:
@@ -56,6 +63,7 @@ TOKEN_COMMAND_TIMEOUT_S = 30.0
 FETCH_BATCH = 50
 _UID = re.compile(rb"UID (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class ImapSettings(Strict):
@@ -142,6 +150,8 @@ class ImapInbox:
         self.junk: list[str] = []  # the account's junk folders, found at connect
         self._selected = ""  # the folder open (read-only) on the connection now
         self._searching = settings.folder  # the folder a poll is at: named when the poll fails
+        #: folder → (when it was noted, its UIDNEXT then): mail that arrives later has a UID at least that.
+        self._floors: dict[str, tuple[float, int]] = {}
 
     @property
     def where(self) -> str:
@@ -243,6 +253,7 @@ class ImapInbox:
         except Exception:  # LIST dropped, cut at the deadline or not IMAP: the caller's boundary words it
             _quietly_close(box)
             raise
+        self._floors = _uid_floors(box, [s.folder, *self.junk])
         self.mailbox, self._selected = box, s.folder
 
     def _junk_folders(self, box: Any) -> list[str]:
@@ -284,20 +295,21 @@ class ImapInbox:
     def _problem(self, reason: str) -> MonitorProblem:
         return MonitorProblem(Category.INBOX, self.redactor.redact(reason))
 
-    def messages_for(self, token: str) -> list[ReceivedEmail]:
+    def messages_for(self, token: str, since: datetime | None = None) -> list[ReceivedEmail]:
+        """The messages to the submission's address; `since` (when it was submitted) narrows the server's search."""
         with self._lock, Watchdog(self.timeout_s, self._cut) as dog:
             try:
                 self._searching = self.settings.folder
                 if self.mailbox is None:
                     self._connect()
                 try:
-                    return self._messages_for(token)
+                    return self._messages_for(token, since)
                 except (imaplib.IMAP4.abort, OSError, UnexpectedCommandStatusError):
                     if dog.fired:
                         raise
                     self._drop()
                     self._connect()
-                return self._messages_for(token)
+                return self._messages_for(token, since)
             except MonitorProblem:
                 self._drop()
                 raise
@@ -313,8 +325,9 @@ class ImapInbox:
             _quietly_close(self.mailbox)
         self.mailbox = None
         self._selected = ""
+        self._floors = {}
 
-    def messages_referencing(self, message_id: str) -> list[ReceivedEmail]:
+    def messages_referencing(self, message_id: str, since: datetime | None = None) -> list[ReceivedEmail]:
         """Replies to a probe email, in the folder and the junk folders: In-Reply-To or References names its Message-ID."""
         wanted = message_id.strip().strip("<>")
         if not wanted:
@@ -324,18 +337,29 @@ class ImapInbox:
             if self.mailbox is None:
                 self._connect()
             try:
-                found = self._search(f"OR HEADER In-Reply-To {needle} HEADER References {needle}")
+                found = self._search(f"OR HEADER In-Reply-To {needle} HEADER References {needle}", since)
             except (imaplib.IMAP4.error, OSError, UnexpectedCommandStatusError) as exc:
                 raise self._problem(f"searching the IMAP folder '{self.settings.folder}' on {self.where} failed: {_describe(exc)}") from None
         return [message for message in found if message.refers_to(wanted)]
 
-    def _messages_for(self, token: str) -> list[ReceivedEmail]:
+    def _messages_for(self, token: str, since: datetime | None) -> list[ReceivedEmail]:
         address = self.address.replace("{token}", token) if "{token}" in self.address else token
         needle = _quote(address)
-        return [message for message in self._search(f"OR TO {needle} CC {needle}") if message.addressed_to(token)]
+        return [message for message in self._search(f"OR TO {needle} CC {needle}", since) if message.addressed_to(token)]
 
-    def _search(self, criteria: str) -> list[ReceivedEmail]:
-        """The messages matching `criteria` in the folder, then each junk folder (fetched once, then cached)."""
+    def _narrowed(self, folder: str, criteria: str, since: datetime | None) -> str:
+        """`criteria` limited to mail that can have come after `since`: by UID when the folder's floor was noted before it, and by day."""
+        since = usable_since(since)
+        if since is None:
+            return criteria
+        narrow = f"SINCE {imap_day(since - SINCE_MARGIN)} {criteria}"
+        floor = self._floors.get(folder)
+        if floor is not None and since.timestamp() >= floor[0]:
+            narrow = f"UID {floor[1]}:* {narrow}"
+        return narrow
+
+    def _search(self, criteria: str, since: datetime | None = None) -> list[ReceivedEmail]:
+        """The messages matching `criteria` (narrowed by `since`) in the folder, then each junk folder (fetched once, then cached)."""
         folders = [self.settings.folder, *self.junk]
         found: dict[str, list[ReceivedEmail]] = {}
         for folder in sorted(folders, key=lambda f: f != self._selected):  # the open folder first: no re-EXAMINE
@@ -345,7 +369,7 @@ class ImapInbox:
             else:
                 self.mailbox.folder.set(folder, readonly=True)  # EXAMINE: read-only, and shows what arrived since
                 self._selected = folder
-            uids = self.mailbox.uids(criteria)
+            uids = self.mailbox.uids(self._narrowed(folder, criteria, since))
             fresh = [uid for uid in uids if (folder, uid) not in self._cache]
             for start in range(0, len(fresh), FETCH_BATCH):
                 self._fetch(fresh[start:start + FETCH_BATCH], folder)
@@ -410,6 +434,28 @@ def _list_folders(box: Any) -> list[tuple[str, tuple[str, ...]]]:
     except imaplib.IMAP4.error:
         return []
     return junk.parse_list(data) if status == "OK" else []
+
+
+def _uid_floors(box: Any, folders: list[str]) -> dict[str, tuple[float, int]]:
+    """Each folder's UIDNEXT and the moment after the server told it; a folder that will not say has no floor."""
+    floors: dict[str, tuple[float, int]] = {}
+    for folder in folders:
+        try:
+            status = box.folder.status(folder, ["UIDNEXT"])
+        except imaplib.IMAP4.abort:
+            raise  # the connection is gone (or the deadline cut it)
+        except (imaplib.IMAP4.error, UnexpectedCommandStatusError, IndexError, ValueError):
+            continue  # no floor: that folder is searched by day only
+        uidnext = status.get("UIDNEXT") if isinstance(status, dict) else None
+        if isinstance(uidnext, int) and uidnext > 0:
+            floors[folder] = (time.time(), uidnext)
+    return floors
+
+
+def imap_day(moment: datetime) -> str:
+    """A date as IMAP's SEARCH wants it (`01-Dec-2026`), in UTC, whatever the locale's month names."""
+    day = moment.astimezone(timezone.utc) if moment.tzinfo else moment
+    return f"{day.day:02d}-{_MONTHS[day.month - 1]}-{day.year}"
 
 
 def _quote(text: str) -> str:

@@ -4,6 +4,10 @@ The Maildir itself is the inbox (`INBOX`); its Maildir++ junk subfolders
 (`.Junk`, `.Spam`, or those named in `spam_folders`) are read too. Reading
 never moves a file (from `new/` to `cur/`) or changes its flags.
 
+A poll given `since` (when the submission went out) reads only files
+modified within a day of it (`SINCE_MARGIN`): a Maildir with years of mail
+costs a stat per file, not a read.
+
 In every folder, only regular files up to `guard.MAX_MESSAGE_BYTES` are read: a 2 GB file,
 a FIFO or a link to /dev/zero dropped into `new/` is skipped unopened.
 
@@ -23,7 +27,7 @@ from ..errors import MonitorProblem
 from ..fields import Strict
 from ..results import Category
 from . import junk
-from .base import Backend, ReceivedEmail
+from .base import SINCE_MARGIN, Backend, ReceivedEmail, usable_since
 from .guard import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
@@ -70,22 +74,24 @@ class MaildirInbox:
         except OSError as exc:
             raise MonitorProblem(Category.INBOX, f"cannot open the Maildir at {self.path}: {exc.strerror}") from None
 
-    def messages_for(self, token: str) -> list[ReceivedEmail]:
-        return [m for m in self._containing(token) if m.addressed_to(token)]
+    def messages_for(self, token: str, since: datetime | None = None) -> list[ReceivedEmail]:
+        return [m for m in self._containing(token, since) if m.addressed_to(token)]
 
-    def messages_referencing(self, message_id: str) -> list[ReceivedEmail]:
+    def messages_referencing(self, message_id: str, since: datetime | None = None) -> list[ReceivedEmail]:
         """Replies to a probe email: In-Reply-To or References names its Message-ID (junk folders too)."""
         wanted = message_id.strip().strip("<>")
-        return [m for m in self._containing(wanted) if m.refers_to(wanted)] if wanted else []
+        return [m for m in self._containing(wanted, since) if m.refers_to(wanted)] if wanted else []
 
-    def _containing(self, needle: str) -> list[ReceivedEmail]:
-        """Every message, in the inbox and its junk folders, whose raw bytes contain `needle`."""
-        found = self._messages_in(self.path, needle, HOME)
+    def _containing(self, needle: str, since: datetime | None = None) -> list[ReceivedEmail]:
+        """Every message, in the inbox and its junk folders, whose raw bytes contain `needle` (and not older than `since` allows)."""
+        since = usable_since(since)
+        oldest = (since - SINCE_MARGIN).timestamp() if since is not None else None
+        found = self._messages_in(self.path, needle, HOME, oldest)
         for folder in self.junk_folders():
-            found += self._messages_in(self.path / f".{folder}", needle, folder)
+            found += self._messages_in(self.path / f".{folder}", needle, folder, oldest)
         return found
 
-    def _messages_in(self, root: Path, needle: str, folder: str) -> list[ReceivedEmail]:
+    def _messages_in(self, root: Path, needle: str, folder: str, oldest: float | None = None) -> list[ReceivedEmail]:
         found = []
         token_bytes = needle.lower().encode()
         for sub in ("new", "cur"):
@@ -100,6 +106,8 @@ class MaildirInbox:
                     info = file.stat()
                     if not stat.S_ISREG(info.st_mode) or info.st_size > self.max_message_bytes:
                         continue  # a FIFO, a device, or too large to read: never opened
+                    if oldest is not None and info.st_mtime < oldest:
+                        continue  # delivered well before the submission: not its mail
                     with open(file, "rb") as handle:
                         raw = handle.read(self.max_message_bytes + 1)  # the file may grow after stat
                     mtime = datetime.fromtimestamp(info.st_mtime, timezone.utc)

@@ -119,7 +119,8 @@ class SmtpInbox:
             ) from None
         self.controller = controller
 
-    def messages_for(self, token: str) -> list[ReceivedEmail]:
+    def messages_for(self, token: str, since: datetime | None = None) -> list[ReceivedEmail]:
+        """What the receiver collected for the token (`since` is unused: it only holds this run's mail)."""
         with self.collector.lock:
             received = list(self.collector.messages)
         return [message for message in received if message.addressed_to(token)]

@@ -16,6 +16,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -264,7 +265,7 @@ async def wait_for_delivery(ctx: "StepContext", wait_s: float) -> tuple["Receive
     first_delay: float | None = None
     seen: list[ReceivedEmail] = []
     while True:
-        seen = await asyncio.to_thread(inbox.messages_for, ctx.token)
+        seen = await asyncio.to_thread(inbox.messages_for, ctx.token, datetime.fromtimestamp(submitted, timezone.utc))
         for message in seen:
             if _carries_asset(DeliveryEmail.of(message)):
                 return message, seen, time.time() - submitted

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from ..clock import local, parse_iso
 from ..units import format_duration
-from .model import Cell
+from .model import Cell, RenderedStrip
 
 _SPECIAL = re.compile("[&<>\"']")
 
@@ -83,8 +83,10 @@ def followup_rows(cells: Iterable[Cell], zone: str = "UTC") -> Markup:
     ))
 
 
-def strip_cells(cells: Iterable[Cell], zone: str = "UTC") -> Markup:
+def strip_cells(cells: "Iterable[Cell] | RenderedStrip", zone: str = "UTC") -> Markup:
     """`<li>`s of a result strip: colour class plus a mark, and the status in words for screen readers."""
+    if isinstance(cells, RenderedStrip):
+        return Markup(cells.html)  # what this function returned for the same cells at the last build
     return Markup("".join(
         f'<li class="c-{c.key}" title="{escape(when(c.started_at, zone))}: {c.text}{" (maintenance)" if c.maintenance else ""}">'
         f'<span aria-hidden="true">{c.mark}</span>'

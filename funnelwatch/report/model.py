@@ -3,7 +3,10 @@
 Everything the templates show is computed here, so templates stay dumb and the
 cost of a build follows what is shown (funnels × their last results), not the
 size of the whole history: the newest rows per check through the
-(check_name, id) index, uptime through the started_at index.
+(check_name, id) index, uptime through the started_at index. The index needs
+only each funnel's strip (the last STRIP_LENGTH results per viewport); the
+hundred rows of a funnel page's history are read by `load_page` for the pages
+being written.
 
     overview = build_overview(config, store)
     overview.rows[0].status, overview.rows[0].uptime_7d
@@ -13,14 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from ..clock import iso, parse_iso, utcnow
 from ..config import Config
 from ..ledger import FollowupStats as LedgerStats
 from ..results import CATEGORY_ADVICE, CATEGORY_LABELS, STATUS_MARKS, Category, CheckResult, Status
 from ..steps import KINDS, steps_of, title_of
-from ..steps.probes import ChannelFigures, channel_figures
+from ..steps.probes import CHANNEL_WINDOW_DAYS, ChannelFigures, channel_figures
 from ..store import Store
 from ..text import short_hash, slugify
 from .journey import Stage, journey
@@ -66,11 +69,11 @@ def category_text(category: Category | str | None) -> str:
         return str(category).replace("_", " ")
 
 
+_STATUSES = {status.value: status for status in Status}
+
+
 def status_of(value: Any) -> Status | None:
-    try:
-        return Status(value)
-    except ValueError:
-        return None
+    return value if isinstance(value, Status) else _STATUSES.get(value)
 
 
 @dataclass
@@ -144,6 +147,28 @@ class FollowupStats:
                    median_s=stats.median_latency_s, p90_s=stats.p90_latency_s, sla_s=sla_s, word=word)
 
 
+@dataclass(frozen=True)
+class RenderedStrip:
+    """A strip as the last build rendered it (`fragments.strip_cells`), kept while its funnel has no new result."""
+
+    html: str
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+
+@dataclass(frozen=True)
+class Head:
+    """The newest result of one viewport, as far as the index's row needs it without reading the strip."""
+
+    viewport: str
+    id: int | None
+    run_id: int | None
+    kind: str
+    strip: RenderedStrip
+
+
 @dataclass
 class Row:
     """One funnel on one viewport, as the index shows it."""
@@ -153,13 +178,15 @@ class Row:
     viewport: str
     tags: list[str]
     latest: CheckResult | None
-    strip: list[Cell]
+    strip: list[Cell] | RenderedStrip
     broken_since: str | None = None
     uptime_7d: float | None = None
     uptime_30d: float | None = None
     followup: FollowupStats | None = None
     #: The stages of the funnel and where it broke (the journey strip).
     journey: list[Stage] = field(default_factory=list)
+    #: The viewport's newest result (a `Cell`, or the `Head` a cached build kept): what `latest` was chosen from.
+    head: "Cell | Head | None" = None
 
     @property
     def status(self) -> Status | None:
@@ -213,12 +240,18 @@ class FunnelPage:
     slug: str
     file: str | None
     rows: list[Row]
+    #: The page's history table and its settled results: filled by `load_page` for a page being written
+    #: (the index needs neither).
     history: list[Cell]
     followups: list[Cell]
     older: bool
     settled_title: str = "Sales follow-ups"
     #: The answer time the check promises (follow-up, contact): the dashed line of the latency chart.
     sla_s: float | None = None
+    #: The step kinds whose settled results `followups` holds once `load_page` read them.
+    settled_kinds: tuple[str, ...] = ()
+    #: The ledger's figures over the channel window (the index's "Response times by channel"), read with the page's.
+    window_stats: LedgerStats | None = None
 
     @property
     def tags(self) -> list[str]:
@@ -314,8 +347,16 @@ def _uptime(store: Store, reference: datetime) -> tuple[dict[tuple[str, str], tu
     return shares, {name for name, _ in tallies}
 
 
-def build_overview(config: Config, store: Store, now: datetime | None = None) -> Overview:
-    """Everything index.html and the funnel pages show."""
+#: The heads a funnel's rows were built from when nothing was added since (None: read the strips).
+Cached = Callable[[str, str], "list[Head] | None"]
+
+
+def build_overview(config: Config, store: Store, now: datetime | None = None, cached: Cached | None = None) -> Overview:
+    """Everything index.html and the funnel pages show.
+
+    `cached(name, slug)` gives the heads (newest result and rendered strip per viewport) of a funnel
+    that has no result since the last build, so the index need not read its strips again.
+    """
     now = now or utcnow()
     runs = store.runs(1)
     last_run = runs[0] if runs else None
@@ -334,38 +375,68 @@ def build_overview(config: Config, store: Store, now: datetime | None = None) ->
         facts = known.get(name) or {"slug": slug_for(name), "file": None, "tags": None, "sla_s": None}
         slug = facts["slug"] if facts["slug"] not in slugs_taken else slug_for(name)
         slugs_taken.add(slug)
-        page = _funnel(store, name, slug, facts, uptime)
+        page = _funnel(store, name, slug, facts, uptime, reference or now, cached(name, slug) if cached else None)
         overview.pages.append(page)
         overview.rows.extend(page.rows)
         spec = facts.get("spec")
-        figures = channel_figures(store.ledger, name, spec, reference or now) if spec is not None else None
+        figures = channel_figures(store.ledger, name, spec, reference or now, page.window_stats) if spec is not None else None
         if figures is not None:
             overview.channels.append(Channel(name, slug, figures))
     overview.rows.sort(key=lambda r: (STATUS_ORDER[r.status], r.name.lower(), r.viewport))
     return overview
 
 
-def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
-            uptime: dict[tuple[str, str], tuple[float | None, float | None]]) -> FunnelPage:
-    light = store.recent(name, ("check", "waiting"), HISTORY_ROWS + 1)
-    older = len(light) > HISTORY_ROWS
-    history = [Cell.of(r) for r in light[:HISTORY_ROWS]]
-    settled_kinds = tuple(kind.name for kind in KINDS.values() if kind.settles)
-    followups = [Cell.of(r) for r in store.recent(name, settled_kinds, FOLLOWUP_ROWS)] if settled_kinds else []
-    word, title = facts.get("settled") or ("follow-up", "Sales follow-ups")
-    stats = FollowupStats.of(store.ledger.stats(name), facts.get("sla_s"), word)
+def load_page(store: Store, page: FunnelPage) -> None:
+    """What only the funnel page shows: its last HISTORY_ROWS results and FOLLOWUP_ROWS settled ones."""
+    light = store.recent(page.name, ("check", "waiting"), HISTORY_ROWS + 1)
+    page.older = len(light) > HISTORY_ROWS
+    page.history = [Cell.of(r) for r in light[:HISTORY_ROWS]]
+    page.followups = [Cell.of(r) for r in store.recent_of_rare_kinds(page.name, page.settled_kinds, FOLLOWUP_ROWS)]
+
+
+def _strips(store: Store, name: str) -> list[Cell]:
+    """The newest results of every viewport, at least STRIP_LENGTH of each (as many more as the viewports interleave)."""
+    light = store.recent(name, ("check", "waiting"), STRIP_LENGTH + 1)
+    viewports = {row["viewport"] or "desktop" for row in light}
+    if len(viewports) > 1:
+        light = store.recent(name, ("check", "waiting"), STRIP_LENGTH * len(viewports) + 1)
+    return [Cell.of(r) for r in light]
+
+
+def _heads(history: list[Cell]) -> list[tuple[str, Cell | None, list[Cell]]]:
+    """Per viewport (desktop first): its newest result and its strip, oldest first."""
     viewports: list[str] = []
     for cell in history:
         if cell.viewport not in viewports:
             viewports.append(cell.viewport)
-    rows: list[Row] = []
     viewports.sort(key=lambda v: (v != "desktop", v))
+    heads = []
     for viewport in viewports or ["desktop"]:
         cells = [c for c in history if c.viewport == viewport]
-        latest = store.result(cells[0].id) if cells else None
+        heads.append((viewport, cells[0] if cells else None, list(reversed(cells[:STRIP_LENGTH]))))
+    return heads
+
+
+def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
+            uptime: dict[tuple[str, str], tuple[float | None, float | None]], reference: datetime,
+            cached: list[Head] | None = None) -> FunnelPage:
+    heads: list[tuple[str, Any, list[Cell] | RenderedStrip]]
+    if cached is not None:
+        heads = [(h.viewport, h if h.id is not None else None, h.strip) for h in cached]
+    else:
+        heads = list(_heads(_strips(store, name)))
+    settled_kinds = tuple(kind.name for kind in KINDS.values() if kind.settles)
+    followups = [Cell.of(r) for r in store.recent_of_rare_kinds(name, settled_kinds, 1)]
+    word, title = facts.get("settled") or ("follow-up", "Sales follow-ups")
+    # One read of the ledger for both the last probes' figures and the channel table's 30 days.
+    recent_stats, window_stats = store.ledger.stats_with_window(name, reference - timedelta(days=CHANNEL_WINDOW_DAYS))
+    stats = FollowupStats.of(recent_stats, facts.get("sla_s"), word)
+    rows: list[Row] = []
+    for viewport, head, strip in heads:
+        latest = store.result(head.id) if head is not None else None
         settled = followups[0] if followups else None
         waiting_now = latest is not None and latest.status is Status.PENDING
-        newer = settled is not None and (not cells or (settled.run_id or 0) > (cells[0].run_id or 0) or cells[0].kind == "waiting")
+        newer = settled is not None and (head is None or (settled.run_id or 0) > (head.run_id or 0) or head.kind == "waiting")
         if settled and newer and (waiting_now or settled.status is Status.FAIL and latest is not None and latest.status is not Status.ERROR):
             # A settled follow-up is the funnel's news: it shows until the next demo request is submitted
             # (runs that only wait for the `every` window change nothing).
@@ -373,11 +444,13 @@ def _funnel(store: Store, name: str, slug: str, facts: dict[str, Any],
         tags = facts["tags"] if facts["tags"] is not None else (latest.tags if latest else [])
         row = Row(
             name=name, slug=slug, viewport=viewport, tags=[str(t) for t in tags or []], latest=latest,
-            strip=list(reversed(cells[:STRIP_LENGTH])), followup=stats, journey=journey(latest, facts.get("steps")),
+            strip=strip, followup=stats, head=head, journey=journey(latest, facts.get("steps")),
         )
         row.uptime_7d, row.uptime_30d = uptime.get((name, viewport), (None, None))
         if latest is not None and latest.status is Status.FAIL:
             row.broken_since = store.streak_start(name, viewport) or latest.started_at
         rows.append(row)
-    return FunnelPage(name=name, slug=slug, file=facts.get("file"), rows=rows, history=history,
-                      followups=followups, older=older, settled_title=title, sla_s=facts.get("sla_s"))
+    page = FunnelPage(name=name, slug=slug, file=facts.get("file"), rows=rows, history=[],
+                      followups=followups, older=False, settled_title=title, sla_s=facts.get("sla_s"),
+                      settled_kinds=settled_kinds, window_stats=window_stats)
+    return page

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -211,8 +212,9 @@ async def _delivery_email(ctx: "StepContext", section: AssetSection,
     if ctx.submitted_at is not None:
         within = max(1.0, within - (time.time() - ctx.submitted_at))
     ctx.waiting("waiting for the delivery email", within)
+    sent = datetime.fromtimestamp(ctx.submitted_at or ctx.started_at, timezone.utc)  # its mail can only come later
     wait = await wait_for(ctx.inbox, ctx.token, lambda m: subject_ok(m) and carries_asset(m), within,
-                          max_poll_s=max(0.5, ctx.config.settings.inbox.poll))
+                          max_poll_s=max(0.5, ctx.config.settings.inbox.poll), since=sent)
     match = wait.match or next((m for m in reversed(wait.seen) if subject_ok(m)), None)
     evidence["waited_s"] = round(wait.waited_s, 2)
     evidence["other_messages"] = [summary(m) for m in wait.seen if m is not match]

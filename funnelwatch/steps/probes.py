@@ -264,11 +264,11 @@ async def settle_open_probes(services: "RunServices", probes: ProbeKind) -> list
 
 def messages_about(inbox: Any, probe: Probe) -> list["ReceivedEmail"]:
     """The messages addressed to the probe's token, plus (for a probe email) those that name its Message-ID."""
-    found = list(inbox.messages_for(probe.token))
+    found = list(inbox.messages_for(probe.token, probe.submitted_at))  # its mail came after it went out
     referencing = getattr(inbox, "messages_referencing", None)
     if probe.message_id and referencing is not None:
         seen = {m.key for m in found if m.key}
-        found += [m for m in referencing(probe.message_id) if not m.key or m.key not in seen]
+        found += [m for m in referencing(probe.message_id, probe.submitted_at) if not m.key or m.key not in seen]
     return found
 
 
@@ -412,6 +412,8 @@ def describe_stats(stats: ProbeStats, sent: str = "demo request", answer: str = 
 # --- response times by channel (the report's table and `funnelwatch history`) --------------
 
 CHANNEL_WINDOW_DAYS = 30
+#: At most this many probes count in the channel window (a ceiling, not a sample).
+CHANNEL_PROBES = 100_000
 
 
 @dataclass
@@ -448,14 +450,18 @@ class ChannelFigures:
                 f"{share} within SLA of {s.probes} settled")
 
 
-def channel_figures(ledger: Ledger, check_name: str, spec: Any, now: datetime) -> ChannelFigures | None:
-    """The figures of the check's channel (its first kind that is one), or None when it has none."""
+def channel_figures(ledger: Ledger, check_name: str, spec: Any, now: datetime,
+                    stats: ProbeStats | None = None) -> ChannelFigures | None:
+    """The figures of the check's channel (its first kind that is one), or None when it has none.
+
+    `stats`: the ledger's figures over the window, when the caller read them already (the report does).
+    """
     for kind, section in spec.sections():
         found = kind.channel(section)
         if found is None:
             continue
         since = now - timedelta(days=CHANNEL_WINDOW_DAYS)
-        stats = ledger.stats(check_name, limit=100_000, since=since)
+        stats = stats or ledger.stats(check_name, limit=CHANNEL_PROBES, since=since)
         return ChannelFigures(check_name, found[0], kind.sla_s(section), found[1], stats, ledger.latencies(check_name, since))
     return None
 

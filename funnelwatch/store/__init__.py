@@ -19,6 +19,7 @@ The concerns are split by module:
 - `ledger.py`: the pending ledger (`store.ledger`, see `funnelwatch/ledger.py`);
 - `alert_state.py`: what each alert channel was told (`store.alert_state`);
 - `maintenance.py`: ad-hoc maintenance windows (`store.maintenance`);
+- `report_pages.py`: what each report page was last built from (`store.report_pages`);
 - `migrations.py`: the append-only schema migrations.
 
 A run still marked `running` whose process is gone is marked `incomplete` on open,
@@ -60,6 +61,7 @@ from .history import RunsAndResults, process_stamp, row_to_result
 from .ledger import SqlLedger
 from .maintenance import MaintenanceTable
 from .migrations import MIGRATIONS, table
+from .report_pages import ReportPages
 
 
 def open_store(database: str | os.PathLike[str], readonly_ok: bool = False, clock: Clock = SYSTEM_CLOCK,
@@ -103,10 +105,7 @@ class Store(RunsAndResults):
         self.clock = clock
         #: The loaded config's secrets: every reason and evidence is redacted with it before it is written.
         self.redactor = redactor if redactor is not None else Redactor()
-        self.ledger = SqlLedger(self)
-        self.alert_state = AlertStateTable(self)
-        self.digests_sent = DigestsSent(self)
-        self.maintenance = MaintenanceTable(self)
+        self._attach_parts()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
@@ -153,6 +152,14 @@ class Store(RunsAndResults):
             for migration in MIGRATIONS[current:]:
                 migration(self.db)
             self.db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+    def _attach_parts(self) -> None:
+        """The tables by concern, each speaking SQL through this store's connection (either engine)."""
+        self.ledger = SqlLedger(self)
+        self.alert_state = AlertStateTable(self)
+        self.digests_sent = DigestsSent(self)
+        self.maintenance = MaintenanceTable(self)
+        self.report_pages = ReportPages(self)
 
     def transaction(self) -> Any:
         return _Transaction(self.db.conn, self.path)

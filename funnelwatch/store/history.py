@@ -182,6 +182,23 @@ class RunsAndResults:
             [check, *kinds, limit],
         ))
 
+    def recent_of_rare_kinds(self, check: str, kinds: tuple[str, ...], limit: int) -> list[dict[str, Any]]:
+        """`recent` for kinds a check has few of or none (settled follow-ups): read per kind and viewport
+        through the (check_name, kind, viewport, id) index, so a check without them costs a lookup, not a
+        walk back through its whole history (which is what `recent`'s plan does when nothing matches)."""
+        rows: list[dict[str, Any]] = []
+        for kind in kinds:
+            viewports = [r[0] for r in self.db.execute(
+                "select viewport from results where check_name = ? and kind = ? group by viewport", [check, kind]).fetchall()]
+            for viewport in viewports:
+                where = "viewport is null" if viewport is None else "viewport = ?"
+                rows += self.db.query(
+                    f"select {_LIGHT} from results where check_name = ? and kind = ? and {where} order by id desc limit ?",
+                    [check, kind, *([] if viewport is None else [viewport]), limit],
+                )
+        rows.sort(key=lambda r: r["id"], reverse=True)
+        return rows[:limit]
+
     def steps_of(self, result_ids: list[int]) -> dict[int, list[tuple[str, float]]]:
         """(step, seconds) each result ran, in order: read out of the evidence inside the database, so no blob is loaded."""
         found: dict[int, list[tuple[str, float]]] = {}

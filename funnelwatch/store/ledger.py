@@ -121,6 +121,35 @@ class SqlLedger:
         pending = self._db.execute("select count(*) from probes where check_name = ? and state = 'pending'", [check_name]).fetchone()[0]
         return ProbeStats.of(check_name, rows, pending)
 
+    def stats_with_window(self, check_name: str, since: datetime, limit: int = 30,
+                          window_limit: int = 100_000) -> tuple[ProbeStats, ProbeStats]:
+        """The last `limit` settled probes' figures and those submitted after `since`, from one query.
+
+        The rows come newest first and the reading stops once both are complete: the last
+        `limit`, and every one after `since` (up to `window_limit`).
+        """
+        marks = ", ".join("?" for _ in SETTLED_PROBE_STATES)
+        cursor = self._db.execute(
+            f"select * from probes where check_name = ? and state in ({marks}) order by submitted_at desc, id desc",
+            [check_name, *SETTLED_PROBE_STATES],
+        )
+        columns = [d[0] for d in cursor.description]
+        after = stamp(since)
+        last: list[dict[str, Any]] = []
+        window: list[dict[str, Any]] = []
+        for values in cursor:
+            row = dict(zip(columns, values))
+            in_window = len(window) < window_limit and (row["submitted_at"] or "") > after
+            if len(last) >= limit and not in_window:
+                break
+            if len(last) < limit:
+                last.append(row)
+            if in_window:
+                window.append(row)
+        cursor.close()
+        pending = self._db.execute("select count(*) from probes where check_name = ? and state = 'pending'", [check_name]).fetchone()[0]
+        return ProbeStats.of(check_name, last, pending), ProbeStats.of(check_name, window, pending)
+
     def latencies(self, check_name: str, since: datetime) -> list[tuple[str, float | None, str]]:
         marks = ", ".join("?" for _ in SETTLED_PROBE_STATES)
         rows = self._db.query(

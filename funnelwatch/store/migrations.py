@@ -209,5 +209,15 @@ def uptime_30d_view(extra_where: str = "", dialect: str = "sqlite") -> str:
         f"create view uptime_30d as select * from ({counts}) counted {order}"
 
 
+def _v8_report_pages(db: sqlite_utils.Database) -> None:
+    """What each funnel page of the report was last built from, so a build re-renders only the pages whose
+    funnel has new results (or whose page changed otherwise): `report/__init__.py`, `funnelwatch report --full`."""
+    table(db, "report_pages").create(
+        {"slug": str, "check_name": str, "last_result_id": int, "signature": str, "index_rows": str, "built_at": str},
+        pk="slug",
+    )
+
+
 #: Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent, _v6_maintenance, _v7_run_host]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent, _v6_maintenance, _v7_run_host,
+                                                             _v8_report_pages]

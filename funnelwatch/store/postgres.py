@@ -45,9 +45,6 @@ from ..errors import FunnelwatchError
 from ..locking import RunBusy
 from ..redaction import Redactor
 from . import DiskFull, Store
-from .alert_state import AlertStateTable, DigestsSent
-from .ledger import SqlLedger
-from .maintenance import MaintenanceTable
 from .postgres_schema import ID_TABLES, PG_MIGRATIONS
 
 #: A `running` run of another host that started this long ago is judged abandoned (its machine is gone).
@@ -141,10 +138,7 @@ class PgStore(Store):
             self.redactor.add(secret)
         #: Stands in for SQLite's file in messages and names (`DiskFull.path`): never created.
         self.path = Path(shown(url))
-        self.ledger = SqlLedger(self)
-        self.alert_state = AlertStateTable(self)
-        self.digests_sent = DigestsSent(self)
-        self.maintenance = MaintenanceTable(self)
+        self._attach_parts()
         conn = connect(url, self.redactor, f"funnelwatch pid {os.getpid()} on {socket.gethostname()}")
         self.db = PgDb(conn, self._errors)
         try:

@@ -85,8 +85,14 @@ def _v7_run_host(db: Any) -> None:
     db.execute("alter table runs add column host text")
 
 
+def _v8_report_pages(db: Any) -> None:
+    db.execute("""create table report_pages (slug text primary key, check_name text, last_result_id bigint, signature text,
+                  index_rows text, built_at text)""")
+
+
 #: Append-only, one per SQLite migration: migration N brings the schema from version N-1 to N.
-PG_MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent, _v6_maintenance, _v7_run_host]
+PG_MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent, _v6_maintenance, _v7_run_host,
+                                             _v8_report_pages]
 
 #: The tables with an `id` identity column (an insert returns it; `migrate --to` moves their sequences).
 ID_TABLES = ("runs", "results", "probes", "maintenance_windows")
