@@ -27,7 +27,7 @@ from typing import Callable
 from common import ROOT, ROWS_ENV, Row, table
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ["form_overhead", "ad_chain", "concurrency", "memory", "report_scale", "validate_scale", "inbox_scale"]
+ORDER = ["form_overhead", "script_peer", "ad_chain", "concurrency", "memory", "report_scale", "validate_scale", "inbox_scale"]
 SCRIPT_TIMEOUT_S = 1200
 _NUM = r"([0-9][0-9,]*\.?[0-9]*)"
 
