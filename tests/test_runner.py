@@ -146,3 +146,18 @@ def test_retry_delay_is_a_duration_with_a_few_seconds_default():
     assert Settings().defaults.retry_delay == 5.0
     (problem,) = validate_text("defaults:\n  retry_delay: soon\n", Settings, "config/funnelwatch.yaml")
     assert str(problem).startswith("config/funnelwatch.yaml:2: defaults.retry_delay: ")
+
+
+def test_a_failures_trace_keeps_the_page_snapshots_and_leaves_out_the_filmstrip(project, site):
+    import zipfile
+
+    project.config("database: reports/history.db\nreports_dir: reports\nbrowser:\n  timeout: 5s\ndefaults:\n  retries: 0\n")
+    site.page("/lp/traced", "<title>Traced</title><h1>Traced</h1>")
+    landing(project, "traced", site.url("/lp/traced"), "[Nowhere on the page]")
+    config = project.load()
+    (result,) = project.run(report=False).results
+    assert (result.status, result.category) == (Status.FAIL, Category.TEXT_MISSING)
+    with zipfile.ZipFile(config.reports_dir / result.artifacts["trace"]) as trace:
+        events = "".join(trace.read(name).decode("utf-8", "replace") for name in trace.namelist() if name.endswith(".trace"))
+    assert '"frame-snapshot"' in events  # the trace viewer shows the page at each action
+    assert '"screencast-frame"' not in events  # the filmstrip was the expensive part; the failure's screenshot is kept
