@@ -102,6 +102,19 @@ async def _changes(page: "Page") -> tuple[int, float]:
         return -1, 0.0
 
 
+async def settled(ctx: "StepContext") -> bool:
+    """The page has not changed for `QUIET_S`: no DOM mutation, no request to its own origin in flight or just ended.
+
+    The first call on a document starts watching it, so it answers True at the earliest `QUIET_S` later.
+    """
+    count, quiet_dom = await _changes(ctx.page)
+    requests: OwnRequests | None = getattr(ctx, "own_requests", None)
+    if requests is not None and requests.pending:
+        return False
+    quiet_net = time.monotonic() - (requests.changed_at if requests is not None else ctx.started)
+    return count >= 0 and min(quiet_dom, quiet_net) >= QUIET_S
+
+
 async def read_until(ctx: "StepContext", read: Callable[["Page"], Awaitable[T]], enough: Callable[[T], bool],
                      cap_s: float) -> T:
     """Read the page until `enough(what was read)` or it has been quiet for `QUIET_S`, at most `cap_s`.
