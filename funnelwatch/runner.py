@@ -449,8 +449,8 @@ def _public(evidence: dict[str, Any]) -> dict[str, Any]:
 
 #: What a kept trace records: DOM snapshots before and after every action (the trace viewer shows the page
 #: at each step, with its network and console), not the screencast filmstrip. Measured per context on a
-#: form journey (bench, 2 cores): the filmstrip with snapshots cost about 0.44 s of CPU, snapshots alone
-#: about 0.1 s, for every check that passes too; the failure's own full-page screenshot is kept anyway.
+#: form journey (bench/RESULTS.md, #21): the filmstrip with snapshots cost 0.4 s of CPU over no trace,
+#: snapshots alone 0.1-0.25 s, paid by every check that passes too; the failure's full-page screenshot is kept anyway.
 TRACE_OPTIONS = {"screenshots": False, "snapshots": True, "sources": False}
 
 
