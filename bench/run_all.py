@@ -27,7 +27,8 @@ from typing import Callable
 from common import ROOT, ROWS_ENV, Row, table
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ["form_overhead", "ad_chain", "concurrency", "shards", "memory", "report_scale", "validate_scale", "inbox_scale", "store_writes"]
+ORDER = ["form_overhead", "script_peer", "ad_chain", "concurrency", "shards", "memory", "report_scale", "validate_scale",
+         "inbox_scale", "store_writes"]
 SCRIPT_TIMEOUT_S = 1200
 _NUM = r"([0-9][0-9,]*\.?[0-9]*)"
 
@@ -139,10 +140,23 @@ def machine() -> list[str]:
     ]
 
 
+def kept_sections(path: Path) -> list[str]:
+    """Hand-written sections between the table and the raw output (an issue's before/after): a rerun keeps them."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    start, end = text.find("\n## "), text.find("\n## Raw output")
+    if start == -1 or end == -1 or start >= end:
+        return []
+    return text[start + 1:end].rstrip().splitlines() + [""]
+
+
 def write_results(rows: list[Row], outputs: dict[str, tuple[str, float]], header: list[str], command: str) -> Path:
     path = BENCH / "RESULTS.md"
     lines = ["# Bench results", "", f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
-             f"- command: `{command}`", *header, "", table(rows, markdown=True), "", "## Raw output", ""]
+             f"- command: `{command}`", *header, "", table(rows, markdown=True), "", *kept_sections(path),
+             "## Raw output", ""]
     for name, (output, took) in outputs.items():
         lines += [f"### {name}.py ({took:.0f}s)", "", "```", output.strip()[-4000:], "```", ""]
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -22,12 +22,8 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
-
-import requests
-import urllib3
-from bs4 import BeautifulSoup
 
 from .errors import StepFailed
 from .hops import meta_refresh_target, repeating_urls
@@ -35,6 +31,9 @@ from .netguard import AddressGuard
 from .results import Category
 from .threads import Watchdog, shut
 from .units import format_size
+
+if TYPE_CHECKING:
+    import requests
 
 # Only without a browser (a download on its own); the asset step sends the browser's own user agent.
 USER_AGENT = "funnelwatch (synthetic funnel check)"
@@ -99,6 +98,8 @@ def download(url: str, max_bytes: int, timeout_s: float, cookies: list[dict[str,
     redirect loops and hops to internal addresses (`guard`, default: no private
     range allowed); `wrong_asset` for a download over `max_bytes`.
     """
+    import requests  # imported by the first download, not when a run starts (start-up time)
+
     guard = guard or AddressGuard()
     deadline = time.monotonic() + deadline_s(timeout_s)
     session = requests.Session()
@@ -149,6 +150,8 @@ def deadline_s(timeout_s: float) -> float:
 
 
 def _get(session: requests.Session, url: str, timeout_s: float, label: str, chain: list[dict[str, Any]]) -> requests.Response:
+    import requests
+
     if urlsplit(url).scheme not in ("http", "https"):
         raise StepFailed(Category.ASSET_UNREACHABLE, f"{label} points to {url}, which is not a web address", chain=chain)
     try:
@@ -187,6 +190,9 @@ def _stream(response: requests.Response, url: str, max_bytes: int, deadline: flo
     def late() -> StepFailed:
         return StepFailed(Category.ASSET_UNREACHABLE, f"{label} leads to {url}, whose download did not finish in time "
                           f"({format_size(size)} received)", chain=chain)
+
+    import requests
+    import urllib3
 
     sock = _socket_of(response)
     try:
@@ -377,6 +383,8 @@ def _refuse_zip_bomb(path: Path) -> None:
 def _read_html(path: Path, facts: AssetFacts) -> None:
     with open(path, "rb") as handle:
         data = handle.read(HTML_PARSE_BYTES)
+    from bs4 import BeautifulSoup
+
     soup = BeautifulSoup(data, "html.parser")
     title = soup.find("title")
     facts.title = re.sub(r"\s+", " ", title.get_text()).strip() if title else ""

@@ -18,9 +18,9 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from bs4 import BeautifulSoup
-
 if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
+
     from .inbox.base import ReceivedEmail
 
 TEXT_EXCERPT_CHARS = 2000
@@ -64,6 +64,8 @@ class DeliveryEmail:
         message = received.message
         text = _body(message, "plain")
         html = _body(message, "html")
+        from bs4 import BeautifulSoup  # imported when an email is read, not when a run starts
+
         soup = BeautifulSoup(html, "html.parser") if html else None
         html_text = _visible_text(soup) if soup is not None else ""
         return cls(

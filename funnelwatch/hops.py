@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import re
 
-from bs4 import BeautifulSoup
-
 _META_REFRESH = re.compile(r"""<meta[^>]+http-equiv\s*=\s*["']?refresh["']?[^>]*>""", re.I)
 _ASCII_WHITESPACE = "\t\n\f\r "
 
@@ -77,6 +75,8 @@ def meta_refresh_target(html: str) -> str | None:
     """
     if not has_meta_refresh(html):
         return None
+    from bs4 import BeautifulSoup  # here, not at import: a run's first page needs no HTML parser (start-up time)
+
     for meta in BeautifulSoup(html, "html.parser").find_all("meta"):
         equiv, content = meta.get("http-equiv"), meta.get("content")
         if not isinstance(equiv, str) or equiv.strip().lower() != "refresh" or not isinstance(content, str):

@@ -24,7 +24,10 @@ _watched: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 def listen(ctx: "StepContext") -> None:
     """Start collecting the page's events onto `ctx`."""
+    from .steps.page_quiet import watch_own_requests
+
     page = ctx.page
+    ctx.own_requests = watch_own_requests(page)
 
     def on_console(message: Any) -> None:
         if message.type == "error" and len(ctx.console_errors) < MAX_EVENTS:

@@ -454,9 +454,16 @@ def _public(evidence: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in evidence.items() if not k.startswith("_")}
 
 
+#: What a kept trace records: DOM snapshots before and after every action (the trace viewer shows the page
+#: at each step, with its network and console), not the screencast filmstrip. Measured per context on a
+#: form journey (bench/RESULTS.md, #21): the filmstrip with snapshots cost 0.4 s of CPU over no trace,
+#: snapshots alone 0.1-0.25 s, paid by every check that passes too; the failure's full-page screenshot is kept anyway.
+TRACE_OPTIONS = {"screenshots": False, "snapshots": True, "sources": False}
+
+
 async def _start_tracing(context: Any) -> bool:
     try:
-        await context.tracing.start(screenshots=True, snapshots=True)
+        await context.tracing.start(**TRACE_OPTIONS)
         return True
     except Exception:
         return False

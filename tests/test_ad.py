@@ -60,6 +60,16 @@ def test_chain_of_302_301_meta_refresh_and_js_keeping_every_param_passes(project
     assert found["40 pages"]["found"] and "40 pages" in found["40 pages"]["found_in"]
 
 
+def test_a_tracker_that_hops_on_just_after_its_load_event_is_followed_to_the_landing_page(project, site):
+    site.page("/go/after-load", "<p>One moment…</p><script>addEventListener('load', () => "
+                                "setTimeout(() => location.replace('/lp/hipaa' + location.search), 100))</script>")
+    site.page("/lp/hipaa", LP)
+    ad_check(project, site, "/go/after-load")
+    result = project.run_one()
+    assert result.status is Status.PASS, result.reason
+    assert [h["kind"] for h in result.evidence["ad"]["chain"]] == ["js", "final"]
+
+
 def test_303_307_and_308_redirects_are_hops_of_the_chain(project, site):
     site.redirect("/go/codes", "/t/303", 303)
     site.redirect("/t/303", "/t/307", 307)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from funnelwatch import Status
+from funnelwatch.demo.server import Response
 from funnelwatch.demo.site import DemoSite
 from tests.sites import forms
 
@@ -108,6 +109,23 @@ def test_error_text_on_the_thank_you_url_is_text_missing(fw, site):
     path = forms.install_classic(site, "oops", "oops_thanks")
     result = run_form(fw, site, path)
     assert_fails(result, "text_missing", "/thank-you-oops", "Check your inbox", "Something went wrong")
+
+
+def test_thank_you_text_the_page_fetches_from_its_own_site_after_the_url_is_reached_counts(fw, site):
+    path = forms.install_classic(site, "late-thanks")
+    site.page("/thank-you", """<title>Thank you</title><div id="msg">One moment…</div><script>
+        fetch('/api/thanks-copy').then(r => r.text()).then(t => { document.getElementById('msg').textContent = t; });
+        </script>""")
+
+    def copy(_):
+        import time
+
+        time.sleep(1.0)  # the page is still meanwhile: the open request to its own site is what says "not yet"
+        return Response(200, "Check your inbox for the checklist.", content_type="text/plain")
+
+    site.route("/api/thanks-copy", copy)
+    result = run_form(fw, site, path)
+    assert result.status is Status.PASS, result.reason
 
 
 def test_healthy_form_with_broken_analytics_passes(fw, site):

@@ -105,3 +105,50 @@ def test_a_page_broken_only_on_mobile_is_broken(project, site):
     assert by_viewport["desktop"].status is Status.PASS
     assert (by_viewport["mobile"].status, by_viewport["mobile"].category) == (Status.FAIL, Category.TEXT_MISSING)
     assert outcome.exit_code == 1
+
+
+# --- copy that arrives after load: waited for until the page settles, not by the clock ---------
+
+SLOW_COPY_PAGE = """<title>Spring offer</title><div id="app">Loading…</div><script>
+  fetch('/api/slow-copy').then(r => r.json()).then(c => {
+    document.getElementById('app').innerHTML = '<h1>' + c.h1 + '</h1>'; });
+</script>"""
+
+
+def slow_copy(site, h1, delay_s):
+    from funnelwatch.demo.server import Request, Response
+
+    def answer(_: Request) -> Response:
+        import time
+
+        time.sleep(delay_s)
+        return Response(200, '{"h1": "%s"}' % h1, content_type="application/json")
+
+    site.route("/api/slow-copy", answer)
+
+
+def test_copy_a_script_fetches_from_its_own_site_long_after_load_counts(project, site):
+    slow_copy(site, "Free HIPAA Checklist", 1.5)  # the DOM stays still meanwhile: the open request is what says "not yet"
+    site.page("/lp/spa", SLOW_COPY_PAGE)
+    landing_check(project, site.url("/lp/spa"), must_show="[Free HIPAA Checklist]")
+    result = project.run_one()
+    assert (result.status, result.step, result.category) == (Status.PASS, None, None), result.reason
+
+
+def test_copy_a_page_renders_while_it_keeps_changing_counts(project, site):
+    site.page("/lp/ticker", """<title>Spring offer</title><p id="clock">0</p><script>
+      let n = 0; setInterval(() => { document.getElementById('clock').textContent = String(++n); }, 150);
+      setTimeout(() => document.body.insertAdjacentHTML('beforeend', '<h1>Free HIPAA Checklist</h1>'), 1600);
+    </script>""")
+    landing_check(project, site.url("/lp/ticker"), must_show="[Free HIPAA Checklist]")
+    result = project.run_one()
+    assert (result.status, result.step, result.category) == (Status.PASS, None, None), result.reason
+
+
+def test_a_phrase_still_missing_once_the_late_copy_arrived_is_text_missing_naming_only_it(project, site):
+    slow_copy(site, "Free HIPAA Checklist", 1.2)
+    site.page("/lp/spa", SLOW_COPY_PAGE)
+    landing_check(project, site.url("/lp/spa"), must_show="[Free HIPAA Checklist, 30% off]")
+    result = project.run_one()
+    assert (result.status, result.step, result.category) == (Status.FAIL, "landing", Category.TEXT_MISSING)
+    assert "'30% off'" in result.reason and "Free HIPAA Checklist" not in result.reason

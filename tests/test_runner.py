@@ -146,3 +146,50 @@ def test_retry_delay_is_a_duration_with_a_few_seconds_default():
     assert Settings().defaults.retry_delay == 5.0
     (problem,) = validate_text("defaults:\n  retry_delay: soon\n", Settings, "config/funnelwatch.yaml")
     assert str(problem).startswith("config/funnelwatch.yaml:2: defaults.retry_delay: ")
+
+
+def test_a_failures_trace_keeps_the_page_snapshots_and_leaves_out_the_filmstrip(project, site):
+    import zipfile
+
+    project.config("database: reports/history.db\nreports_dir: reports\nbrowser:\n  timeout: 5s\ndefaults:\n  retries: 0\n")
+    site.page("/lp/traced", "<title>Traced</title><h1>Traced</h1>")
+    landing(project, "traced", site.url("/lp/traced"), "[Nowhere on the page]")
+    config = project.load()
+    (result,) = project.run(report=False).results
+    assert (result.status, result.category) == (Status.FAIL, Category.TEXT_MISSING)
+    with zipfile.ZipFile(config.reports_dir / result.artifacts["trace"]) as trace:
+        events = "".join(trace.read(name).decode("utf-8", "replace") for name in trace.namelist() if name.endswith(".trace"))
+    assert '"frame-snapshot"' in events  # the trace viewer shows the page at each action
+    assert '"screencast-frame"' not in events  # the filmstrip was the expensive part; the failure's screenshot is kept
+
+
+def test_a_check_waiting_out_its_retry_delay_holds_no_slot_so_the_next_check_runs_meanwhile(project, site):
+    project.config("database: data/history.db\nbrowser:\n  timeout: 5s\n  concurrency: 1\n"
+                   "defaults:\n  retries: 1\n  retry_delay: 1s\n")
+    log: list[tuple[str, str]] = []
+
+    @site.route("/lp/slot-cold")
+    def cold(_):
+        log.append(("hit", "cold"))
+        if log.count(("hit", "cold")) == 1:
+            return Response(503, "<h1>Deploying</h1>")
+        return Response(200, "<title>Offer</title><h1>Offer</h1>")
+
+    @site.route("/lp/slot-other")
+    def other(_):
+        log.append(("hit", "other"))
+        return Response(200, "<title>Other</title><h1>Other</h1>")
+
+    def progress(event, payload):
+        if event == "start":
+            log.append(("start", payload.check.name))
+        elif event == "result":
+            log.append(("result", payload.check))
+
+    landing(project, "a-cold", site.url("/lp/slot-cold"), "[Offer]")
+    landing(project, "b-other", site.url("/lp/slot-other"), "[Other]")
+    results = {r.check: r for r in project.run(progress=progress).results}
+    assert (results["a-cold"].status, results["a-cold"].attempts, results["b-other"].status) == (Status.FLAKY, 2, Status.PASS)
+    # One slot: the other check starts and finishes between the cold check's failed attempt and its retry.
+    assert log == [("start", "a-cold"), ("hit", "cold"), ("start", "b-other"), ("hit", "other"), ("result", "b-other"),
+                   ("hit", "cold"), ("result", "a-cold")]

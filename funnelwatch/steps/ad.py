@@ -20,8 +20,6 @@ Evidence, `ctx.evidence["ad"]`:
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,14 +30,14 @@ from ..fields import Strict, StrList, web_url
 from ..results import Category
 from .base import EvidenceKit, StepKind
 from .message_match import MatchResult, match_message
+from .page_quiet import read_until
 from .pagekit import Navigation, navigate, visible_text
 
 if TYPE_CHECKING:
     from .base import StepContext
 
-#: How long to keep re-reading a page whose copy may still be arriving (SPAs fetch it after load).
+#: The longest a page whose copy keeps changing is re-read (SPAs fetch it after load); a settled page is judged at once.
 COPY_WAIT_CAP_S = 4.0
-_REREAD_S = 0.25
 
 
 class AdSection(Strict):
@@ -101,13 +99,11 @@ class Ad(StepKind):
 
 
 async def read_and_match(ctx: "StepContext", section: AdSection) -> MatchResult:
-    """Match the rendered page, re-reading for a moment while copy may still arrive."""
-    deadline = time.monotonic() + min(COPY_WAIT_CAP_S, ctx.timeout_s / 3)
-    while True:
-        result = match_message(await visible_text(ctx.page), section.headline, list(section.promise), section.min_match)
-        if result.passed or time.monotonic() >= deadline:
-            return result
-        await asyncio.sleep(_REREAD_S)
+    """Match the rendered page, re-reading while copy may still arrive: until the page settles (`page_quiet`)."""
+    async def matched(page: Any) -> MatchResult:
+        return match_message(await visible_text(page), section.headline, list(section.promise), section.min_match)
+
+    return await read_until(ctx, matched, lambda result: result.passed, cap_s=min(COPY_WAIT_CAP_S, ctx.timeout_s / 3))
 
 
 def under(final_url: str, expected_url: str) -> bool:

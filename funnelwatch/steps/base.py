@@ -274,6 +274,8 @@ class StepContext:
     no_retry: bool = False
     outcome: StepOutcome | None = None
     crashed: bool = False
+    #: The page's requests to its own origin still in flight (`page_quiet.OwnRequests`), once the page listens.
+    own_requests: Any = None
     #: Locators of the fields a step filled with a secret: masked in every screenshot.
     secret_fields: list[Any] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from ..results import Category
 from .form_look import Seen, look
 from .form_traffic import TRACKERS, Sent, Traffic
+from .page_quiet import settled
 from .pagekit import contains
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 POLL_S = 0.1
 QUIET_S = 0.8
 HTML5_WAIT_S = 0.5
+#: The longest a reached thank-you URL is given for its text to appear (a settled page is judged at once).
 TEXT_GRACE_S = 1.5
 _SCRIPT_AT = re.compile(r"(https?://[^\s()]+?):(\d+):\d+")
 
@@ -96,7 +98,8 @@ class Judge:
             pending = any(s.pending for s in subs + navs)
             done = self._network_verdict(seen, subs, navs, now)
             if done is None:
-                done = self._success_verdict(seen, subs, navs, pending, now, url_ok_since)
+                quiet = url_ok_since is not None and not pending and await settled(self.ctx)
+                done = self._success_verdict(seen, subs, navs, pending, now, url_ok_since, quiet)
                 if self.success and self.success.url_contains and self._success_in(seen)[0] and not self._success_in(seen)[1]:
                     url_ok_since = url_ok_since or now
                 else:
@@ -146,7 +149,7 @@ class Judge:
         return None
 
     def _success_verdict(self, seen: Seen, subs: list[Sent], navs: list[Sent], pending: bool, now: float,
-                         url_ok_since: float | None) -> Verdict | None:
+                         url_ok_since: float | None, settled: bool = False) -> Verdict | None:
         answered = [s for s in subs + navs if not s.pending]
         if self.success is None:
             if answered and not pending and not seen.messages and now - max(s.answered or now for s in answered) >= QUIET_S:
@@ -158,7 +161,8 @@ class Judge:
                 return None
             return Verdict(None)
         if self.success.url_contains and url_ok and not text_ok and not pending:
-            if seen.main_ready and url_ok_since is not None and now - url_ok_since >= TEXT_GRACE_S:
+            # The thank-you page's text may still be rendering: wait until the page settles, at most TEXT_GRACE_S.
+            if seen.main_ready and url_ok_since is not None and (settled or now - url_ok_since >= TEXT_GRACE_S):
                 return Verdict(
                     Category.TEXT_MISSING,
                     f"the thank-you page {seen.main_url} was reached but does not say '{self.success.text}'; it says: {seen.says()}",

@@ -6,8 +6,6 @@ this step checks the page it landed on; otherwise it opens `landing.url`.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import TYPE_CHECKING
 
 from pydantic import field_validator
@@ -16,12 +14,14 @@ from ..errors import StepFailed
 from ..fields import Duration, Strict, StrList, web_url
 from ..results import Category
 from .base import StepKind
+from .page_quiet import read_until
 from .pagekit import Navigation, contains, navigate, visible_text
 
 if TYPE_CHECKING:
     from .base import StepContext
 
 DISMISS_WAIT_S = 2.5
+#: The longest a missing phrase is waited for on a page that keeps changing (a settled page is judged at once).
 COPY_WAIT_CAP_S = 3.0
 
 
@@ -80,13 +80,9 @@ class Landing(StepKind):
 
 
 async def _text_showing(ctx: "StepContext", phrases: list[str]) -> str:
-    """The page's text, re-read for a moment while copy fetched by scripts may still arrive."""
-    deadline = time.monotonic() + min(COPY_WAIT_CAP_S, ctx.timeout_s / 3)
-    while True:
-        text = await visible_text(ctx.page)
-        if all(contains(text, phrase) for phrase in phrases) or time.monotonic() >= deadline:
-            return text
-        await asyncio.sleep(0.25)
+    """The page's text, re-read while copy fetched by scripts may still arrive: until the page settles (`page_quiet`)."""
+    return await read_until(ctx, visible_text, lambda text: all(contains(text, phrase) for phrase in phrases),
+                            cap_s=min(COPY_WAIT_CAP_S, ctx.timeout_s / 3))
 
 
 async def dismiss(ctx: "StepContext", selector: str) -> bool:

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 #: Connections a page may keep open and still count as quiet (polls, long-polls, beacons).
 QUIET_MAX_IN_FLIGHT = 2
-#: How long the network must stay quiet before the page counts as ready.
-QUIET_S = 0.5
+#: How long the network must stay quiet before the page counts as ready (every page pays it once after load).
+QUIET_S = 0.3
 #: After the load event, stop waiting for quiet after this long.
 QUIET_CAP_S = 3.0
 #: A meta refresh due within this many seconds is a hop to wait for; a later one is the page refreshing itself.
