@@ -26,7 +26,7 @@ reports_dir: reports
 browser:
   timeout: 5s
   concurrency: 1
-  tag_quiet: 1s
+  tag_quiet: 2s   # a loaded machine can take over a second to start a tag script after the success page
 {extra}
 defaults:
   retries: 0
