@@ -22,7 +22,8 @@ from funnelwatch.errors import FunnelwatchError
 from funnelwatch.plan import make_plan
 from funnelwatch.results import Category
 from funnelwatch.shards import choose, shard_of
-from funnelwatch.store import Store
+from funnelwatch.store import Store, open_store
+from tests.fixtures.projects import BASE_CONFIG
 from tests.fixtures.sales import demo_check
 
 FUNNELWATCH = [sys.executable, "-m", "funnelwatch"]
@@ -214,8 +215,8 @@ def wait_for_hit(site, path: str, process: subprocess.Popen, seen: int = 0) -> N
 
 
 def stored(project) -> tuple[list[dict], list[dict]]:
-    """(runs oldest first, check results oldest first) as the history holds them."""
-    store = Store(project.load().database_path)
+    """(runs oldest first, check results oldest first) as the history holds them (either engine)."""
+    store = open_store(project.load().database)
     try:
         runs = list(reversed(store.runs()))
         results = [row for run in runs for row in store.db.query(
@@ -226,7 +227,13 @@ def stored(project) -> tuple[list[dict], list[dict]]:
         store.close()
 
 
-def test_two_shard_processes_at_once_on_one_database_match_a_single_run(project, site):
+def on_database(project, database: str) -> None:
+    """The project's history is `database`: a SQLite file, or a PostgreSQL URL (the `database` fixture)."""
+    project.config(BASE_CONFIG.replace("database: reports/history.db", f"database: {database}"))
+
+
+def test_two_shard_processes_at_once_on_one_database_match_a_single_run(project, site, database):
+    on_database(project, database)
     six_checks(project, site)
     site.page("/lp/shard-webinar", "<title>webinar</title><h1>webinar offer</h1>", delay_s=3)  # both shards busy at once
     site.page("/lp/shard-hipaa", "<title>hipaa</title><h1>hipaa offer</h1>", delay_s=3)
@@ -267,7 +274,8 @@ def test_an_unsharded_run_does_not_start_beside_a_running_shard(project, site):
     assert [r["state"] for r in runs] == ["complete"]
 
 
-def test_killing_one_shard_loses_nothing_of_the_other_and_its_run_is_incomplete(project, site):
+def test_killing_one_shard_loses_nothing_of_the_other_and_its_run_is_incomplete(project, site, database):
+    on_database(project, database)
     six_checks(project, site)
     site.page("/lp/shard-webinar", "<title>webinar</title><h1>webinar offer</h1>", delay_s=8)  # shard 1's slow check
     seen = len(site.hits("/lp/shard-webinar"))
