@@ -460,3 +460,26 @@ def test_at_report_a_shard_still_running_is_left_for_the_next_report(project, si
         assert send_held(config, store, utcnow()) == [] and len(receiver.wait_for(3, timeout_s=0.5)) == 2
     finally:
         store.close()
+
+
+# --- scratch folders: two shards on one machine keep each other's -------------------------------
+
+
+def test_two_shards_on_one_machine_keep_each_others_scratch_folders_and_clean_their_own(tmp_path):
+    from funnelwatch.scratch import home_for, run_folder
+
+    database = tmp_path / "history.db"
+    killed_1 = run_folder(database, 1, "shard-1-of-2")
+    running_2 = run_folder(database, 2, "shard-2-of-2")
+    other_split = run_folder(database, 3, "shard-1-of-4")  # shard 1 of 4 may run beside shard 1 of 2
+    assert killed_1 and running_2 and other_split
+    for folder in (killed_1, running_2, other_split):
+        (folder / "funnelwatch-asset-part").write_bytes(b"%PDF-1.7 half")
+    again_1 = run_folder(database, 4, "shard-1-of-2")
+    assert again_1 == home_for(database) / "shard-1-of-2-run-4"
+    assert not killed_1.exists(), "an earlier run of the same shard is over: the shard's lock says so"
+    assert (running_2 / "funnelwatch-asset-part").exists(), "the other shard is still downloading into it"
+    assert (other_split / "funnelwatch-asset-part").exists()
+    whole = run_folder(database, 5)  # an unsharded run holds the whole history's lock: no shard runs beside it
+    assert whole == home_for(database) / "run-5"
+    assert sorted(p.name for p in home_for(database).iterdir()) == ["run-5"]
