@@ -251,6 +251,7 @@ def test_two_shard_processes_at_once_on_one_database_match_a_single_run(project,
     assert [r["state"] for r in runs] == ["complete", "complete", "complete"]
     assert [r["selection"] for r in runs[1:]] in (["all checks, shard 1/2", "all checks, shard 2/2"],
                                                  ["all checks, shard 2/2", "all checks, shard 1/2"])
+    assert [r["shard"] for r in runs] in ([None, "1/2", "2/2"], [None, "2/2", "1/2"]), "runs.shard says which shard ran"
     assert max(runs[1]["started_at"], runs[2]["started_at"]) < min(runs[1]["finished_at"], runs[2]["finished_at"]), \
         "the two shards ran one after the other, not at once"
     in_shards = [(r["check_name"], r["status"], r["step"], r["category"]) for r in results if r["run_id"] != runs[0]["id"]]
@@ -426,6 +427,24 @@ def test_the_weekly_digest_rides_on_shard_one_only(project, site, receiver):
     titles = [m["title"] for m in receiver.wait_for(2)]
     assert titles[0] == "funnelwatch (shard 1/2): 1 funnel broken"
     assert titles[1].startswith("funnelwatch: the last 7 days")
+
+
+def test_held_shard_runs_are_told_by_runs_shard_and_older_rows_by_their_selection(database):
+    from datetime import timedelta
+
+    from funnelwatch.alerts.held import held_runs
+
+    store = open_store(database)
+    try:
+        by_column, _ = store.begin_run("tag paid", shard="1/2")  # the column says it; the selection need not
+        older, _ = store.begin_run("all checks, shard 2/2")  # stored before schema 9: no shard, its selection says it
+        whole, _ = store.begin_run("all checks")
+        for run_id in (by_column, older, whole):
+            store.finish_run(run_id, 0)
+        now = store.clock.now() + timedelta(minutes=1)
+        assert [(r["id"], r["shard"]) for r in held_runs(store, now)] == [(by_column, "1/2"), (older, None)]
+    finally:
+        store.close()
 
 
 def test_at_report_a_shard_still_running_is_left_for_the_next_report(project, site, receiver):

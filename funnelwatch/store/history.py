@@ -82,13 +82,14 @@ class RunsAndResults:
 
     # --- runs -----------------------------------------------------------------
 
-    def begin_run(self, selection: str) -> tuple[int, datetime]:
+    def begin_run(self, selection: str, shard: str | None = None) -> tuple[int, datetime]:
+        """A new `running` run of `selection` (and of one shard, `K/N`); its id and start time."""
         self._check_writable()
         started = self.clock.now()
         with self.transaction():
             run_id = self.insert_row(
                 "runs", {"started_at": iso(started), "state": "running", "pid": os.getpid(), "selection": selection,
-                         "process": process_stamp(os.getpid()), "host": socket.gethostname()}
+                         "shard": shard, "process": process_stamp(os.getpid()), "host": socket.gethostname()}
             )
             self._hold_run(run_id)  # before the row is seen by anyone: a visible running run is held until it ends
         self.keep_reserve()  # room to mark this run even if the disk fills up under it
