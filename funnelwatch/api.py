@@ -72,7 +72,7 @@ def _run_locked(config: Config, plan: Plan, headed: bool, progress: Progress | N
                 clock: Clock) -> RunResult:
     store = open_store(config.database, clock=clock, redactor=config.redactor)
     try:
-        run_id, started = store.begin_run(plan.selection)
+        run_id, started = store.begin_run(plan.selection, plan.shard.label if plan.shard else None)
         runner = Runner(config, store, run_id, headed=headed, progress=progress, clock=clock, shard=plan.shard)
         try:
             results = asyncio.run(runner.run(plan))

@@ -111,7 +111,8 @@ class Runner:
         for result in results:
             self._record(result)
         # Earlier runs' partial downloads go now (a killed run cannot remove its own).
-        self.services.scratch = scratch.run_folder(self.config.database_path, self.run_id)
+        self.services.scratch = scratch.run_folder(self.config.database_path, self.run_id,
+                                                   self.services.shard.lock_name if self.services.shard else None)
         await self._open_inbox(plan)
         try:
             results += await self._settle()

@@ -4,7 +4,8 @@ After a run, only the pages of funnels with new results are rendered again
 (the history keeps what each page was built from: `report_pages`); a page
 whose file is gone, or that other templates or another funnelwatch built, is
 written again; `funnelwatch report --full` writes every page. Whatever was
-skipped, the pages read exactly as a full rebuild writes them.
+skipped, the pages read exactly as a full rebuild writes them — on a SQLite
+file and on a shared PostgreSQL history alike.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import funnelwatch
 import funnelwatch.report
 from funnelwatch.cli import cli
 from funnelwatch.results import Category, CheckResult, Status
-from funnelwatch.store import Store
+from funnelwatch.store import Store, open_store
 
 from .fixtures.report_history import ReportHistory, write_history
 
@@ -46,7 +47,7 @@ def build(history: ReportHistory, full: bool = False) -> None:
 
 def a_run_breaking_pricing(history: ReportHistory) -> None:
     """One more run, half an hour after last night's, in which only the pricing page ran (and broke)."""
-    store = Store(history.reports / "history.db")
+    store = open_store(history.database)
     try:
         run_id, started = store.begin_run("check Pricing page")
         store.add_result(run_id, CheckResult(
@@ -58,8 +59,8 @@ def a_run_breaking_pricing(history: ReportHistory) -> None:
         store.close()
 
 
-def test_after_a_run_of_one_funnel_only_its_page_is_written_again(project):
-    history = write_history(project, days=10)
+def test_after_a_run_of_one_funnel_only_its_page_is_written_again(project, database):
+    history = write_history(project, days=10, database=database)
     with time_machine.travel(history.now - timedelta(minutes=30), tick=False):
         build(history)
         age_pages(history)
@@ -83,8 +84,8 @@ def test_a_build_with_nothing_new_writes_no_funnel_page(project):
     assert rewritten(history) == []
 
 
-def test_the_pages_an_incremental_build_leaves_read_as_a_full_rebuild_writes_them(project):
-    history = write_history(project, days=10)
+def test_the_pages_an_incremental_build_leaves_read_as_a_full_rebuild_writes_them(project, database):
+    history = write_history(project, days=10, database=database)
     with time_machine.travel(history.now - timedelta(minutes=30), tick=False):
         build(history)
         a_run_breaking_pricing(history)

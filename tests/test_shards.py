@@ -22,7 +22,8 @@ from funnelwatch.errors import FunnelwatchError
 from funnelwatch.plan import make_plan
 from funnelwatch.results import Category
 from funnelwatch.shards import choose, shard_of
-from funnelwatch.store import Store
+from funnelwatch.store import Store, open_store
+from tests.fixtures.projects import BASE_CONFIG
 from tests.fixtures.sales import demo_check
 
 FUNNELWATCH = [sys.executable, "-m", "funnelwatch"]
@@ -214,8 +215,8 @@ def wait_for_hit(site, path: str, process: subprocess.Popen, seen: int = 0) -> N
 
 
 def stored(project) -> tuple[list[dict], list[dict]]:
-    """(runs oldest first, check results oldest first) as the history holds them."""
-    store = Store(project.load().database_path)
+    """(runs oldest first, check results oldest first) as the history holds them (either engine)."""
+    store = open_store(project.load().database)
     try:
         runs = list(reversed(store.runs()))
         results = [row for run in runs for row in store.db.query(
@@ -226,7 +227,13 @@ def stored(project) -> tuple[list[dict], list[dict]]:
         store.close()
 
 
-def test_two_shard_processes_at_once_on_one_database_match_a_single_run(project, site):
+def on_database(project, database: str) -> None:
+    """The project's history is `database`: a SQLite file, or a PostgreSQL URL (the `database` fixture)."""
+    project.config(BASE_CONFIG.replace("database: reports/history.db", f"database: {database}"))
+
+
+def test_two_shard_processes_at_once_on_one_database_match_a_single_run(project, site, database):
+    on_database(project, database)
     six_checks(project, site)
     site.page("/lp/shard-webinar", "<title>webinar</title><h1>webinar offer</h1>", delay_s=3)  # both shards busy at once
     site.page("/lp/shard-hipaa", "<title>hipaa</title><h1>hipaa offer</h1>", delay_s=3)
@@ -244,6 +251,7 @@ def test_two_shard_processes_at_once_on_one_database_match_a_single_run(project,
     assert [r["state"] for r in runs] == ["complete", "complete", "complete"]
     assert [r["selection"] for r in runs[1:]] in (["all checks, shard 1/2", "all checks, shard 2/2"],
                                                  ["all checks, shard 2/2", "all checks, shard 1/2"])
+    assert [r["shard"] for r in runs] in ([None, "1/2", "2/2"], [None, "2/2", "1/2"]), "runs.shard says which shard ran"
     assert max(runs[1]["started_at"], runs[2]["started_at"]) < min(runs[1]["finished_at"], runs[2]["finished_at"]), \
         "the two shards ran one after the other, not at once"
     in_shards = [(r["check_name"], r["status"], r["step"], r["category"]) for r in results if r["run_id"] != runs[0]["id"]]
@@ -267,7 +275,8 @@ def test_an_unsharded_run_does_not_start_beside_a_running_shard(project, site):
     assert [r["state"] for r in runs] == ["complete"]
 
 
-def test_killing_one_shard_loses_nothing_of_the_other_and_its_run_is_incomplete(project, site):
+def test_killing_one_shard_loses_nothing_of_the_other_and_its_run_is_incomplete(project, site, database):
+    on_database(project, database)
     six_checks(project, site)
     site.page("/lp/shard-webinar", "<title>webinar</title><h1>webinar offer</h1>", delay_s=8)  # shard 1's slow check
     seen = len(site.hits("/lp/shard-webinar"))
@@ -420,6 +429,24 @@ def test_the_weekly_digest_rides_on_shard_one_only(project, site, receiver):
     assert titles[1].startswith("funnelwatch: the last 7 days")
 
 
+def test_held_shard_runs_are_told_by_runs_shard_and_older_rows_by_their_selection(database):
+    from datetime import timedelta
+
+    from funnelwatch.alerts.held import held_runs
+
+    store = open_store(database)
+    try:
+        by_column, _ = store.begin_run("tag paid", shard="1/2")  # the column says it; the selection need not
+        older, _ = store.begin_run("all checks, shard 2/2")  # stored before schema 9: no shard, its selection says it
+        whole, _ = store.begin_run("all checks")
+        for run_id in (by_column, older, whole):
+            store.finish_run(run_id, 0)
+        now = store.clock.now() + timedelta(minutes=1)
+        assert [(r["id"], r["shard"]) for r in held_runs(store, now)] == [(by_column, "1/2"), (older, None)]
+    finally:
+        store.close()
+
+
 def test_at_report_a_shard_still_running_is_left_for_the_next_report(project, site, receiver):
     from funnelwatch.alerts.held import send_held
     from funnelwatch.clock import iso, utcnow
@@ -452,3 +479,26 @@ def test_at_report_a_shard_still_running_is_left_for_the_next_report(project, si
         assert send_held(config, store, utcnow()) == [] and len(receiver.wait_for(3, timeout_s=0.5)) == 2
     finally:
         store.close()
+
+
+# --- scratch folders: two shards on one machine keep each other's -------------------------------
+
+
+def test_two_shards_on_one_machine_keep_each_others_scratch_folders_and_clean_their_own(tmp_path):
+    from funnelwatch.scratch import home_for, run_folder
+
+    database = tmp_path / "history.db"
+    killed_1 = run_folder(database, 1, "shard-1-of-2")
+    running_2 = run_folder(database, 2, "shard-2-of-2")
+    other_split = run_folder(database, 3, "shard-1-of-4")  # shard 1 of 4 may run beside shard 1 of 2
+    assert killed_1 and running_2 and other_split
+    for folder in (killed_1, running_2, other_split):
+        (folder / "funnelwatch-asset-part").write_bytes(b"%PDF-1.7 half")
+    again_1 = run_folder(database, 4, "shard-1-of-2")
+    assert again_1 == home_for(database) / "shard-1-of-2-run-4"
+    assert not killed_1.exists(), "an earlier run of the same shard is over: the shard's lock says so"
+    assert (running_2 / "funnelwatch-asset-part").exists(), "the other shard is still downloading into it"
+    assert (other_split / "funnelwatch-asset-part").exists()
+    whole = run_folder(database, 5)  # an unsharded run holds the whole history's lock: no shard runs beside it
+    assert whole == home_for(database) / "run-5"
+    assert sorted(p.name for p in home_for(database).iterdir()) == ["run-5"]

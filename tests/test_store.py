@@ -294,38 +294,69 @@ def test_alert_state_digests_and_maintenance_windows_are_kept_on_both_engines(da
 def test_a_run_of_a_dead_process_is_marked_incomplete_and_its_reservation_released_on_both_engines(database):
     from datetime import datetime, timezone
 
-    store = _open(database)
+    alive = _open(database)  # stays open: its run is this live process's (SQLite: the pid; PostgreSQL: the session)
     try:
-        mine, _ = store.begin_run("all checks")
-        earlier, _ = store.begin_run("all checks")
-        store.ledger.reserve("Demo", "desktop", earlier, datetime(2026, 1, 5, tzinfo=timezone.utc), 3600)
-        store.db.execute("update runs set process = ? where id = ?", ["0-boot:12345", earlier])  # that pid, another process
+        mine, _ = alive.begin_run("all checks")
+        store = _open(database)
+        try:
+            earlier, _ = store.begin_run("all checks")
+            store.ledger.reserve("Demo", "desktop", earlier, datetime(2026, 1, 5, tzinfo=timezone.utc), 3600)
+            store.db.execute("update runs set process = ? where id = ?", ["0-boot:12345", earlier])  # that pid, another process
+        finally:
+            store.close()  # on PostgreSQL the session goes as a killed process's does
+        reopened = _open(database)
+        try:
+            assert reopened.run(earlier)["state"] == "incomplete"
+            assert reopened.run(mine)["state"] == "running", "this process's own run is alive"
+            assert [r["state"] for r in reopened.ledger.rows()] == ["released"]
+        finally:
+            reopened.close()
     finally:
-        store.close()
-    reopened = _open(database)
+        alive.close()
+
+
+def _on_another_host(store, run_id):
+    """Make a run look as if another machine (a pod since deleted) ran it: its pid and host mean nothing here."""
+    store.db.execute("update runs set host = 'pod-7f9c', pid = 1, process = 'x:1' where id = ?", [run_id])
+
+
+def test_a_run_of_another_host_whose_session_is_gone_is_marked_incomplete_at_once(postgres_url):
+    from datetime import datetime, timezone
+
+    store = _open(postgres_url)
     try:
-        assert reopened.run(earlier)["state"] == "incomplete"
-        assert reopened.run(mine)["state"] == "running", "this process's own run is alive"
+        gone, _ = store.begin_run("all checks, shard 2/2")
+        store.ledger.reserve("Demo", "desktop", gone, datetime(2026, 1, 5, tzinfo=timezone.utc), 3600)
+        _on_another_host(store, gone)
+    finally:
+        store.close()  # the pod is killed: its connection drops, and with it the run's alive lock
+    reopened = _open(postgres_url)
+    try:
+        assert reopened.run(gone)["state"] == "incomplete", "not left for a day: its session is gone now"
         assert [r["state"] for r in reopened.ledger.rows()] == ["released"]
     finally:
         reopened.close()
 
 
-def test_a_running_run_of_another_host_is_left_to_it_unless_a_day_old(postgres_url):
-    store = _open(postgres_url)
+def test_a_run_of_another_host_whose_session_is_alive_is_left_alone_however_old(postgres_url):
+    running = _open(postgres_url)
     try:
-        recent, _ = store.begin_run("shard 1/2")
-        old, _ = store.begin_run("shard 2/2")
-        store.db.execute("update runs set host = 'other-host', pid = 1, process = 'x:1' where id in (?, ?)", [recent, old])
-        store.db.execute("update runs set started_at = '2020-01-01T00:00:00Z' where id = ?", [old])
+        alive, _ = running.begin_run("all checks, shard 1/2")
+        _on_another_host(running, alive)
+        running.db.execute("update runs set started_at = '2020-01-01T00:00:00Z' where id = ?", [alive])
+        opener = _open(postgres_url)
+        try:
+            assert opener.run(alive)["state"] == "running", "its session holds run-alive: its pid and host mean nothing here"
+        finally:
+            opener.close()
+        running.finish_run(alive, 0)
+        again = _open(postgres_url)
+        try:
+            assert again.run(alive)["state"] == "complete", "a finished run lets its lock go and stays complete"
+        finally:
+            again.close()
     finally:
-        store.close()
-    reopened = _open(postgres_url)
-    try:
-        assert reopened.run(recent)["state"] == "running", "its pid means nothing here: its own host judges it"
-        assert reopened.run(old)["state"] == "incomplete", "a day-old run is gone with its machine"
-    finally:
-        reopened.close()
+        running.close()
 
 
 def test_a_postgresql_history_from_a_newer_funnelwatch_is_refused_untouched(postgres_url):

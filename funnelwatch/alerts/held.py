@@ -8,6 +8,8 @@ reminders, recoveries), and each channel gets one message. Which shard runs
 were said is kept in the history database (`digests_sent`, name `shard-alerts`,
 value `run:<id>`): a second `report` sends nothing again, a shard still running
 is left for the next one, and any machine on the shared database may send it.
+A shard run is told by its `runs.shard` (`K/N`, schema 9); a run stored before
+that has no shard, and its `selection` text (`all checks, shard 1/2`) says it.
 
     problems = send_held(config, store, clock.now())   # never raises
 """
@@ -30,12 +32,16 @@ NAME = "shard-alerts"
 FIRST_LOOK_BACK = timedelta(days=1)
 #: How many of the newest runs are looked at (16 shards a night, and then some).
 RUNS_LOOKED_AT = 1000
-_SHARDED = re.compile(r"(^|, )shard \d+/\d+$")
+#: How a run stored before `runs.shard` (schema 9) says its shard: at the end of its selection.
+_SHARDED = re.compile(r"(?:^|, )shard (\d+/\d+)$")
 
 
-def is_shard_run(selection: str | None) -> bool:
-    """The run's selection (`all checks, shard 1/2`) says it ran one shard."""
-    return bool(_SHARDED.search(selection or ""))
+def shard_of_run(run: dict) -> str | None:
+    """The shard (`K/N`) a run ran, or None for an unsharded run: `runs.shard`, else (an older row) its selection."""
+    if run.get("shard"):
+        return str(run["shard"])
+    found = _SHARDED.search(run.get("selection") or "")
+    return found.group(1) if found else None
 
 
 def held_runs(store: "Store", now: datetime) -> list[dict]:
@@ -45,7 +51,7 @@ def held_runs(store: "Store", now: datetime) -> list[dict]:
     runs = list(reversed(store.runs(RUNS_LOOKED_AT)))
     held = []
     for run in runs:
-        if after is not None and run["id"] <= after or not is_shard_run(run.get("selection")):
+        if after is not None and run["id"] <= after or shard_of_run(run) is None:
             continue
         if after is None and (parse_iso(run["started_at"]) or now) < now - FIRST_LOOK_BACK:
             continue
@@ -65,7 +71,7 @@ def send_held(config: "Config", store: "Store", now: datetime) -> list[str]:
     if not runs:
         return []
     results = [result for run in runs for result in store.results_for_run(run["id"])]
-    counts = {int(m.group(1)) for run in runs if (m := re.search(r"shard \d+/(\d+)$", run["selection"]))}
+    counts = {int(str(shard_of_run(run)).split("/")[1]) for run in runs}
     scope = f"{len(runs)} shard run{'s' if len(runs) != 1 else ''}" + (f" of {counts.pop()} shards" if len(counts) == 1 else "")
     outcome = RunResult(runs[-1]["id"], runs[0]["started_at"], runs[-1].get("finished_at"), results,
                         reports_dir=config.settings.reports_dir)

@@ -32,7 +32,7 @@ file next to the database (`history.db-reserve`), given back when the disk is fu
 
 On PostgreSQL there is no file: the reserve is not needed (the server's disk
 full is mapped to `DiskFull` by error type), and a `running` run is judged
-by pid only when it ran on this host (see `PgStore`).
+by its session's advisory lock (`run-alive:<id>`), not by pid or host (see `PgStore`).
 
     store = open_store("data/history.db")                  # or "postgresql://fw:${DB_PASSWORD}@db/funnelwatch"
     run_id, started = store.begin_run("all checks")

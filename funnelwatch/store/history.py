@@ -74,16 +74,24 @@ class RunsAndResults:
     def json_text(column: str, key: str) -> str:
         raise NotImplementedError
 
+    def _hold_run(self, run_id: int) -> None:
+        """Say "this run is alive" for as long as this store is open (PostgreSQL: a session advisory lock)."""
+
+    def _let_go_run(self, run_id: int) -> None:
+        """This run is over: stop saying it is alive."""
+
     # --- runs -----------------------------------------------------------------
 
-    def begin_run(self, selection: str) -> tuple[int, datetime]:
+    def begin_run(self, selection: str, shard: str | None = None) -> tuple[int, datetime]:
+        """A new `running` run of `selection` (and of one shard, `K/N`); its id and start time."""
         self._check_writable()
         started = self.clock.now()
         with self.transaction():
             run_id = self.insert_row(
                 "runs", {"started_at": iso(started), "state": "running", "pid": os.getpid(), "selection": selection,
-                         "process": process_stamp(os.getpid()), "host": socket.gethostname()}
+                         "shard": shard, "process": process_stamp(os.getpid()), "host": socket.gethostname()}
             )
+            self._hold_run(run_id)  # before the row is seen by anyone: a visible running run is held until it ends
         self.keep_reserve()  # room to mark this run even if the disk fills up under it
         return run_id, started
 
@@ -91,6 +99,7 @@ class RunsAndResults:
         finished = self.clock.now()
         with self.transaction():
             self.update_row("runs", run_id, {"finished_at": iso(finished), "state": "complete", "exit_code": exit_code})
+        self._let_go_run(run_id)
         return finished
 
     def abandon_run(self, run_id: int) -> None:
@@ -101,6 +110,7 @@ class RunsAndResults:
         with self.transaction():
             self.update_row("runs", run_id, {"finished_at": iso(self.clock.now()), "state": "incomplete"})
             self.ledger.release_dead_run(run_id)
+        self._let_go_run(run_id)
 
     def run(self, run_id: int) -> dict[str, Any]:
         return self.get_row("runs", run_id)

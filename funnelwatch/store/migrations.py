@@ -218,6 +218,12 @@ def _v8_report_pages(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v9_run_shard(db: sqlite_utils.Database) -> None:
+    # Which shard a run ran (`K/N`; null for an unsharded run, and for runs before this version, whose
+    # `selection` text says it): `shard_alerts: at_report` finds the held shard runs by it.
+    table(db, "runs").add_column("shard", str)
+
+
 #: Append-only: migration N brings the schema from version N-1 to N.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent, _v6_maintenance, _v7_run_host,
-                                                             _v8_report_pages]
+                                                             _v8_report_pages, _v9_run_shard]

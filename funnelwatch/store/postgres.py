@@ -14,10 +14,16 @@ read-only folder) replaced by what a server needs:
   hold on PostgreSQL as they are (the second UPDATE waits on the row lock, then
   re-reads the state and changes nothing); `reserve` is serialised per check by
   `serialise()` (`pg_advisory_xact_lock`), as BEGIN IMMEDIATE serialises it on SQLite.
-- Abandoned runs: a pid means something only on its host. A `running` run of
-  this host (`runs.host`) whose process is gone is marked `incomplete`; a run
-  of another host is left to that host, unless it started more than
-  `STALE_RUN_S` ago (no run lasts a day: its machine is gone).
+- Abandoned runs: a pid means something only on its host, and in Kubernetes
+  every pod is a new host. So each run says it is alive with a session-level
+  advisory lock `run-alive:<id>`, taken on the store's connection in the
+  transaction that inserts its row (nobody sees the row before the lock is
+  held) and let go when it finishes or is abandoned, or with the session (a
+  killed process's connection drops, and the server drops its locks). An
+  opener judges a `running` run dead when `pg_try_advisory_xact_lock` on its
+  key succeeds, and marks it `incomplete` in that same short transaction (its
+  reservations released), whatever host it ran on. Session locks need a
+  session per client: behind a pooler, use session mode (as for the run lock).
 - Errors are mapped by type at this one boundary: a server that cannot be
   reached, a refused login, a full server disk (`DiskFull`) become
   `FunnelwatchError`s naming `postgresql://user@host:port/db`, never the password.
@@ -30,7 +36,6 @@ import hashlib
 import os
 import socket
 import time
-from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
@@ -39,7 +44,7 @@ import psycopg
 import psycopg.errors
 from psycopg.rows import dict_row
 
-from ..clock import SYSTEM_CLOCK, Clock, iso
+from ..clock import SYSTEM_CLOCK, Clock
 from ..database_url import password, shown, user
 from ..errors import FunnelwatchError
 from ..locking import RunBusy
@@ -47,8 +52,6 @@ from ..redaction import Redactor
 from . import DiskFull, Store
 from .postgres_schema import ID_TABLES, PG_MIGRATIONS
 
-#: A `running` run of another host that started this long ago is judged abandoned (its machine is gone).
-STALE_RUN_S = 24 * 3600
 #: Waited for the server on connect (unless the URL says `connect_timeout`).
 CONNECT_TIMEOUT_S = 10
 
@@ -56,6 +59,11 @@ CONNECT_TIMEOUT_S = 10
 def advisory_key(name: str) -> int:
     """A signed 64-bit advisory lock key for a name (stable across processes and hosts)."""
     return int.from_bytes(hashlib.sha256(f"funnelwatch:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def alive_key(run_id: int) -> int:
+    """The advisory lock a run holds while it runs (`run-alive:<id>`): free means its process is gone."""
+    return advisory_key(f"run-alive:{run_id}")
 
 
 @lru_cache(maxsize=1024)
@@ -255,19 +263,19 @@ class PgStore(Store):
     def release_reserve(self) -> bool:
         return False
 
-    def _mark_abandoned_runs(self) -> None:
-        """Runs of this host are judged by pid; another host's only when older than `STALE_RUN_S`."""
-        from . import _alive
+    def _hold_run(self, run_id: int) -> None:
+        """A session lock (kept past the transaction it is taken in) on `run-alive:<id>`, until `_let_go_run` or close."""
+        self.db.execute("select pg_advisory_lock(?)", [alive_key(run_id)])
 
-        here = socket.gethostname()
-        stale = iso(self.clock.now() - timedelta(seconds=STALE_RUN_S))
-        for row in list(self.db.query("select id, pid, process, host, started_at from runs where state = 'running'")):
-            if row["host"] == here:
-                dead = not _alive(row["pid"], row["process"])
-            else:  # ISO-8601 UTC text compares as time
-                dead = (row["started_at"] or "") < (stale or "")
-            if dead:
-                self.mark_abandoned(row["id"])
+    def _let_go_run(self, run_id: int) -> None:
+        self.db.execute("select pg_advisory_unlock(?)", [alive_key(run_id)])
+
+    def _mark_abandoned_runs(self) -> None:
+        """A `running` run whose alive lock nobody holds is dead (its session is gone), on whatever host it ran."""
+        for row in list(self.db.query("select id from runs where state = 'running'")):
+            with self.transaction():  # the try-lock goes with this transaction: a later opener may judge again
+                if self.db.execute("select pg_try_advisory_xact_lock(?)", [alive_key(row["id"])]).fetchone()[0]:
+                    self.mark_abandoned(row["id"])
 
     def close(self) -> None:
         self.db.conn.close()

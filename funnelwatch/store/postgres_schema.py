@@ -90,9 +90,13 @@ def _v8_report_pages(db: Any) -> None:
                   index_rows text, built_at text)""")
 
 
+def _v9_run_shard(db: Any) -> None:
+    db.execute("alter table runs add column shard text")
+
+
 #: Append-only, one per SQLite migration: migration N brings the schema from version N-1 to N.
 PG_MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5_digests_sent, _v6_maintenance, _v7_run_host,
-                                             _v8_report_pages]
+                                             _v8_report_pages, _v9_run_shard]
 
 #: The tables with an `id` identity column (an insert returns it; `migrate --to` moves their sequences).
 ID_TABLES = ("runs", "results", "probes", "maintenance_windows")
