@@ -322,29 +322,32 @@ class AdvisoryRunLock:
         started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         conn = connect(self.url, self.redactor, f"funnelwatch pid {os.getpid()} on {socket.gethostname()} since {started}")
         try:
-            if self.key != self.base and not conn.execute(
-                    "select pg_try_advisory_lock_shared(%s)", [self.base]).fetchone()[0]:  # type: ignore[index]
-                if self.on_overlap == "exit":
-                    raise RunBusy(
-                        f"an unsharded funnelwatch run is using {shown(self.url)} — this run of {self.name} exits "
-                        "without checking; set `on_overlap: wait` in config/funnelwatch.yaml to queue behind it instead"
-                    )
-                self.notify(f"waiting for the unsharded funnelwatch run on {shown(self.url)} to finish")
-                conn.execute("select pg_advisory_lock_shared(%s)", [self.base])
-            if not conn.execute("select pg_try_advisory_lock(%s)", [self.key]).fetchone()[0]:  # type: ignore[index]
-                holder = self._holder(conn)
-                what = "" if self.name == "run" else f" for {self.name}"
-                if self.on_overlap == "exit":
-                    raise RunBusy(
-                        f"another funnelwatch run{holder}{what} is using {shown(self.url)} — this run exits without checking; "
-                        "set `on_overlap: wait` in config/funnelwatch.yaml to queue behind it instead"
-                    )
-                self.notify(f"waiting for the other funnelwatch run{holder}{what} on {shown(self.url)} to finish")
-                conn.execute("select pg_advisory_lock(%s)", [self.key])
+            if self.key != self.base:  # a shard shares the history with the other shards, never with an unsharded run
+                self._take(conn, "_shared", self.base, ("an unsharded", "the unsharded"), lambda: "funnelwatch run",
+                           f" — this run of {self.name}")
+            what = "" if self.name == "run" else f" for {self.name}"
+            self._take(conn, "", self.key, ("another", "the other"), lambda: f"funnelwatch run{self._holder(conn)}{what}",
+                       " — this run")
         except BaseException:
             conn.close()
             raise
         self._conn = conn
+
+    def _take(self, conn: psycopg.Connection[Any], mode: str, key: int, articles: tuple[str, str],
+              run: Callable[[], str], this: str) -> None:
+        """Hold `key` (`mode` "": alone, "_shared": with others) at once, else exit (`RunBusy`) or wait (`on_overlap`).
+
+        `run()` names the holder (asked only when there is one); `articles` are "another" / "the other"."""
+        if conn.execute(f"select pg_try_advisory_lock{mode}(%s)", [key]).fetchone()[0]:  # type: ignore[index]
+            return
+        holder = run()
+        if self.on_overlap == "exit":
+            raise RunBusy(
+                f"{articles[0]} {holder} is using {shown(self.url)}{this} exits without checking; "
+                "set `on_overlap: wait` in config/funnelwatch.yaml to queue behind it instead"
+            )
+        self.notify(f"waiting for {articles[1]} {holder} on {shown(self.url)} to finish")
+        conn.execute(f"select pg_advisory_lock{mode}(%s)", [key])
 
     def _holder(self, conn: psycopg.Connection[Any]) -> str:
         """` (funnelwatch pid 12 on web-1 since …)`: the holding session's application_name, when the server tells."""
