@@ -316,3 +316,76 @@ def test_transient_5xx_on_the_first_request_that_passes_on_retry_is_flaky(projec
     result = project.run_one()
     assert (result.status, result.attempts) == (Status.FLAKY, 2)
     assert result.category is Category.HTTP_STATUS and "HTTP 503" in result.reason
+
+
+def test_a_page_that_only_a_same_origin_frame_moves_on_after_load_is_followed(project, site):
+    site.page("/go/framed", "<p>One moment…</p><iframe src='/go/frame-hop'></iframe>")
+    site.page("/go/frame-hop", "<script>addEventListener('load', () => "
+                               "setTimeout(() => top.location.replace('/lp/hipaa' + top.location.search), 100))</script>")
+    site.page("/lp/hipaa", LP)
+    ad_check(project, site, "/go/framed")
+    result = project.run_one()
+    assert result.status is Status.PASS, result.reason
+    assert [h["kind"] for h in result.evidence["ad"]["chain"]] == ["js", "final"]
+
+
+def test_a_page_moved_on_by_an_inline_handler_after_load_is_followed(project, site):
+    site.page("/go/handler", "<body onload=\"setTimeout(() => location.replace('/lp/hipaa' + location.search), 100)\">"
+                             "<p>One moment…</p></body>")
+    site.page("/lp/hipaa", LP)
+    ad_check(project, site, "/go/handler")
+    result = project.run_one()
+    assert result.status is Status.PASS, result.reason
+    assert [h["kind"] for h in result.evidence["ad"]["chain"]] == ["js", "final"]
+
+
+def test_a_page_moved_on_by_a_refresh_header_is_followed(project, site):
+    site.route("/go/refresh", lambda r: Response(200, "<p>One moment…</p>",
+                                                 {"Refresh": f"0;url=/lp/hipaa?{urlsplit(r.url).query}"}))
+    site.page("/lp/hipaa", LP)
+    ad_check(project, site, "/go/refresh")
+    result = project.run_one()
+    assert result.status is Status.PASS, result.reason
+    assert [h["kind"] for h in result.evidence["ad"]["chain"]][-1] == "final"
+    assert len(result.evidence["ad"]["chain"]) == 2
+
+
+def test_only_a_page_with_nothing_that_could_move_it_on_is_ready_at_its_load_event(site):
+    """A static page skips the network quiet and the tracker-hop grace; anything that could hop does not."""
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    from funnelwatch.browser import launch
+    from funnelwatch.steps.redirects import ChainRecorder
+
+    pages = {
+        "/static/plain": ("<h1>Offer</h1><img src='/static/none.png' alt=''><a href='/lp/hipaa'>go</a>", {}),
+        "/static/script": ("<h1>Offer</h1><script>1</script>", {}),
+        "/static/frame": ("<h1>Offer</h1><iframe src='/static/plain'></iframe>", {}),
+        "/static/handler": ("<h1 onclick='1'>Offer</h1>", {}),
+        "/static/meta": ("<meta http-equiv='refresh' content='30'><h1>Offer</h1>", {}),
+        "/static/header": ("<h1>Offer</h1>", {"Refresh": "30"}),
+    }
+    for path, (html, headers) in pages.items():
+        site.page(path, html, headers=headers)
+
+    async def judged() -> dict[str, bool]:
+        found = {}
+        async with async_playwright() as playwright:
+            browser = await launch(playwright)
+            page = await browser.new_page()
+            for path in pages:
+                recorder = await ChainRecorder(page).attach()
+                await page.goto(site.url(path), wait_until="load")
+                for _ in range(40):  # the page reports itself from its load event
+                    if recorder.is_static():
+                        break
+                    await asyncio.sleep(0.05)
+                found[path] = recorder.is_static()
+                recorder.detach()
+            await browser.close()
+        return found
+
+    assert asyncio.run(judged()) == {"/static/plain": True, "/static/script": False, "/static/frame": False,
+                                     "/static/handler": False, "/static/meta": False, "/static/header": False}
