@@ -156,7 +156,7 @@ async def _settle(recorder: ChainRecorder, deadline: float, evidence: dict[str, 
         if recorder.hop_count > MAX_HOPS:
             return now
         ready = recorder.ready_at(now)
-        if ready is not None and (recorder.is_static() or now - max(ready, recorder.last_nav_at) >= CLIENT_HOP_GRACE_S):
+        if ready is not None and now - max(ready, recorder.last_nav_at) >= CLIENT_HOP_GRACE_S:
             return ready
         if now >= deadline:
             return ready

@@ -40,18 +40,11 @@ META_REFRESH_WAIT_S = 5.0
 NO_LOAD_QUIET_S = 2.0
 
 _BINDING = "__funnelwatchMetaRefresh"
-#: What lets a document move on by itself after its load event: script (elements or inline `on…`
-#: handlers), frames and plugins (their scripts may navigate the top), a meta refresh.
-_CAN_HOP = "script, iframe, frame, object, embed, portal, fencedframe, meta[http-equiv=\"refresh\" i]"
 _META_SCRIPT = (
     "document.addEventListener('DOMContentLoaded', () => {"
     " const m = document.querySelector('meta[http-equiv=\"refresh\" i]');"
     " if (m && window.%s) window.%s(location.href, m.getAttribute('content') || ''); });"
-    "window.addEventListener('load', () => {"
-    " if (window.top !== window || !window.%s || document.querySelector('%s')) return;"
-    " const handlers = document.evaluate(\"count(//@*[starts-with(name(), 'on')])\", document, null, 1, null);"
-    " if (!handlers.numberValue) window.%s(location.href, '', true); });"
-    % (_BINDING, _BINDING, _BINDING, _CAN_HOP.replace('"', '\\"'), _BINDING)
+    % (_BINDING, _BINDING)
 )
 _RECORDERS: "weakref.WeakKeyDictionary[Any, ChainRecorder]" = weakref.WeakKeyDictionary()
 _WATCHED: "weakref.WeakSet[Any]" = weakref.WeakSet()
@@ -96,9 +89,6 @@ class ChainRecorder:
         self._hop_of: dict[Any, RedirectHop] = {}
         self.meta_refresh_urls: set[str] = set()
         self.hop_expected_by = 0.0
-        #: The URL of the current document if, at its load event, it had nothing that could move it on (`_CAN_HOP`).
-        self.static_url: str | None = None
-        self.refresh_header = False  # the current document's answer carries a Refresh header (a hop to come)
         self._bodies: list[tuple[RedirectHop, asyncio.Task[Any], str]] = []
         self._handlers = {
             "request": self._on_request,
@@ -160,7 +150,6 @@ class ChainRecorder:
             hop.kind = "http"
             return
         refresh_header = "refresh" in response.headers
-        self.refresh_header = refresh_header
         self._bodies.append((hop, asyncio.ensure_future(_body_text(response)), "refresh" if refresh_header else ""))
 
     def _on_request_done(self, request: "Request") -> None:
@@ -188,7 +177,6 @@ class ChainRecorder:
             self.nav_pending = False
             self.committed_at = now
             self.dcl_at = self.load_at = None
-            self.static_url = None
 
     def _on_dcl(self, _: Any) -> None:
         self.dcl_at = time.monotonic()
@@ -214,8 +202,6 @@ class ChainRecorder:
         """When the current document became ready, or None while it is not yet (or is about to hop on)."""
         if self.nav_pending or self.committed_at is None or self.dcl_at is None or now < self.hop_expected_by:
             return None
-        if self.is_static():
-            return self.load_at
         self._update_quiet(now)
         quiet = now - self.quiet_since if self.quiet_since is not None else 0.0
         if self.load_at is not None:
@@ -227,20 +213,6 @@ class ChainRecorder:
         if quiet >= NO_LOAD_QUIET_S:
             return max(self.dcl_at, self.quiet_since or self.dcl_at)
         return None
-
-    def is_static(self) -> bool:
-        """The current document has loaded and nothing in it can move it on or fetch more: ready at its load event.
-
-        A static page (no script, frame, plugin, inline handler, meta refresh or
-        Refresh header) neither hops nor renders late copy, so neither the
-        network quiet nor the tracker-hop grace has anything to wait for.
-        """
-        if self.load_at is None or self.static_url is None or self.refresh_header:
-            return False
-        try:
-            return self.static_url == self.page.url
-        except Exception:
-            return False
 
     def page_started_at(self) -> float:
         """When the browser asked for the final document (tracker hops before it are not its load time)."""
@@ -271,11 +243,9 @@ async def _watch_meta_refresh(page: "Page") -> None:
         return
     _WATCHED.add(page)
 
-    def seen(_source: Any, url: str, content: str = "", static: bool = False) -> None:
+    def seen(_source: Any, url: str, content: str = "") -> None:
         recorder = _RECORDERS.get(page)
-        if recorder is not None and static:
-            recorder.static_url = url
-        elif recorder is not None:
+        if recorder is not None:
             recorder.meta_refresh_urls.add(url)
             refresh = parse_refresh(content or "")
             if refresh is not None and refresh[0] <= META_REFRESH_WAIT_S:
