@@ -316,3 +316,36 @@ def test_transient_5xx_on_the_first_request_that_passes_on_retry_is_flaky(projec
     result = project.run_one()
     assert (result.status, result.attempts) == (Status.FLAKY, 2)
     assert result.category is Category.HTTP_STATUS and "HTTP 503" in result.reason
+
+
+def test_a_page_that_only_a_same_origin_frame_moves_on_after_load_is_followed(project, site):
+    site.page("/go/framed", "<p>One moment…</p><iframe src='/go/frame-hop'></iframe>")
+    site.page("/go/frame-hop", "<script>addEventListener('load', () => "
+                               "setTimeout(() => top.location.replace('/lp/hipaa' + top.location.search), 100))</script>")
+    site.page("/lp/hipaa", LP)
+    ad_check(project, site, "/go/framed")
+    result = project.run_one()
+    assert result.status is Status.PASS, result.reason
+    assert [h["kind"] for h in result.evidence["ad"]["chain"]] == ["js", "final"]
+
+
+def test_a_page_moved_on_by_an_inline_handler_after_load_is_followed(project, site):
+    site.page("/go/handler", "<body onload=\"setTimeout(() => location.replace('/lp/hipaa' + location.search), 100)\">"
+                             "<p>One moment…</p></body>")
+    site.page("/lp/hipaa", LP)
+    ad_check(project, site, "/go/handler")
+    result = project.run_one()
+    assert result.status is Status.PASS, result.reason
+    assert [h["kind"] for h in result.evidence["ad"]["chain"]] == ["js", "final"]
+
+
+def test_a_page_moved_on_by_a_refresh_header_is_followed(project, site):
+    site.route("/go/refresh", lambda r: Response(200, "<p>One moment…</p>",
+                                                 {"Refresh": f"0;url=/lp/hipaa?{urlsplit(r.url).query}"}))
+    site.page("/lp/hipaa", LP)
+    ad_check(project, site, "/go/refresh")
+    result = project.run_one()
+    assert result.status is Status.PASS, result.reason
+    assert [h["kind"] for h in result.evidence["ad"]["chain"]][-1] == "final"
+    assert len(result.evidence["ad"]["chain"]) == 2
+
