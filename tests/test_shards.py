@@ -405,8 +405,9 @@ def test_per_shard_is_the_default_and_report_sends_nothing(project, site, receiv
 def test_the_specs_run_line_names_only_options_run_takes():
     from funnelwatch.cli import cli as group
 
-    spec = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "PRODUCT.md"  # as tests/test_docs.py SPEC
-    line = next(row for row in spec.read_text(encoding="utf-8").splitlines() if row.startswith("| `funnelwatch run "))
+    from .fixtures.spec import spec_text
+
+    line = next(row for row in spec_text().splitlines() if row.startswith("| `funnelwatch run "))
     promised = set(re.findall(r"\[(--[a-z-]+)", line))
     assert "--shard" in promised
     taken = {opt for param in group.commands["run"].params for opt in param.opts}
