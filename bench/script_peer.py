@@ -26,7 +26,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from common import BENCH_CONFIG, Funnel, Row, bench_funnels, emit, install_funnels
+from common import BENCH_CHECK, BENCH_CONFIG, Funnel, Row, bench_funnels, emit, install_funnels
 
 import funnelwatch
 from funnelwatch.browser import launch, new_context
@@ -36,31 +36,9 @@ CONCURRENCY = 4
 TARGETS = {"passing": 1.10, "failing": 1.5}
 MISSING = "Spring sale {n}"  # what the failing funnels must show and never do
 
-FAILING_CHECK = """\
-name: Bench funnel {n}
-landing:
-  url: {url}
-  must_show: [Bench offer {n}, {missing}]
-form:
-  fill:
-    email: bench+{{token}}@example.com
-  success:
-    url_contains: /thanks/{n}
-    text: Check your inbox
-"""
-
-PASSING_CHECK = """\
-name: Bench funnel {n}
-landing:
-  url: {url}
-  must_show: [Bench offer {n}]
-form:
-  fill:
-    email: bench+{{token}}@example.com
-  success:
-    url_contains: /thanks/{n}
-    text: Check your inbox
-"""
+#: The bench's own check (bench/common.py), and its twin that also wants a phrase the page never shows.
+PASSING_CHECK = BENCH_CHECK
+FAILING_CHECK = BENCH_CHECK.replace("must_show: [Bench offer {n}]", "must_show: [Bench offer {n}, {missing}]")
 
 
 # --- the hand-written script ------------------------------------------------------------------
