@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from .form_find import FoundForm
 
 POLL_S = 0.1
+#: A page that keeps nudging (a chatty tracker) is looked at no more often than this.
+MIN_LOOK_GAP_S = 0.02
+#: Page events after which the outcome may have changed: the judge looks again at once rather than at its next poll.
+_NUDGES = ("load", "domcontentloaded", "framenavigated", "response", "requestfinished", "requestfailed", "pageerror")
 QUIET_S = 0.8
 HTML5_WAIT_S = 0.5
 #: The longest a reached thank-you URL is given for its text to appear (a settled page is judged at once).
@@ -79,12 +83,32 @@ class Judge:
         self.settle_s = settle_s
 
     async def verdict(self) -> Verdict:
+        """Look, judge, and look again when the page next does something (at the latest after `POLL_S`)."""
+        nudged = asyncio.Event()
+        page = self.ctx.page
+
+        def nudge(_: Any) -> None:
+            nudged.set()
+
+        for event in _NUDGES:
+            page.on(event, nudge)  # type: ignore[call-overload]
+        try:
+            return await self._watch(nudged)
+        finally:
+            for event in _NUDGES:
+                try:
+                    page.remove_listener(event, nudge)
+                except Exception:
+                    pass
+
+    async def _watch(self, nudged: asyncio.Event) -> Verdict:
         began = time.monotonic()
         deadline = began + self.ctx.timeout_s
         messages_since: tuple[tuple[str, ...], float] = ((), began)
         url_ok_since: float | None = None
         errors_seen, last_error_at = 0, began
         while True:
+            nudged.clear()  # what happens from here on is seen by the next look
             seen = await look(self.ctx.page, self.form, self.mark, self.before_messages)
             now = time.monotonic()
             subs, navs = self.traffic.submissions(), self.traffic.navigations()
@@ -114,7 +138,11 @@ class Judge:
             if done is not None:
                 done.seen, done.waited_s = seen, now - began
                 return done
-            await asyncio.sleep(POLL_S)
+            try:
+                await asyncio.wait_for(nudged.wait(), POLL_S)
+            except asyncio.TimeoutError:
+                continue
+            await asyncio.sleep(max(0.0, MIN_LOOK_GAP_S - (time.monotonic() - now)))
 
     def errors(self) -> list[dict[str, Any]]:
         return self.ctx.page_errors[self.errors_from:]

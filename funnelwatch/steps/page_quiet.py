@@ -10,7 +10,9 @@ wait as the ceiling (a page that keeps changing, e.g. a ticker, still gets it).
 
 Requests of other origins do not count: chat widgets and beacons poll for ever.
 A copy change with neither a request nor a DOM change in sight (a timer that
-renders after a pause longer than `QUIET_S`) is not waited for.
+renders after a pause longer than `QUIET_S`) is not waited for. A page with
+nothing left to run at all (`page_idle`: no own request, no short timer, no
+animation frame) is settled at once: no wait can bring it more copy.
 
     text = await read_until(ctx, visible_text, lambda text: contains(text, "Free trial"), cap_s=3.0)
 """
@@ -21,6 +23,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit
+
+from . import page_idle
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Request, Response
@@ -61,6 +65,10 @@ class OwnRequests:
         self.page = page
         self.pending: set[Any] = set()
         self.changed_at = time.monotonic()
+        #: Requests of any origin in flight, and when that last changed: for the shortcut (`page_idle`) only,
+        #: which a third-party script still loading (an A/B test swapping the headline) must hold back.
+        self.any_pending: set[Any] = set()
+        self.any_changed_at = self.changed_at
 
     def attach(self) -> "OwnRequests":
         self.page.on("request", self._on_request)
@@ -70,6 +78,8 @@ class OwnRequests:
         return self
 
     def _on_request(self, request: "Request") -> None:
+        self.any_pending.add(request)
+        self.any_changed_at = time.monotonic()
         try:
             own = _origin(request.url) == _origin(self.page.url)
         except Exception:
@@ -83,6 +93,9 @@ class OwnRequests:
         self._on_done(response.request)
 
     def _on_done(self, request: "Request") -> None:
+        if request in self.any_pending:
+            self.any_pending.discard(request)
+            self.any_changed_at = time.monotonic()
         if request in self.pending:
             self.pending.discard(request)
             self.changed_at = time.monotonic()
@@ -112,7 +125,14 @@ async def settled(ctx: "StepContext") -> bool:
     if requests is not None and requests.pending:
         return False
     quiet_net = time.monotonic() - (requests.changed_at if requests is not None else ctx.started)
-    return count >= 0 and min(quiet_dom, quiet_net) >= QUIET_S
+    return count >= 0 and (min(quiet_dom, quiet_net) >= QUIET_S or await _nothing_due(ctx, requests))
+
+
+async def _nothing_due(ctx: "StepContext", requests: "OwnRequests | None") -> bool:
+    """No request in flight or just ended, and nothing left to run on the page (`page_idle`): settled now."""
+    if requests is None or requests.any_pending or time.monotonic() - requests.any_changed_at < page_idle.SETTLE_MS / 1000:
+        return False
+    return not await page_idle.pending(ctx.page)
 
 
 async def read_until(ctx: "StepContext", read: Callable[["Page"], Awaitable[T]], enough: Callable[[T], bool],
@@ -128,6 +148,8 @@ async def read_until(ctx: "StepContext", read: Callable[["Page"], Awaitable[T]],
     deadline = time.monotonic() + cap_s
     requests: OwnRequests | None = getattr(ctx, "own_requests", None)
     seen, _ = await _changes(ctx.page)
+    if await _nothing_due(ctx, requests):
+        return await read(ctx.page)  # nothing can bring more copy: read once more (it may have changed) and judge
     while time.monotonic() < deadline:
         await asyncio.sleep(_POLL_S)
         count, quiet_dom = await _changes(ctx.page)
@@ -141,4 +163,6 @@ async def read_until(ctx: "StepContext", read: Callable[["Page"], Awaitable[T]],
         busy = requests is not None and bool(requests.pending)
         if not busy and count >= 0 and min(quiet_dom, quiet_net) >= QUIET_S:
             return reading  # settled, and read since its last change
+        if not busy and await _nothing_due(ctx, requests):
+            return await read(ctx.page)
     return await read(ctx.page)

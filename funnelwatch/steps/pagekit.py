@@ -12,6 +12,7 @@ from ..errors import StepFailed
 from ..hops import repeating_urls
 from ..netguard import block_reason
 from ..results import Category
+from . import page_idle
 from .message_match import fold, phrase_in
 from .redirects import ChainRecorder, RedirectHop
 
@@ -147,6 +148,7 @@ async def _freeze(page: "Page") -> None:
 async def _settle(recorder: ChainRecorder, deadline: float, evidence: dict[str, Any]) -> float | None:
     """Wait until the current page is ready and no tracker hop follows; the time it became ready.
 
+    A page with nothing left to run (`page_idle`) is ready at its load event, at once.
     Gives up at once when the tab crashed (the runner's crash listener sets `_crashed`).
     """
     while True:
@@ -160,6 +162,8 @@ async def _settle(recorder: ChainRecorder, deadline: float, evidence: dict[str, 
             return ready
         if now >= deadline:
             return ready
+        if recorder.may_be_final(now) and not await page_idle.pending(recorder.page) and recorder.may_be_final(time.monotonic()):
+            return recorder.load_at  # nothing left that could hop or fetch: the network quiet and the grace would only wait
         await asyncio.sleep(_POLL_S)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..hops import has_meta_refresh, parse_refresh
+from . import page_idle
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Request, Response
@@ -86,6 +87,8 @@ class ChainRecorder:
         self.load_at: float | None = None
         self.in_flight: set[Any] = set()
         self.quiet_since: float | None = self.started
+        self.net_changed_at = self.started  # the last request that started or ended, any origin
+        self.refresh_header = False  # the current document's answer carries a Refresh header: a hop to come
         self._hop_of: dict[Any, RedirectHop] = {}
         self.meta_refresh_urls: set[str] = set()
         self.hop_expected_by = 0.0
@@ -127,10 +130,12 @@ class ChainRecorder:
     def _on_request(self, request: "Request") -> None:
         now = time.monotonic()
         self.in_flight.add(request)
+        self.net_changed_at = now
         self._update_quiet(now)
         if not self._is_main_nav(request):
             return
         self.hop_expected_by = 0.0
+        self.refresh_header = False
         if request.redirected_from is None and self.hops and self.hops[-1].kind == "final":
             self.hops[-1].kind = "client"
         hop = RedirectHop(request.url, now - self.started)
@@ -150,10 +155,13 @@ class ChainRecorder:
             hop.kind = "http"
             return
         refresh_header = "refresh" in response.headers
+        self.refresh_header = refresh_header
         self._bodies.append((hop, asyncio.ensure_future(_body_text(response)), "refresh" if refresh_header else ""))
 
     def _on_request_done(self, request: "Request") -> None:
-        self.in_flight.discard(request)
+        if request in self.in_flight:
+            self.in_flight.discard(request)
+            self.net_changed_at = time.monotonic()
         self._update_quiet(time.monotonic())
 
     def _on_request_failed(self, request: "Request") -> None:
@@ -214,6 +222,12 @@ class ChainRecorder:
             return max(self.dcl_at, self.quiet_since or self.dcl_at)
         return None
 
+    def may_be_final(self, now: float) -> bool:
+        """Loaded, not leaving, no hop announced and the network silent: worth asking the page (`page_idle`)."""
+        return (not self.nav_pending and self.committed_at is not None and self.load_at is not None
+                and now >= self.hop_expected_by and not self.refresh_header and not self.in_flight
+                and now - max(self.net_changed_at, self.load_at) >= page_idle.SETTLE_MS / 1000)
+
     def page_started_at(self) -> float:
         """When the browser asked for the final document (tracker hops before it are not its load time)."""
         documents = [h for h in self.hops if h.kind != "history"]
@@ -253,7 +267,7 @@ async def _watch_meta_refresh(page: "Page") -> None:
 
     try:
         await page.expose_binding(_BINDING, seen)
-        await page.add_init_script(_META_SCRIPT)
+        await page.add_init_script(_META_SCRIPT + "\n" + page_idle.INIT_JS)
     except Exception:
         pass
 

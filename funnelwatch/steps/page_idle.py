@@ -1,0 +1,116 @@
+"""Whether anything is still due to happen on a loaded page: the shortcut past the waits that guess.
+
+funnelwatch waits a moment after every page is ready (a tracker's hop may
+follow) and before it calls copy missing (a script may still render it). Those
+waits are guesses made by the clock, and every page pays them. A page can
+instead be asked: a script can only act again from a timer, an animation or
+idle callback, an answer from the network, or a navigation it already started.
+`INIT_JS` (added to every document before its own scripts run) keeps count of
+the short timers, animation frames and idle callbacks still due, when script or
+DOM last ran, and whether the page started to leave; `pending(page)` reads it.
+When nothing is due, the waits end at once; when anything is, they run as
+before, so the shortcut can only make a check faster, never less careful.
+
+What it cannot see counts as pending: frames (their scripts may move the top
+page), plugins, a meta refresh, and the page's own network (the callers ask
+their request counters). Timers due later than `HORIZON_MS` are not waited for
+(the clock-based waits never waited for them either), nor are workers'
+messages and web sockets (chat widgets keep those open for ever).
+
+    await page.add_init_script(INIT_JS)   # once per page, before it navigates
+    ...
+    if not await pending(page):           # '' = nothing due: the page is as it will stay
+        ...
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+#: Timers due within this many milliseconds (and intervals that short) keep a page pending.
+HORIZON_MS = 1000
+#: Script, DOM or network activity this recent keeps a page pending: its consequences may not show yet.
+SETTLE_MS = 50
+
+INIT_JS = """(() => {
+  if (window.__funnelwatchIdle) return;
+  const w = window.__funnelwatchIdle = {timers: new Map(), intervals: new Set(), frames: new Set(), idles: new Set(),
+                                        leaving: false, last: performance.now()};
+  const touch = () => { w.last = performance.now(); };
+  const wrap = (fn, done) => typeof fn === 'function'
+    ? function (...a) { done(); touch(); return fn.apply(this, a); }
+    : function () { done(); touch(); return (0, eval)(String(fn)); };
+  const native = {st: setTimeout, ct: clearTimeout, si: setInterval, ci: clearInterval,
+                  raf: window.requestAnimationFrame, caf: window.cancelAnimationFrame,
+                  ric: window.requestIdleCallback, cic: window.cancelIdleCallback};
+  const forget = id => { w.timers.delete(id); w.intervals.delete(id); };
+  window.setTimeout = function (fn, delay, ...args) {
+    let id;
+    const ms = Math.max(0, Number(delay) || 0);
+    id = native.st.call(window, wrap(fn, () => w.timers.delete(id)), ms, ...args);
+    if (ms <= %(horizon)d) w.timers.set(id, performance.now() + ms);
+    return id;
+  };
+  window.setInterval = function (fn, delay, ...args) {
+    const ms = Math.max(0, Number(delay) || 0);
+    const id = native.si.call(window, wrap(fn, () => {}), ms, ...args);
+    if (ms <= %(horizon)d) w.intervals.add(id);
+    return id;
+  };
+  window.clearTimeout = function (id) { forget(id); return native.ct.call(window, id); };
+  window.clearInterval = function (id) { forget(id); return native.ci.call(window, id); };
+  if (native.raf) {
+    window.requestAnimationFrame = function (cb) {
+      let id;
+      id = native.raf.call(window, wrap(cb, () => w.frames.delete(id)));
+      w.frames.add(id);
+      return id;
+    };
+    window.cancelAnimationFrame = function (id) { w.frames.delete(id); return native.caf.call(window, id); };
+  }
+  if (native.ric) {
+    window.requestIdleCallback = function (cb, options) {
+      let id;
+      id = native.ric.call(window, wrap(cb, () => w.idles.delete(id)), options);
+      w.idles.add(id);
+      return id;
+    };
+    window.cancelIdleCallback = function (id) { w.idles.delete(id); return native.cic.call(window, id); };
+  }
+  if (window.navigation) {
+    navigation.addEventListener('navigate', e => {
+      touch();
+      if (!(e.destination && e.destination.sameDocument)) w.leaving = true;
+    });
+  }
+  addEventListener('pagehide', () => { w.leaving = true; });
+  new MutationObserver(touch).observe(document, {childList: true, subtree: true, characterData: true});
+})();""" % {"horizon": HORIZON_MS}
+
+# What is still due on the current document: '' when nothing is, else a few words saying what.
+_PENDING_JS = """() => {
+  const w = window.__funnelwatchIdle;
+  if (!w) return 'not watched';
+  if (document.readyState !== 'complete') return 'loading';
+  if (w.leaving) return 'navigating';
+  const now = performance.now();
+  for (const due of w.timers.values()) if (due > now - 1000) return 'a timer';
+  if (w.intervals.size) return 'an interval';
+  if (w.frames.size) return 'an animation frame';
+  if (w.idles.size) return 'an idle callback';
+  if (now - w.last < %(settle)d) return 'just changed';
+  if (document.querySelector('iframe, frame, object, embed, portal, fencedframe, meta[http-equiv="refresh" i]')) return 'frames';
+  return '';
+}""" % {"settle": SETTLE_MS}
+
+
+async def pending(page: "Page") -> str:
+    """What is still due on the page's current document ('' when nothing is); unanswerable counts as pending."""
+    try:
+        found = await page.evaluate(_PENDING_JS)
+    except Exception:  # navigating, or scripts disabled
+        return "unanswered"
+    return str(found) if isinstance(found, str) else "unanswered"
