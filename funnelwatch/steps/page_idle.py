@@ -102,7 +102,8 @@ _PENDING_JS = """() => {
   if (w.frames.size) return 'an animation frame';
   if (w.idles.size) return 'an idle callback';
   if (now - w.last < %(settle)d) return 'just changed';
-  if (document.querySelector('iframe, frame, object, embed, portal, fencedframe, meta[http-equiv="refresh" i]')) return 'frames';
+  if (document.querySelector('meta[http-equiv="refresh" i]')) return 'a meta refresh';
+  if (document.querySelector('iframe, frame, object, embed, portal, fencedframe')) return 'a frame';
   return '';
 }""" % {"settle": SETTLE_MS}
 
