@@ -11,8 +11,8 @@ wait as the ceiling (a page that keeps changing, e.g. a ticker, still gets it).
 Requests of other origins do not count: chat widgets and beacons poll for ever.
 A copy change with neither a request nor a DOM change in sight (a timer that
 renders after a pause longer than `QUIET_S`) is not waited for. A page with
-nothing left to run at all (`page_idle`: no own request, no short timer, no
-animation frame) is settled at once: no wait can bring it more copy.
+nothing left to run at all (`page_idle`: no request of any origin, no short
+timer, no animation frame) is settled at once: no wait can bring it more copy.
 
     text = await read_until(ctx, visible_text, lambda text: contains(text, "Free trial"), cap_s=3.0)
 """

@@ -162,8 +162,10 @@ async def _settle(recorder: ChainRecorder, deadline: float, evidence: dict[str, 
             return ready
         if now >= deadline:
             return ready
+        # Nothing left that could hop or fetch: the network quiet and the grace would only wait. Asked again
+        # after the page answered, since a request may have started while it did.
         if recorder.may_be_final(now) and not await page_idle.pending(recorder.page) and recorder.may_be_final(time.monotonic()):
-            return recorder.load_at  # nothing left that could hop or fetch: the network quiet and the grace would only wait
+            return recorder.load_at
         await asyncio.sleep(_POLL_S)
 
 
