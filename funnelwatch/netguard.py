@@ -201,7 +201,7 @@ async def guard_browser(browser: Any, guard: AddressGuard, answer_hits: bool = F
     pending: set[asyncio.Task[None]] = set()
     watch = _watches[browser] = HitWatch()
 
-    async def decide(event: dict[str, Any]) -> None:
+    async def decide(event: dict[str, Any], hit: bool = False) -> None:
         request_id, url = event["requestId"], event["request"]["url"]
         try:
             if guard.known(url):
@@ -218,6 +218,9 @@ async def guard_browser(browser: Any, guard: AddressGuard, answer_hits: bool = F
                 await session.send("Fetch.continueRequest", {"requestId": request_id})
         except Exception:  # the request was cancelled or the browser went away
             pass
+        finally:
+            if hit:
+                watch.answering -= 1
 
     async def answer(event: dict[str, Any]) -> None:
         """An empty 204, before anyone hears of the hit: a check that saw it cannot end while it is still paused."""
@@ -231,13 +234,15 @@ async def guard_browser(browser: Any, guard: AddressGuard, answer_hits: bool = F
         watch.tell(event)
 
     def on_paused(event: dict[str, Any]) -> None:
-        if answer_hits and _answered(event["request"], answer_globs):
+        hit = _answered(event["request"], answer_globs)
+        if hit:  # answered here, or (`analytics: send`) let go to its collector: either way the context waits for it
             watch.answering += 1
             watch.last_answer = asyncio.get_running_loop().time()
+        if answer_hits and hit:
             task = asyncio.ensure_future(answer(event))
         else:
             watch.tell(event)
-            task = asyncio.ensure_future(decide(event))
+            task = asyncio.ensure_future(decide(event, hit))
         pending.add(task)
         task.add_done_callback(pending.discard)
 
@@ -256,9 +261,10 @@ class HitWatch:
 
     def __init__(self) -> None:
         self.watchers: dict[str, Callable[[dict[str, Any], str], None]] = {}
-        #: Hits paused and not yet answered: a context must not close on them (Chromium would let them go out).
+        #: Hits paused and not yet answered (or, with `analytics: send`, not yet let go): a context must not close
+        #: on them (Chromium would let an answered hit go out, and drop a sent one before it reached its collector).
         self.answering = 0
-        self.last_answer = 0.0  # loop time of the last hit paused for an answer
+        self.last_answer = 0.0  # loop time of the last hit paused
 
     async def settled(self, timeout_s: float = ANSWER_SETTLE_S) -> None:
         """Wait (briefly) until every paused hit got its answer and the hits of a burst stopped arriving.
