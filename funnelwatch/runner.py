@@ -31,6 +31,7 @@ from .results import Category, CheckResult, Status, StepRecord
 from .shards import Shard
 from .steps import KINDS, RunServices, kinds_of, steps_of
 from .steps.base import StepContext
+from .steps.redirects import prepare_context
 from .store import DiskFull, Store, free_bytes
 from .threads import in_daemon_thread
 from .units import format_size
@@ -305,7 +306,9 @@ class Runner:
         timeout_s = self.settings.browser.timeout
         context.set_default_timeout(timeout_s * 1000)
         context.set_default_navigation_timeout(timeout_s * 1000)
-        tracing = False if item.check.uses_secrets else await _start_tracing(context)
+        traced, _ = await asyncio.gather(_no_trace() if item.check.uses_secrets else _start_tracing(context),
+                                         prepare_context(context))
+        tracing = bool(traced)
         try:
             page = await context.new_page()
         except Exception:
@@ -460,6 +463,11 @@ def _public(evidence: dict[str, Any]) -> dict[str, Any]:
 #: form journey (bench/RESULTS.md, #21): the filmstrip with snapshots cost 0.4 s of CPU over no trace,
 #: snapshots alone 0.1-0.25 s, paid by every check that passes too; the failure's full-page screenshot is kept anyway.
 TRACE_OPTIONS = {"screenshots": False, "snapshots": True, "sources": False}
+
+
+async def _no_trace() -> bool:
+    """A check that fills secrets keeps no trace (traces record typed values)."""
+    return False
 
 
 async def _start_tracing(context: Any) -> bool:

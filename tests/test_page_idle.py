@@ -111,3 +111,51 @@ def test_a_page_never_watched_is_pending(site):
             return found
 
     assert asyncio.run(go()) == "not watched"
+
+
+async def _load_and(url: str, then: str, wait_s: float) -> tuple[str, object]:
+    """Load `url` watched, wait, then (what is due, what `then` evaluates to)."""
+    async with async_playwright() as playwright:
+        chromium = await browser.launch(playwright)
+        try:
+            page = await chromium.new_page()
+            await page.add_init_script(page_idle.INIT_JS)
+            await page.goto(url, wait_until="load")
+            await asyncio.sleep(wait_s)
+            return await page_idle.pending(page), await page.evaluate(then)
+        finally:
+            await chromium.close()
+
+
+@pytest.mark.parametrize("name, script", [
+    ("fetch", "fetch('/idle/slow-copy').then(r => r.text()).then(t => { document.title = t; });"),
+    ("xhr", "const x = new XMLHttpRequest(); x.open('GET', '/idle/slow-copy');"
+            " x.onload = () => { document.title = x.responseText; }; x.send();"),
+])
+def test_a_fetch_the_page_started_keeps_it_pending_until_answered(site, name, script):
+    """Counted in the page as it starts: a request event can reach funnelwatch late on a busy machine."""
+    site.page("/idle/slow-copy", "Copy arrived", delay_s=1.0)
+    site.page(f"/idle/{name}", OFFER + f"<script>{script}</script>")
+    url = site.url(f"/idle/{name}")
+    due, waiting = asyncio.run(_load_and(url, "() => window.__funnelwatchIdle.ownFetches", 0.1))
+    assert (due, waiting) == ("a request", 1)
+    due, title = asyncio.run(_load_and(url, "() => document.title", 1.5))
+    assert (due, title) == ("", "Copy arrived")  # answered: no longer due, and the page got its answer
+
+
+def test_a_failed_fetch_no_longer_counts_and_a_fetch_elsewhere_is_not_the_pages_own(site):
+    site.page("/idle/failed", OFFER + "<script>fetch('http://127.0.0.1:9/nothing').catch(() => { document.title = 'caught'; });"
+                                      "fetch('/idle/missing-answer');</script>")
+    due, counts = asyncio.run(_load_and(site.url("/idle/failed"), "() => [document.title, window.__funnelwatchIdle.fetches,"
+                                        " window.__funnelwatchIdle.ownFetches]", 0.5))
+    assert (due, counts) == ("", ["caught", 0, 0])
+
+
+def test_an_own_fetch_still_out_is_a_change_now_for_the_copy_wait(site):
+    """`page_quiet` reads the same count: the page is not settled while its copy is still being fetched."""
+    from funnelwatch.steps.page_quiet import _WATCH_JS
+
+    site.page("/idle/slow-copy", "Copy arrived", delay_s=1.0)
+    site.page("/idle/quiet-fetch", OFFER + "<script>fetch('/idle/slow-copy');</script>")
+    due, answer = asyncio.run(_load_and(site.url("/idle/quiet-fetch"), _WATCH_JS, 0.5))
+    assert due == "a request" and answer[2] == 1

@@ -24,6 +24,7 @@ from ..steps.base import RunServices, StepContext
 from ..steps.form_find import JS_LIB
 from ..steps.landing import dismiss
 from ..steps.pagekit import Navigation, navigate
+from ..steps.redirects import prepare_context
 
 if TYPE_CHECKING:
     from ..inbox.base import Inbox
@@ -177,6 +178,7 @@ async def browser_page(config: Config, viewport: str, url: str, inbox: "Inbox | 
             timeout_s = settings.browser.timeout
             context.set_default_timeout(timeout_s * 1000)
             context.set_default_navigation_timeout(timeout_s * 1000)
+            await prepare_context(context)
             page = await context.new_page()
             token = new_token()
             services = RunServices(run_id=0, ledger=None, clock=SYSTEM_CLOCK, inbox=inbox)  # type: ignore[arg-type]

@@ -153,6 +153,9 @@ class FoundForm:
     frame_url: str
     in_iframe: bool
     facts: dict[str, Any] = field(default_factory=dict)
+    #: How `find_form` picked it in its frame (`form.selector` or None for `document.forms`, and the index):
+    #: lets `fill_form` mark it in one evaluate instead of a locator's three round trips.
+    picked: "tuple[str | None, int] | None" = None
 
 
 async def find_form(ctx: "StepContext", selector: str | None, keys: list[str], mark: str) -> FoundForm:
@@ -216,6 +219,7 @@ async def find_form(ctx: "StepContext", selector: str | None, keys: list[str], m
         selector=_describe_selector(selector, info, index),
         frame_url=frame.url,
         in_iframe=frame is not page.main_frame,
+        picked=(selector, index),
     )
 
 
@@ -249,7 +253,7 @@ async def fill_form(ctx: "StepContext", form: FoundForm, fill: dict[str, Any], m
     """Fill every configured key; a key that matches no field names the fields the form has."""
     items = [{"key": key, "value": str(ctx.fill_placeholders(value))} for key, value in fill.items()]
     try:
-        plan = await form.locator.evaluate(MARK_JS, {"items": items, "mark": mark}, timeout=FILL_TIMEOUT_S * 1000)
+        plan = await _mark(form, {"items": items, "mark": mark})
     except Exception as exc:
         raise StepFailed(Category.FORM_MISSING, f"the form {form.selector} disappeared before it could be filled ({_first_line(exc)})") from None
     form.facts = {k: plan[k] for k in ("id", "action", "method", "button", "fields", "hidden")}
@@ -274,6 +278,27 @@ async def fill_form(ctx: "StepContext", form: FoundForm, fill: dict[str, Any], m
         shown = "(hidden)" if how["kind"] == "hidden" else ctx.redactor.redact(str(value))[:200]
         filled.append({"key": key, "field": how["field"], "matched_by": how["by"], "kind": how["kind"], "value": shown})
     return filled
+
+
+_MARK_PICKED_JS = "([selector, index, arg]) => {" + r"""
+  let forms;
+  try { forms = selector ? document.querySelectorAll(selector) : document.forms; } catch (e) { return null; }
+  const form = forms[index];
+  return form ? (""" + MARK_JS + r""")(form, arg) : null;
+}"""
+
+
+async def _mark(form: FoundForm, arg: dict[str, Any]) -> Any:
+    """Mark the form's fields (`MARK_JS`): where `find_form` saw it if it is still there, else wait for it."""
+    if form.picked is not None:
+        selector, index = form.picked
+        try:
+            plan = await asyncio.wait_for(form.frame.evaluate(_MARK_PICKED_JS, [selector, index, arg]), FILL_TIMEOUT_S)
+        except Exception:
+            plan = None
+        if plan:
+            return plan
+    return await form.locator.evaluate(MARK_JS, arg, timeout=FILL_TIMEOUT_S * 1000)
 
 
 async def _fill_one(locator: "Locator", how: dict[str, Any], key: str, value: Any, where: str) -> None:

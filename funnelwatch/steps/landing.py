@@ -15,7 +15,7 @@ from ..fields import Duration, Strict, StrList, web_url
 from ..results import Category
 from .base import StepKind
 from .page_quiet import read_until
-from .pagekit import Navigation, contains, navigate, visible_text
+from .pagekit import Navigation, contains, navigate, title_of, visible_text
 
 if TYPE_CHECKING:
     from .base import StepContext
@@ -61,7 +61,7 @@ class Landing(StepKind):
         if section.dismiss:
             facts["dismissed"] = await dismiss(ctx, section.dismiss)
         text = await _text_showing(ctx, section.must_show)
-        facts["title"] = (await ctx.page.title())[:300]
+        facts["title"] = title_of(text)[:300]
         missing = [phrase for phrase in section.must_show if not contains(text, phrase)]
         if missing:
             raise StepFailed(

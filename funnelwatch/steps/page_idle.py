@@ -6,8 +6,9 @@ waits are guesses made by the clock, and every page pays them. A page can
 instead be asked: a script can only act again from a timer, an animation or
 idle callback, an answer from the network, or a navigation it already started.
 `INIT_JS` (added to every document before its own scripts run) keeps count of
-the short timers, animation frames and idle callbacks still due, when script or
-DOM last ran, and whether the page started to leave; `pending(page)` reads it.
+the short timers, animation frames and idle callbacks still due, the fetches and
+XHRs it has not had answered, when script or DOM last ran, and whether the page
+started to leave; `pending(page)` reads it (and `in_flight` in `page_quiet`).
 When nothing is due, the waits end at once; when anything is, they run as
 before, so the shortcut can only make a check faster, never less careful.
 
@@ -86,6 +87,35 @@ INIT_JS = """(() => {
       if (!(e.destination && e.destination.sameDocument)) w.leaving = true;
     });
   }
+  // Fetches and XHRs the page started and has no answer to yet (`ownFetches`: those to its own origin),
+  // counted in the page: the browser's request events reach funnelwatch a moment later, and on a busy
+  // machine that moment is long enough to call a page quiet that is still waiting for its copy.
+  w.fetches = 0;
+  w.ownFetches = 0;
+  const ownOrigin = url => { try { return new URL(url, location.href).origin === location.origin; } catch (e) { return false; } };
+  const started = own => { w.fetches += 1; if (own) w.ownFetches += 1; touch(); };
+  const ended = own => () => { w.fetches -= 1; if (own) w.ownFetches -= 1; touch(); };
+  if (typeof window.fetch === 'function') {
+    const nativeFetch = window.fetch;
+    window.fetch = function (...a) {
+      const answer = nativeFetch.apply(this, a);
+      const input = a[0];
+      const own = ownOrigin(input instanceof Request ? input.url : String(input));
+      started(own);
+      answer.then(ended(own), ended(own));
+      return answer;
+    };
+  }
+  if (window.XMLHttpRequest) {
+    const proto = XMLHttpRequest.prototype, nativeOpen = proto.open, nativeSend = proto.send;
+    proto.open = function (...a) { this.__funnelwatchOwn = ownOrigin(String(a[1])); return nativeOpen.apply(this, a); };
+    proto.send = function (...a) {
+      const own = !!this.__funnelwatchOwn;
+      started(own);
+      this.addEventListener('loadend', ended(own), {once: true});
+      return nativeSend.apply(this, a);
+    };
+  }
   addEventListener('pagehide', () => { w.leaving = true; });
   new MutationObserver(touch).observe(document, {childList: true, subtree: true, characterData: true});
 })();""" % {"horizon": HORIZON_MS}
@@ -96,6 +126,7 @@ _PENDING_JS = """() => {
   if (!w) return 'not watched';
   if (document.readyState !== 'complete') return 'loading';
   if (w.leaving) return 'navigating';
+  if (w.fetches > 0) return 'a request';
   const now = performance.now();
   for (const due of w.timers.values()) if (due > now - 1000) return 'a timer';
   if (w.intervals.size) return 'an interval';

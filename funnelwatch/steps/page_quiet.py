@@ -37,8 +37,10 @@ T = TypeVar("T")
 _POLL_S = 0.1
 
 # Installs (once per document) a MutationObserver that counts changes to the document's content, and
-# answers how many there were and how long ago the last one was (ms). Attribute changes (animations,
-# hover classes) are not copy. Pages a script cannot observe (no body yet) answer as if just changed.
+# answers how many there were, how long ago the last one was (ms), and how many fetches and XHRs to its own
+# origin the page started that are not answered yet (`page_idle` counts them in the page, before any request event reaches
+# us). Attribute changes (animations, hover classes) are not copy. Pages a script cannot observe (no body
+# yet) answer as if just changed.
 _WATCH_JS = """() => {
   let w = window.__funnelwatchQuiet;
   if (!w) {
@@ -46,7 +48,8 @@ _WATCH_JS = """() => {
     new MutationObserver(() => { w.count += 1; w.last = performance.now(); })
       .observe(document, {childList: true, subtree: true, characterData: true});
   }
-  return [w.count, performance.now() - w.last];
+  const idle = window.__funnelwatchIdle;
+  return [w.count, performance.now() - w.last, idle ? idle.ownFetches : 0];
 }"""
 
 
@@ -107,12 +110,12 @@ def watch_own_requests(page: "Page") -> OwnRequests:
 
 
 async def _changes(page: "Page") -> tuple[int, float]:
-    """(mutations so far, seconds since the last one) of the current document."""
+    """(mutations so far, seconds since the last one) of the current document; an own fetch still out is a change now."""
     try:
-        count, age_ms = await page.evaluate(_WATCH_JS)
-        return int(count), float(age_ms) / 1000
+        count, age_ms, fetching = await page.evaluate(_WATCH_JS)
     except Exception:  # navigating, or a page that will not run scripts: as if it just changed
         return -1, 0.0
+    return int(count), 0.0 if fetching else float(age_ms) / 1000
 
 
 async def settled(ctx: "StepContext") -> bool:

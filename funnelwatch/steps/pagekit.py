@@ -169,16 +169,25 @@ async def _settle(recorder: ChainRecorder, deadline: float, evidence: dict[str, 
         await asyncio.sleep(_POLL_S)
 
 
+_VISIBLE_JS = "() => [document.title, document.body ? document.body.innerText : '']"
+
+
 async def visible_text(page: "Page") -> str:
-    """What a visitor reads: the title plus rendered text of the page (after scripts ran)."""
+    """What a visitor reads: the title, then the rendered text of the page (after scripts ran).
+
+    One evaluate for both: each round trip to the browser queues behind the other checks' (#21).
+    """
     try:
-        title = await page.title()
-        body = await page.evaluate("() => document.body ? document.body.innerText : ''")
-    except Exception:
+        title, body = await page.evaluate(_VISIBLE_JS)
+    except Exception:  # the document was replaced while it was read
         await asyncio.sleep(0.2)
-        title = await page.title()
-        body = await page.evaluate("() => document.body ? document.body.innerText : ''")
+        title, body = await page.evaluate(_VISIBLE_JS)
     return f"{title}\n{body}"
+
+
+def title_of(text: str) -> str:
+    """The title line of what `visible_text` read."""
+    return text.partition("\n")[0]
 
 
 def normalize(text: str) -> str:
