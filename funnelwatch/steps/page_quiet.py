@@ -37,10 +37,10 @@ T = TypeVar("T")
 _POLL_S = 0.1
 
 # Installs (once per document) a MutationObserver that counts changes to the document's content, and
-# answers how many there were, how long ago the last one was (ms), and how many fetches and XHRs to its
-# own origin the page started and has no answer to yet (`page_idle` counts them in the page, before any
-# request event reaches us). Attribute changes (animations, hover classes) are not copy. Pages a script
-# cannot observe (no body yet) answer as if just changed.
+# answers how many there were, how long ago the last one was (ms), and how many fetches and XHRs to its own
+# origin the page started that are not answered yet (`page_idle` counts them in the page, before any request event reaches
+# us). Attribute changes (animations, hover classes) are not copy. Pages a script cannot observe (no body
+# yet) answer as if just changed.
 _WATCH_JS = """() => {
   let w = window.__funnelwatchQuiet;
   if (!w) {

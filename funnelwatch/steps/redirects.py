@@ -283,9 +283,9 @@ async def _watch_meta_refresh(page: "Page") -> None:
     if page in _WATCHED or page.context in _PREPARED:
         return
     _WATCHED.add(page)
-    try:  # the scripts first: the binding may be there already (a context that half-prepared)
-        await page.add_init_script(_META_SCRIPT + "\n" + page_idle.INIT_JS)
+    try:
         await page.expose_binding(_BINDING, _seen_meta_refresh)
+        await page.add_init_script(_META_SCRIPT + "\n" + page_idle.INIT_JS)
     except Exception:
         pass
 
