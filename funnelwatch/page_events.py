@@ -6,6 +6,7 @@ cannot fill memory) and copied into the result's evidence at the end.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from .tag_hits import Seen, recognise, transport_of
 
 if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext, Page
+
     from .steps.base import StepContext
 
 MAX_EVENTS = 200
@@ -20,6 +23,46 @@ SHOWN_EVENTS = 50
 MAX_REQUESTS = 2000
 #: Pages whose main-frame requests the browser-wide interception reports (`watch_hits`).
 _watched: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+async def open_page(context: "BrowserContext", timeout_s: float,
+                    trace: dict[str, bool] | None = None) -> tuple["Page", bool]:
+    """The context's page, opened the way every check's is: (page, whether its trace started).
+
+    The timeouts and the page scripts (`redirects.prepare_context`) go on the
+    context first, concurrently with `tracing.start(**trace)` when a trace is
+    wanted, so the page is born with them instead of paying a round trip each.
+    A context whose page will not open is closed.
+    """
+    from .steps.redirects import prepare_context
+
+    context.set_default_timeout(timeout_s * 1000)
+    context.set_default_navigation_timeout(timeout_s * 1000)
+    started = await asyncio.gather(prepare_context(context), *([_start_tracing(context, trace)] if trace is not None else []))
+    try:
+        page = await context.new_page()
+    except Exception:
+        try:
+            await context.close()
+        except Exception:
+            pass
+        raise
+    return page, trace is not None and bool(started[-1])
+
+
+async def _start_tracing(context: "BrowserContext", options: dict[str, bool]) -> bool:
+    try:
+        await context.tracing.start(screenshots=options.get("screenshots"), snapshots=options.get("snapshots"),
+                                    sources=options.get("sources"))
+        return True
+    except Exception:
+        return False
+
+
+async def watch(ctx: "StepContext") -> None:
+    """Listen to the step context's page (`listen`) and hear its main frame from the browser (`watch_hits`)."""
+    listen(ctx)
+    await watch_hits(ctx)
 
 
 def listen(ctx: "StepContext") -> None:

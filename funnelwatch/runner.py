@@ -24,14 +24,13 @@ from .errors import FunnelwatchError, MonitorProblem
 from .inbox import Inbox, make_inbox
 from .maintenance import Calendar
 from .outcome import Verdict, classify, first_line
-from .page_events import browser_evidence, listen, settle_hits, watch_hits
+from .page_events import browser_evidence, open_page, settle_hits, watch
 from .plan import Plan, PlanItem
 from .redaction import Redactor
 from .results import Category, CheckResult, Status, StepRecord
 from .shards import Shard
 from .steps import KINDS, RunServices, kinds_of, steps_of
 from .steps.base import StepContext
-from .steps.redirects import prepare_context
 from .store import DiskFull, Store, free_bytes
 from .threads import in_daemon_thread
 from .units import format_size
@@ -299,29 +298,20 @@ class Runner:
         return attempt
 
     async def _open(self, holder: BrowserHolder, item: PlanItem, number: int, token: str) -> _Opened:
-        """A fresh context and page for one attempt, listened to, traced unless the check fills secrets."""
+        """A fresh context and page for one attempt, listened to, traced as `browser.trace` says."""
         browser = await holder.get()
         profile = await with_user_agent(browser, item.viewport, context_profile(self.settings.browser, item.check.spec))
         context = await new_context(browser, item.viewport, profile)
         timeout_s = self.settings.browser.timeout
-        context.set_default_timeout(timeout_s * 1000)
-        context.set_default_navigation_timeout(timeout_s * 1000)
-        traced, _ = await asyncio.gather(_no_trace() if item.check.uses_secrets else _start_tracing(context),
-                                         prepare_context(context))
-        tracing = bool(traced)
-        try:
-            page = await context.new_page()
-        except Exception:
-            await _close(context)
-            raise
+        trace = traces(self.settings.browser.trace, number, item.check.uses_secrets)
+        page, tracing = await open_page(context, timeout_s, TRACE_OPTIONS if trace else None)
         ctx = StepContext(
             check=item.check, config=self.config, page=page, context=context, viewport=item.viewport,
             run_id=self.run_id, token=token, address=self.settings.inbox.address.replace("{token}", token),
             timeout_s=timeout_s, artifacts_dir=self.artifacts_dir, services=self.services, attempt=number,
             profile=profile,
         )
-        listen(ctx)
-        await watch_hits(ctx)
+        await watch(ctx)
         return _Opened(browser, context, ctx, tracing)
 
     def _open_bare(self, item: PlanItem, number: int, token: str) -> _Opened:
@@ -461,21 +451,23 @@ def _public(evidence: dict[str, Any]) -> dict[str, Any]:
 #: What a kept trace records: DOM snapshots before and after every action (the trace viewer shows the page
 #: at each step, with its network and console), not the screencast filmstrip. Measured per context on a
 #: form journey (bench/RESULTS.md, #21): the filmstrip with snapshots cost 0.4 s of CPU over no trace,
-#: snapshots alone 0.1-0.25 s, paid by every check that passes too; the failure's full-page screenshot is kept anyway.
+#: snapshots alone 0.1-0.25 s; the failure's full-page screenshot is kept anyway.
 TRACE_OPTIONS = {"screenshots": False, "snapshots": True, "sources": False}
 
 
-async def _no_trace() -> bool:
-    """A check that fills secrets keeps no trace (traces record typed values)."""
-    return False
+def traces(mode: str, attempt: int, uses_secrets: bool) -> bool:
+    """Whether an attempt records a Playwright trace (`browser.trace`, in Playwright Test's words).
 
-
-async def _start_tracing(context: Any) -> bool:
-    try:
-        await context.tracing.start(**TRACE_OPTIONS)
-        return True
-    except Exception:
+    `on-all-retries` (the default) traces only the retries of a failed attempt:
+    a check that passes, which is most of them on most nights, pays nothing,
+    and a failure that persists still keeps its trace (its last attempt is the
+    result shown). Tracing every attempt cost 8% of a passing night's wall
+    time (bench/RESULTS.md, #21). A check that fills secrets is never traced:
+    traces record typed values.
+    """
+    if uses_secrets or mode == "off":
         return False
+    return mode == "retain-on-failure" or attempt > 1
 
 
 async def _stop_tracing(context: Any, path: Path | None) -> bool:

@@ -85,6 +85,8 @@ class BrowserSettings(Strict):
     allow_private: StrList = []
     #: answer: analytics and ad hits get an empty 204 inside the browser (synthetic leads never reach analytics); send: they go out.
     analytics: Literal["answer", "send"] = "answer"
+    #: Which attempts record a Playwright trace: the retries of a failure (default), every attempt (kept when it fails), none.
+    trace: Literal["on-all-retries", "retain-on-failure", "off"] = "on-all-retries"
     #: How long the `conversions` step waits for a tag once no new hit arrives.
     tag_quiet: Duration = Field(3.0, gt=0, le=60)
 

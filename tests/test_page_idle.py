@@ -18,7 +18,8 @@ from funnelwatch.steps import page_idle
 from funnelwatch.steps.page_idle import SETTLE_MS
 
 
-async def _ask(url: str, wait_s: float = 0.0, then: str | None = None) -> str:
+async def _load_and(url: str, read: str | None = None, wait_s: float = 0.0, then: str | None = None) -> tuple[str, object]:
+    """Load `url` watched, evaluate `then`, wait: (what is due, what `read` evaluates to then)."""
     async with async_playwright() as playwright:
         chromium = await browser.launch(playwright)
         try:
@@ -27,14 +28,15 @@ async def _ask(url: str, wait_s: float = 0.0, then: str | None = None) -> str:
             await page.goto(url, wait_until="load")
             if then:
                 await page.evaluate(then)
-            await asyncio.sleep(wait_s + 2 * SETTLE_MS / 1000)
-            return await page_idle.pending(page)
+            await asyncio.sleep(wait_s)
+            return await page_idle.pending(page), (await page.evaluate(read) if read else None)
         finally:
             await chromium.close()
 
 
 def ask(url: str, wait_s: float = 0.0, then: str | None = None) -> str:
-    return asyncio.run(_ask(url, wait_s, then))
+    """What is due on `url` once loaded, after `wait_s` and a settle moment."""
+    return asyncio.run(_load_and(url, None, wait_s + 2 * SETTLE_MS / 1000, then))[0]
 
 
 OFFER = "<title>Spring offer</title><h1>Free HIPAA Checklist</h1><form><input name=email></form>"
@@ -111,20 +113,6 @@ def test_a_page_never_watched_is_pending(site):
             return found
 
     assert asyncio.run(go()) == "not watched"
-
-
-async def _load_and(url: str, then: str, wait_s: float) -> tuple[str, object]:
-    """Load `url` watched, wait, then (what is due, what `then` evaluates to)."""
-    async with async_playwright() as playwright:
-        chromium = await browser.launch(playwright)
-        try:
-            page = await chromium.new_page()
-            await page.add_init_script(page_idle.INIT_JS)
-            await page.goto(url, wait_until="load")
-            await asyncio.sleep(wait_s)
-            return await page_idle.pending(page), await page.evaluate(then)
-        finally:
-            await chromium.close()
 
 
 @pytest.mark.parametrize("name, script", [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from funnelwatch import Category, Status
 from funnelwatch.demo.server import Response
 
@@ -95,7 +97,8 @@ def test_json_shape_matches_the_spec(project, site):
 
 
 def test_check_files_whose_names_slugify_alike_keep_their_own_screenshots_and_traces(project, site):
-    project.config("database: reports/history.db\nreports_dir: reports\nbrowser:\n  timeout: 5s\ndefaults:\n  retries: 0\n")
+    project.config("database: reports/history.db\nreports_dir: reports\nbrowser:\n  timeout: 5s\n  trace: retain-on-failure\n"
+                   "defaults:\n  retries: 0\n")
     site.page("/lp/space", "<title>Space</title><h1>Space</h1>")
     site.page("/lp/dash", "<title>Dash</title><h1>Dash</h1>")
     landing(project, "a b", site.url("/lp/space"), "[Nowhere on the space page]")
@@ -151,12 +154,14 @@ def test_retry_delay_is_a_duration_with_a_few_seconds_default():
 def test_a_failures_trace_keeps_the_page_snapshots_and_leaves_out_the_filmstrip(project, site):
     import zipfile
 
-    project.config("database: reports/history.db\nreports_dir: reports\nbrowser:\n  timeout: 5s\ndefaults:\n  retries: 0\n")
+    project.config("database: reports/history.db\nreports_dir: reports\nbrowser:\n  timeout: 5s\n"
+                   "defaults:\n  retries: 1\n  retry_delay: 0s\n")
     site.page("/lp/traced", "<title>Traced</title><h1>Traced</h1>")
     landing(project, "traced", site.url("/lp/traced"), "[Nowhere on the page]")
     config = project.load()
     (result,) = project.run(report=False).results
-    assert (result.status, result.category) == (Status.FAIL, Category.TEXT_MISSING)
+    assert (result.status, result.category, result.attempts) == (Status.FAIL, Category.TEXT_MISSING, 2)
+    assert result.artifacts["trace"].endswith("traced-desktop-attempt2-trace.zip")
     with zipfile.ZipFile(config.reports_dir / result.artifacts["trace"]) as trace:
         events = "".join(trace.read(name).decode("utf-8", "replace") for name in trace.namelist() if name.endswith(".trace"))
     assert '"frame-snapshot"' in events  # the trace viewer shows the page at each action
@@ -193,3 +198,23 @@ def test_a_check_waiting_out_its_retry_delay_holds_no_slot_so_the_next_check_run
     # One slot: the other check starts and finishes between the cold check's failed attempt and its retry.
     assert log == [("start", "a-cold"), ("hit", "cold"), ("start", "b-other"), ("hit", "other"), ("result", "b-other"),
                    ("hit", "cold"), ("result", "a-cold")]
+
+
+@pytest.mark.parametrize("mode, retries, traced", [
+    ("on-all-retries", 1, ["attempt2"]),  # the default: the first attempt, which usually passes, pays nothing
+    ("on-all-retries", 0, []),  # no retry, no trace: the screenshot is kept
+    ("retain-on-failure", 0, ["attempt1"]),
+    ("retain-on-failure", 1, ["attempt1", "attempt2"]),
+    ("off", 1, []),
+])
+def test_browser_trace_says_which_attempts_of_a_failure_keep_a_trace(project, site, mode, retries, traced):
+    trace = "" if mode == "on-all-retries" else f"  trace: {mode}\n"
+    project.config(f"database: data/history.db\nbrowser:\n  timeout: 5s\n{trace}defaults:\n  retries: {retries}\n  retry_delay: 0s\n")
+    site.page("/lp/trace-mode", "<title>Offer</title><h1>Offer</h1>")
+    landing(project, "trace-mode", site.url("/lp/trace-mode"), "[Nowhere on the page]")
+    config = project.load()
+    (result,) = project.run(report=False).results
+    assert (result.status, result.category, result.attempts) == (Status.FAIL, Category.TEXT_MISSING, retries + 1)
+    kept = sorted(p.name.split("-")[-2] for p in config.reports_dir.rglob("*-trace.zip"))
+    assert kept == traced
+    assert ("trace" in result.artifacts) == bool(traced) and len(list(config.reports_dir.rglob("*.png"))) == retries + 1

@@ -28,6 +28,7 @@ reports_dir: {reports}
 browser:
   timeout: 15s
   concurrency: 4
+  trace: retain-on-failure            # the demo has no retries: trace every attempt, so its failures show a trace
 inbox:
   maildir:
     path: inbox

@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..browser import BrowserHolder, context_profile, new_context, with_user_agent
 from ..config import Check, Config
-from ..page_events import listen, settle_hits, watch_hits
+from ..page_events import open_page, settle_hits, watch
 from ..schema import check_model
 from ..steps.base import RunServices, StepContext
 from ..steps.form_find import JS_LIB
 from ..steps.landing import dismiss
 from ..steps.pagekit import Navigation, navigate
-from ..steps.redirects import prepare_context
 
 if TYPE_CHECKING:
     from ..inbox.base import Inbox
@@ -176,17 +175,13 @@ async def browser_page(config: Config, viewport: str, url: str, inbox: "Inbox | 
             profile = await with_user_agent(browser, viewport, context_profile(settings.browser, check.spec))
             context = await new_context(browser, viewport, profile)
             timeout_s = settings.browser.timeout
-            context.set_default_timeout(timeout_s * 1000)
-            context.set_default_navigation_timeout(timeout_s * 1000)
-            await prepare_context(context)
-            page = await context.new_page()
+            page, _ = await open_page(context, timeout_s)
             token = new_token()
             services = RunServices(run_id=0, ledger=None, clock=SYSTEM_CLOCK, inbox=inbox)  # type: ignore[arg-type]
             ctx = StepContext(check=check, config=config, page=page, context=context, viewport=viewport, run_id=0,
                               token=token, address=settings.inbox.address.replace("{token}", token), timeout_s=timeout_s,
                               artifacts_dir=config.reports_dir / "artifacts" / "new", services=services, profile=profile)
-            listen(ctx)
-            await watch_hits(ctx)  # a beacon sent while the form's page unloads is heard too (the conversions recorded)
+            await watch(ctx)  # a beacon sent while the form's page unloads is heard too (the conversions recorded)
             yield ctx
             await settle_hits(browser)  # the test submission's hits are answered before the browser goes
         finally:

@@ -8,7 +8,7 @@ idle callback, an answer from the network, or a navigation it already started.
 `INIT_JS` (added to every document before its own scripts run) keeps count of
 the short timers, animation frames and idle callbacks still due, the fetches and
 XHRs it has not had answered, when script or DOM last ran, and whether the page
-started to leave; `pending(page)` reads it (and `in_flight` in `page_quiet`).
+started to leave; `pending(page)` reads it (`page_quiet` reads the own-origin count).
 When nothing is due, the waits end at once; when anything is, they run as
 before, so the shortcut can only make a check faster, never less careful.
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 from . import page_idle
@@ -109,13 +109,31 @@ def watch_own_requests(page: "Page") -> OwnRequests:
     return OwnRequests(page).attach()
 
 
-async def _changes(page: "Page") -> tuple[int, float]:
-    """(mutations so far, seconds since the last one) of the current document; an own fetch still out is a change now."""
+class _Changes(NamedTuple):
+    """What the current document says about its content (`_WATCH_JS`)."""
+
+    mutations: int  #: mutations so far; -1 when the document could not be asked (navigating, no scripts)
+    quiet_s: float  #: since the last one
+    fetching: bool  #: a fetch or XHR to its own origin is still out (counted in the page, `page_idle`)
+
+
+async def _changes(page: "Page") -> _Changes:
     try:
         count, age_ms, fetching = await page.evaluate(_WATCH_JS)
     except Exception:  # navigating, or a page that will not run scripts: as if it just changed
-        return -1, 0.0
-    return int(count), 0.0 if fetching else float(age_ms) / 1000
+        return _Changes(-1, 0.0, False)
+    return _Changes(int(count), float(age_ms) / 1000, bool(fetching))
+
+
+def _busy(changes: _Changes, requests: "OwnRequests | None") -> bool:
+    """A request to the page's own origin is out: heard from the page, or from the browser's events."""
+    return changes.fetching or (requests is not None and bool(requests.pending))
+
+
+def _quiet_for(changes: _Changes, requests: "OwnRequests | None", ctx: "StepContext") -> float:
+    """Seconds since the document or its own network last changed."""
+    since = requests.changed_at if requests is not None else ctx.started
+    return min(changes.quiet_s, time.monotonic() - since)
 
 
 async def settled(ctx: "StepContext") -> bool:
@@ -123,12 +141,11 @@ async def settled(ctx: "StepContext") -> bool:
 
     The first call on a document starts watching it, so it answers True at the earliest `QUIET_S` later.
     """
-    count, quiet_dom = await _changes(ctx.page)
+    changes = await _changes(ctx.page)
     requests: OwnRequests | None = getattr(ctx, "own_requests", None)
-    if requests is not None and requests.pending:
+    if _busy(changes, requests):
         return False
-    quiet_net = time.monotonic() - (requests.changed_at if requests is not None else ctx.started)
-    return count >= 0 and (min(quiet_dom, quiet_net) >= QUIET_S or await _nothing_due(ctx, requests))
+    return changes.mutations >= 0 and (_quiet_for(changes, requests, ctx) >= QUIET_S or await _nothing_due(ctx, requests))
 
 
 async def _nothing_due(ctx: "StepContext", requests: "OwnRequests | None") -> bool:
@@ -150,22 +167,21 @@ async def read_until(ctx: "StepContext", read: Callable[["Page"], Awaitable[T]],
         return reading
     deadline = time.monotonic() + cap_s
     requests: OwnRequests | None = getattr(ctx, "own_requests", None)
-    seen, _ = await _changes(ctx.page)
+    seen = (await _changes(ctx.page)).mutations
     if await _nothing_due(ctx, requests):
         return await read(ctx.page)  # nothing can bring more copy: read once more (it may have changed) and judge
     while time.monotonic() < deadline:
         await asyncio.sleep(_POLL_S)
-        count, quiet_dom = await _changes(ctx.page)
-        if count != seen:
-            seen = count
+        changes = await _changes(ctx.page)
+        if changes.mutations != seen:
+            seen = changes.mutations
             reading = await read(ctx.page)
             if enough(reading):
                 return reading
-        now = time.monotonic()
-        quiet_net = now - requests.changed_at if requests is not None else now - ctx.started
-        busy = requests is not None and bool(requests.pending)
-        if not busy and count >= 0 and min(quiet_dom, quiet_net) >= QUIET_S:
+        if _busy(changes, requests):
+            continue
+        if changes.mutations >= 0 and _quiet_for(changes, requests, ctx) >= QUIET_S:
             return reading  # settled, and read since its last change
-        if not busy and await _nothing_due(ctx, requests):
+        if await _nothing_due(ctx, requests):
             return await read(ctx.page)
     return await read(ctx.page)
