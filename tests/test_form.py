@@ -84,6 +84,26 @@ def test_endpoint_500_is_reported_as_form_http_error(fw, site):
     assert result.evidence["form"]["waited_s"] < 4
 
 
+def test_a_lead_endpoint_slower_than_the_click_cap_is_judged_not_called_unclickable(project, site):
+    """The short cap on the click is for the click alone (a covered button): the answer gets the step's timeout."""
+    import time
+
+    from funnelwatch.steps.form import CLICK_TIMEOUT_S
+
+    fw = project.config(CONFIG.replace("timeout: 5s", f"timeout: {CLICK_TIMEOUT_S + 10:g}s"))
+    path = forms.install_classic(site, "slow-answer")
+    answer = site.routes["/lead/slow-answer"]
+
+    def slow(request):
+        time.sleep(CLICK_TIMEOUT_S + 1.5)
+        return answer(request)
+
+    site.route("/lead/slow-answer", slow)
+    result = run_form(fw, site, path)
+    assert result.status is Status.PASS, result.reason
+    assert result.evidence["form"]["waited_s"] > CLICK_TIMEOUT_S
+
+
 def test_new_required_field_shows_the_html5_bubble_as_validation(fw, site):
     path = forms.install_classic(site, "html5", "html5_required")
     result = run_form(fw, site, path)

@@ -122,7 +122,9 @@ async def _submit(ctx: "StepContext", form: FoundForm, selector: str | None, mar
     ctx.submitted_at = ctx.submitting()
     if button is not None:
         try:
-            await button.click(timeout=min(ctx.timeout_s, CLICK_TIMEOUT_S) * 1000)
+            # The judge waits for what the click started, with the whole step timeout; the short cap is for
+            # the click alone (a covered button), never for a slow answer to a submission that went out.
+            await button.click(timeout=min(ctx.timeout_s, CLICK_TIMEOUT_S) * 1000, no_wait_after=True)
         except Exception as exc:
             ctx.submitted_at = None  # nothing went out: the follow-up window stays open
             raise StepFailed(Category.ELEMENT_MISSING, f"{described} could not be clicked: {_why_not_clickable(exc)}") from None
@@ -140,8 +142,11 @@ def _filled(ctx: "StepContext") -> list[dict[str, Any]]:
 
 
 def _why_not_clickable(exc: Exception) -> str:
+    """The line of Playwright's call log that says what stood in the way, else its first line and last step."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     for line in lines:
         if "intercepts pointer events" in line or "not enabled" in line or "not visible" in line:
             return line.lstrip("- ")[:200]
-    return (lines[0] if lines else type(exc).__name__)[:200]
+    steps = [line.lstrip("- ") for line in lines[1:] if line.startswith("-")]
+    first = lines[0] if lines else type(exc).__name__
+    return (f"{first} (last: {steps[-1]})" if steps else first)[:300]
