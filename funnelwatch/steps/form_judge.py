@@ -64,6 +64,15 @@ def is_third_party(error: dict[str, Any], own_hosts: set[str]) -> bool:
     return bool(TRACKERS.search(script)) or urlsplit(script).hostname not in own_hosts
 
 
+async def _nudge_or_poll(nudged: asyncio.Event) -> bool:
+    """Wait for the page to do something, at most `POLL_S`; whether it did."""
+    try:
+        await asyncio.wait_for(nudged.wait(), POLL_S)
+        return True
+    except asyncio.TimeoutError:
+        return False
+
+
 class Judge:
     """Watches one submission until the outcome is conclusive or `timeout_s` runs out."""
 
@@ -109,6 +118,9 @@ class Judge:
         errors_seen, last_error_at = 0, began
         while True:
             nudged.clear()  # what happens from here on is seen by the next look
+            if self.traffic.awaiting_document() and time.monotonic() < deadline:
+                await _nudge_or_poll(nudged)  # a look now would read the page being left (a round trip each, #21)
+                continue
             seen = await look(self.ctx.page, self.form, self.mark, self.before_messages)
             now = time.monotonic()
             subs, navs = self.traffic.submissions(), self.traffic.navigations()
@@ -138,11 +150,8 @@ class Judge:
             if done is not None:
                 done.seen, done.waited_s = seen, now - began
                 return done
-            try:
-                await asyncio.wait_for(nudged.wait(), POLL_S)
-            except asyncio.TimeoutError:
-                continue
-            await asyncio.sleep(max(0.0, MIN_LOOK_GAP_S - (time.monotonic() - now)))
+            if await _nudge_or_poll(nudged):
+                await asyncio.sleep(max(0.0, MIN_LOOK_GAP_S - (time.monotonic() - now)))
 
     def errors(self) -> list[dict[str, Any]]:
         return self.ctx.page_errors[self.errors_from:]

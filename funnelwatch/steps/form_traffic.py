@@ -85,6 +85,10 @@ class Traffic:
     def navigations(self) -> list[Sent]:
         return [s for s in self.sent if s.kind == "navigation"]
 
+    def awaiting_document(self) -> bool:
+        """A page the click led to is asked for and not answered yet: until it is, the old page has nothing new to say."""
+        return any(s.pending and s.resource == "document" for s in self.sent)
+
     def _find(self, request: "Request") -> Sent | None:
         return next((s for s in self.sent if s.request is request), None)
 
