@@ -25,20 +25,19 @@ MAX_REQUESTS = 2000
 _watched: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
-async def open_page(context: "BrowserContext", timeout_s: float,
-                    trace: dict[str, bool] | None = None) -> tuple["Page", bool]:
+async def open_page(context: "BrowserContext", timeout_s: float, trace: bool = False) -> tuple["Page", bool]:
     """The context's page, opened the way every check's is: (page, whether its trace started).
 
     The timeouts and the page scripts (`redirects.prepare_context`) go on the
-    context first, concurrently with `tracing.start(**trace)` when a trace is
-    wanted, so the page is born with them instead of paying a round trip each.
-    A context whose page will not open is closed.
+    context first, concurrently with `tracing.start` when a trace is wanted,
+    so the page is born with them instead of paying a round trip each. A
+    context whose page will not open is closed.
     """
     from .steps.redirects import prepare_context
 
     context.set_default_timeout(timeout_s * 1000)
     context.set_default_navigation_timeout(timeout_s * 1000)
-    started = await asyncio.gather(prepare_context(context), *([_start_tracing(context, trace)] if trace is not None else []))
+    started = await asyncio.gather(prepare_context(context), *([_start_tracing(context)] if trace else []))
     try:
         page = await context.new_page()
     except Exception:
@@ -47,13 +46,19 @@ async def open_page(context: "BrowserContext", timeout_s: float,
         except Exception:
             pass
         raise
-    return page, trace is not None and bool(started[-1])
+    return page, trace and bool(started[-1])
 
 
-async def _start_tracing(context: "BrowserContext", options: dict[str, bool]) -> bool:
+async def _start_tracing(context: "BrowserContext") -> bool:
+    """Record DOM snapshots before and after every action, not the screencast filmstrip.
+
+    The trace viewer shows the page at each step, with its network and
+    console. Measured per context on a form journey (bench/RESULTS.md, #21):
+    the filmstrip with snapshots cost 0.4 s of CPU over no trace, snapshots
+    alone 0.1-0.25 s; the failure's full-page screenshot is kept anyway.
+    """
     try:
-        await context.tracing.start(screenshots=options.get("screenshots"), snapshots=options.get("snapshots"),
-                                    sources=options.get("sources"))
+        await context.tracing.start(screenshots=False, snapshots=True, sources=False)
         return True
     except Exception:
         return False

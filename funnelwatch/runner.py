@@ -304,7 +304,7 @@ class Runner:
         context = await new_context(browser, item.viewport, profile)
         timeout_s = self.settings.browser.timeout
         trace = traces(self.settings.browser.trace, number, item.check.uses_secrets)
-        page, tracing = await open_page(context, timeout_s, TRACE_OPTIONS if trace else None)
+        page, tracing = await open_page(context, timeout_s, trace)
         ctx = StepContext(
             check=item.check, config=self.config, page=page, context=context, viewport=item.viewport,
             run_id=self.run_id, token=token, address=self.settings.inbox.address.replace("{token}", token),
@@ -446,13 +446,6 @@ async def _close(context: Any) -> None:
 
 def _public(evidence: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in evidence.items() if not k.startswith("_")}
-
-
-#: What a kept trace records: DOM snapshots before and after every action (the trace viewer shows the page
-#: at each step, with its network and console), not the screencast filmstrip. Measured per context on a
-#: form journey (bench/RESULTS.md, #21): the filmstrip with snapshots cost 0.4 s of CPU over no trace,
-#: snapshots alone 0.1-0.25 s; the failure's full-page screenshot is kept anyway.
-TRACE_OPTIONS = {"screenshots": False, "snapshots": True, "sources": False}
 
 
 def traces(mode: str, attempt: int, uses_secrets: bool) -> bool:
