@@ -1,7 +1,9 @@
-"""What a page did while the steps ran: console errors, uncaught errors, failed requests, a crash.
+"""A check's page: opened with its scripts (and trace), and what it did while the steps ran.
 
-Collected on the step context as the attempt goes (capped, so a noisy page
-cannot fill memory) and copied into the result's evidence at the end.
+`open_page` opens it the same way for the runner and for `funnelwatch new`;
+`watch` then collects its console errors, uncaught errors, failed requests,
+hits and a crash on the step context as the attempt goes (capped, so a noisy
+page cannot fill memory), copied into the result's evidence at the end.
 """
 
 from __future__ import annotations
