@@ -72,7 +72,7 @@ def describe_nav_error(exc: Exception, url: str, hops: list[RedirectHop] | None 
     text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     chain = [hop.as_dict() for hop in hops or []]
-    if "ERR_TOO_MANY_REDIRECTS" in text:
+    if "ERR_TOO_MANY_REDIRECTS" in text or len(hops or []) - 1 > MAX_HOPS:  # out of time mid-loop: still the loop
         return loop_failure(url, hops or [], chain)
     if "ERR_BLOCKED_BY_CLIENT" in text:
         blocked = block_reason(*[hop.url for hop in reversed(hops or [])], url)
