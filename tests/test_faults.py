@@ -28,11 +28,13 @@ from funnelwatch.store import Store
 
 from .fixtures.needs import missing
 
+# 8 s: the healthy neighbour has to load in it while the fault eats the other core under CI's parallel load
+# (3 s was not enough once); the faults that end by the clock pay it once each.
 FAST_CONFIG = """\
 database: reports/history.db
 reports_dir: reports
 browser:
-  timeout: 3s
+  timeout: 8s
   concurrency: 2
 defaults:
   retries: 0
@@ -165,7 +167,7 @@ def test_ten_thousand_hop_redirect_is_a_redirect_loop_and_stops_early(project, s
 
     site.route("/hop", hop)
     with_neighbour(project, site, landing(site.url("/hop?n=0")))
-    project.config(FAST_CONFIG.replace("timeout: 3s", "timeout: 20s"))  # the loop, not the clock, must end the step
+    project.config(FAST_CONFIG.replace("timeout: 8s", "timeout: 20s"))  # the loop, not the clock, must end the step
     result, _ = run_faulty(project)
     assert (result.status, result.step, result.category) == (Status.FAIL, "landing", Category.REDIRECT_LOOP)
     assert "/hop?n=0" in result.reason
@@ -174,6 +176,7 @@ def test_ten_thousand_hop_redirect_is_a_redirect_loop_and_stops_early(project, s
 
 def test_500_mb_response_is_a_timeout_not_a_memory_blowup(project, site, huge_response_server):
     with_neighbour(project, site, landing(huge_response_server.url("/lp"), "  must_show: [Thank you]\n"))
+    project.config(FAST_CONFIG.replace("timeout: 8s", "timeout: 3s"))  # a longer clock would let loopback stream it all
     result, _ = run_faulty(project)
     assert result.status is Status.FAIL and result.step == "landing"
     assert result.category in (Category.TIMEOUT, Category.TEXT_MISSING), result.reason
@@ -204,7 +207,7 @@ def test_page_that_eats_memory_until_the_tab_crashes_fails_without_hurting_the_r
       for (;;) { hoard.push(new Array(4e6).fill(hoard.length)); }
     </script>""")
     with_neighbour(project, site, landing(site.url("/lp/hog"), "  must_show: [Hog]\n"))
-    project.config(FAST_CONFIG.replace("timeout: 3s", "timeout: 20s"))  # the crash, not the timeout, must end the step
+    project.config(FAST_CONFIG.replace("timeout: 8s", "timeout: 20s"))  # the crash, not the timeout, must end the step
     result, _ = run_faulty(project)
     assert (result.status, result.step, result.category) == (Status.FAIL, "landing", Category.CONNECTION), result.reason
     assert "crashed the browser tab" in result.reason
@@ -227,7 +230,7 @@ def browser_main_processes(root_pid: int | None = None) -> list[int]:
 
 
 def test_chromium_killed_mid_run_is_an_error_and_the_other_checks_run_on_a_new_browser(project, site):
-    project.config(FAST_CONFIG.replace("concurrency: 2", "concurrency: 1").replace("timeout: 3s", "timeout: 10s"))
+    project.config(FAST_CONFIG.replace("concurrency: 2", "concurrency: 1").replace("timeout: 8s", "timeout: 10s"))
     site.page("/lp/victim", "<title>Victim</title><h1>Victim</h1>", delay_s=4)
     for name in ("b-after", "c-after"):
         site.page(f"/lp/{name}", f"<title>{name}</title><h1>Page {name}</h1>")
@@ -1650,7 +1653,7 @@ def test_partial_downloads_of_a_killed_run_are_removed_by_the_next_run(project, 
     from funnelwatch.scratch import home_for
 
     with_neighbour(project, site, drip_download_check(site, drip_server.url("/hubfs/guide.pdf")))
-    project.config(FAST_CONFIG.replace("timeout: 3s", "timeout: 20s"))
+    project.config(FAST_CONFIG.replace("timeout: 8s", "timeout: 20s"))
     home = home_for(project.load().database_path)
 
     def partial() -> list[Path]:
