@@ -15,7 +15,7 @@ from playwright.async_api import async_playwright
 
 from funnelwatch import browser
 from funnelwatch.steps import page_idle
-from funnelwatch.steps.page_idle import SETTLE_MS
+from funnelwatch.steps.page_idle import MAX_FRAME_DEPTH, SETTLE_MS
 
 
 async def _load_and(url: str, read: str | None = None, wait_s: float = 0.0, then: str | None = None) -> tuple[str, object]:
@@ -53,12 +53,44 @@ def test_a_page_with_nothing_left_to_run_is_idle(site):
     ("interval", "<script>setInterval(() => {}, 200);</script>", "an interval"),
     ("animation", "<script>const spin = () => requestAnimationFrame(spin); spin();</script>", "an animation frame"),
     ("idle-callback", "<script>const work = () => requestIdleCallback(work); work();</script>", "an idle callback"),
-    ("frame", "<iframe src='about:blank'></iframe>", "a frame"),
+    ("plugin", "<object data='/idle/static'></object>", "a frame"),
     ("meta-refresh", "<meta http-equiv='refresh' content='30'>", "a meta refresh"),
 ])
 def test_a_page_with_something_still_due_says_what(site, name, body, expected):
     site.page(f"/idle/{name}", OFFER + body)
     assert ask(site.url(f"/idle/{name}")) == expected
+
+
+CHILD = "<p>protected by reCAPTCHA</p>"
+
+
+def test_a_page_whose_frames_have_nothing_due_is_idle(site):
+    """A reCAPTCHA badge or a video player in a frame, idle itself, does not hold the page (#21)."""
+    other = f"http://localhost:{site.port}"  # another origin: Chromium runs the frame out of process
+    site.page("/idle/child", CHILD)
+    site.page("/idle/child-nested", CHILD + "<iframe src='/idle/child'></iframe>")
+    site.page("/idle/framed", OFFER + "<iframe src='/idle/child'></iframe><iframe src='about:blank'></iframe>"
+                                      f"<iframe srcdoc='<p>hi</p>'></iframe><iframe src='{other}/idle/child-nested'></iframe>")
+    assert ask(site.url("/idle/framed")) == ""
+
+
+@pytest.mark.parametrize("name, frame, expected", [
+    ("timer", "<iframe src='/idle/child-timer'></iframe>", "a timer in a frame"),
+    ("other-origin", "<iframe src='{other}/idle/child-timer'></iframe>", "a timer in a frame"),
+    ("nested", "<iframe src='/idle/child-nested-busy'></iframe>", "an interval in a frame"),
+    ("lazy", "<div style='height:5000px'></div><iframe loading='lazy' src='/idle/child'></iframe>", "a frame"),
+    ("too-deep", "<iframe src='/idle/deep1'></iframe>", "a frame in a frame"),  # deeper than MAX_FRAME_DEPTH
+])
+def test_a_frame_with_something_due_or_not_yet_loaded_keeps_the_page_pending(site, name, frame, expected):
+    site.page("/idle/child", CHILD)
+    site.page("/idle/child-timer", CHILD + "<script>setTimeout(() => {}, 900);</script>")
+    site.page("/idle/child-busy", CHILD + "<script>setInterval(() => {}, 200);</script>")
+    site.page("/idle/child-nested-busy", CHILD + "<iframe src='/idle/child-busy'></iframe>")
+    for depth in range(1, MAX_FRAME_DEPTH + 2):
+        site.page(f"/idle/deep{depth}", CHILD + f"<iframe src='/idle/deep{depth + 1}'></iframe>")
+    site.page(f"/idle/deep{MAX_FRAME_DEPTH + 2}", CHILD)
+    site.page(f"/idle/frame-{name}", OFFER + frame.format(other=f"http://localhost:{site.port}"))
+    assert ask(site.url(f"/idle/frame-{name}")) == expected
 
 
 def test_a_page_that_started_to_leave_is_navigating(site):

@@ -12,9 +12,13 @@ started to leave; `pending(page)` reads it (`page_quiet` reads the own-origin co
 When nothing is due, the waits end at once; when anything is, they run as
 before, so the shortcut can only make a check faster, never less careful.
 
-What it cannot see counts as pending: frames (their scripts may move the top
-page), plugins, a meta refresh, and the page's own network (the callers ask
-their request counters). Timers due later than `HORIZON_MS` are not waited for
+Frames are asked too (their scripts may move the top page): each frame's
+document runs `INIT_JS` as well, so a page whose frames (a reCAPTCHA badge, a
+video player) have nothing due is idle like one without. What it cannot see
+counts as pending: a frame that cannot be asked (not yet known to Playwright,
+never watched, nested deeper than `MAX_FRAME_DEPTH` or more than `MAX_FRAMES`
+of them), plugins, a meta refresh, and the page's own network (the callers ask
+their request counters, which see every frame's requests). Timers due later than `HORIZON_MS` are not waited for
 (the clock-based waits never waited for them either), nor are workers'
 messages and web sockets (chat widgets keep those open for ever).
 
@@ -26,15 +30,22 @@ messages and web sockets (chat widgets keep those open for ever).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import Frame, Page
 
 #: Timers due within this many milliseconds (and intervals that short) keep a page pending.
 HORIZON_MS = 1000
 #: Script, DOM or network activity this recent keeps a page pending: its consequences may not show yet.
 SETTLE_MS = 50
+#: Frames inside frames asked at most this deep, and at most this many frames in one document; more is pending.
+MAX_FRAME_DEPTH = 3
+MAX_FRAMES = 8
+#: A frame that has not answered in this long counts as pending (the top page has no such cap: its callers
+#: ask it only once it has loaded).
+FRAME_ANSWER_S = 1.0
 
 INIT_JS = """(() => {
   if (window.__funnelwatchIdle) return;
@@ -120,7 +131,8 @@ INIT_JS = """(() => {
   new MutationObserver(touch).observe(document, {childList: true, subtree: true, characterData: true});
 })();""" % {"horizon": HORIZON_MS}
 
-# What is still due on the current document: '' when nothing is, else a few words saying what.
+# What is still due on the current document: '' when nothing is, else a few words saying what; or, when
+# only its frames are left to ask, how many frame elements it holds (a number).
 _PENDING_JS = """() => {
   const w = window.__funnelwatchIdle;
   if (!w) return 'not watched';
@@ -134,15 +146,34 @@ _PENDING_JS = """() => {
   if (w.idles.size) return 'an idle callback';
   if (now - w.last < %(settle)d) return 'just changed';
   if (document.querySelector('meta[http-equiv="refresh" i]')) return 'a meta refresh';
-  if (document.querySelector('iframe, frame, object, embed, portal, fencedframe')) return 'a frame';
-  return '';
+  if (document.querySelector('object, embed, portal, fencedframe')) return 'a frame';
+  return document.querySelectorAll('iframe, frame').length || '';
 }""" % {"settle": SETTLE_MS}
 
 
 async def pending(page: "Page") -> str:
-    """What is still due on the page's current document ('' when nothing is); unanswerable counts as pending."""
+    """What is still due on the page's current document or its frames' ('' when nothing is);
+    unanswerable counts as pending."""
+    return await _pending_in(page.main_frame, 0)
+
+
+async def _pending_in(frame: "Frame", depth: int) -> str:
     try:
-        found = await page.evaluate(_PENDING_JS)
-    except Exception:  # navigating, or scripts disabled
+        asked = frame.evaluate(_PENDING_JS)
+        found = await (asked if depth == 0 else asyncio.wait_for(asked, FRAME_ANSWER_S))
+    except Exception:  # navigating, detached, scripts disabled, or a frame too slow to answer
         return "unanswered"
-    return str(found) if isinstance(found, str) else "unanswered"
+    if isinstance(found, str):
+        return found
+    if not isinstance(found, int) or isinstance(found, bool):
+        return "unanswered"
+    # Every frame element must be a frame Playwright knows: one whose attach has not reached Python yet
+    # (or one inside a shadow root, which the count misses) makes the numbers differ, and the page pending.
+    # A frame with no URL has not loaded its first document (`loading=lazy` below the fold): asking it would
+    # wait until it does, and its scripts have not run yet.
+    children = [child for child in frame.child_frames if not child.is_detached()]
+    if depth >= MAX_FRAME_DEPTH or found > MAX_FRAMES or len(children) != found or not all(c.url for c in children):
+        return "a frame"
+    answers = await asyncio.gather(*(_pending_in(child, depth + 1) for child in children))
+    due = next((answer for answer in answers if answer), "")
+    return f"{due.removesuffix(' in a frame')} in a frame" if due else ""
