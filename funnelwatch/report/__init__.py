@@ -52,7 +52,10 @@ def _script() -> tuple[Markup, str]:
     return Markup(text), f"sha256-{digest}"
 
 
+@lru_cache(maxsize=4)
 def _env(zone: str = "UTC") -> Environment:
+    """The templates, compiled once per process and timezone: compiling them costs more than a small
+    report's whole build (70 ms), and `funnelwatch daemon` builds one after every run."""
     env = Environment(
         loader=PackageLoader("funnelwatch", "report/templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
