@@ -28,7 +28,9 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from click.testing import CliRunner
 
@@ -92,16 +94,26 @@ def _full_build(config: funnelwatch.Config) -> None:
         funnelwatch.api.build_report(config)
 
 
-def build_seconds(small: Path, big: Path, repeats: int = 2) -> tuple[float, float]:
-    """A full rebuild (every page) of each history, best of `repeats`, interleaved so load hits both alike."""
-    configs = [funnelwatch.load_config(small), funnelwatch.load_config(big)]
-    best = [float("inf"), float("inf")]
-    for _ in range(repeats):
-        for which, config in enumerate(configs):
+def _best_of_interleaved(builds: list[Callable[[], None]], repeats: int,
+                         before: Callable[[int, int], None] | None = None) -> list[float]:
+    """Each build's best time of `repeats`, the builds taking turns so load on the machine hits them alike;
+    `before(build, repeat)` runs untimed ahead of each (the night's run that the build then reports)."""
+    best = [float("inf")] * len(builds)
+    for repeat in range(repeats):
+        for which, build in enumerate(builds):
+            if before is not None:
+                before(which, repeat)
             began = time.perf_counter()
-            _full_build(config)
+            build()
             best[which] = min(best[which], time.perf_counter() - began)
-    return best[0], best[1]
+    return best
+
+
+def build_seconds(small: Path, big: Path, repeats: int = 2) -> tuple[float, float]:
+    """A full rebuild (every page) of each history, best of `repeats`."""
+    configs = [funnelwatch.load_config(small), funnelwatch.load_config(big)]
+    small_s, big_s = _best_of_interleaved([partial(_full_build, config) for config in configs], repeats)
+    return small_s, big_s
 
 
 def add_run(root: Path, checks: int, touched: int, night: int) -> None:
@@ -128,18 +140,14 @@ def add_run(root: Path, checks: int, touched: int, night: int) -> None:
 
 def after_run_seconds(small: Path, big: Path, checks: int, touched: int, repeats: int = 3) -> tuple[float, float]:
     """The report build after a run of `touched` funnels (incremental: their pages and the index) of each
-    history, best of `repeats` nights, the two histories' nights interleaved so load hits both alike."""
-    configs = [funnelwatch.load_config(small), funnelwatch.load_config(big)]
+    history, best of `repeats` nights."""
+    roots = (small, big)
+    configs = [funnelwatch.load_config(root) for root in roots]
     for config in configs:
         funnelwatch.api.build_report(config)  # the report as the last night left it
-    best = [float("inf"), float("inf")]
-    for night in range(repeats):
-        for which, root in enumerate((small, big)):
-            add_run(root, checks, touched, night)
-            began = time.perf_counter()
-            funnelwatch.api.build_report(configs[which])
-            best[which] = min(best[which], time.perf_counter() - began)
-    return best[0], best[1]
+    small_s, big_s = _best_of_interleaved([partial(funnelwatch.api.build_report, config) for config in configs], repeats,
+                                          before=lambda which, night: add_run(roots[which], checks, touched, night))
+    return small_s, big_s
 
 
 def history_seconds(root: Path, name: str, repeats: int = 5) -> float:

@@ -16,6 +16,7 @@ from playwright.async_api import async_playwright
 from funnelwatch import browser
 from funnelwatch.steps import page_idle
 from funnelwatch.steps.page_idle import MAX_FRAME_DEPTH, SETTLE_MS
+from tests.sites.forms import other_origin
 
 
 async def _load_and(url: str, read: str | None = None, wait_s: float = 0.0, then: str | None = None) -> tuple[str, object]:
@@ -66,7 +67,7 @@ CHILD = "<p>protected by reCAPTCHA</p>"
 
 def test_a_page_whose_frames_have_nothing_due_is_idle(site):
     """A reCAPTCHA badge or a video player in a frame, idle itself, does not hold the page (#21)."""
-    other = f"http://localhost:{site.port}"  # another origin: Chromium runs the frame out of process
+    other = other_origin(site)  # Chromium runs a frame of another origin out of process
     site.page("/idle/child", CHILD)
     site.page("/idle/child-nested", CHILD + "<iframe src='/idle/child'></iframe>")
     site.page("/idle/framed", OFFER + "<iframe src='/idle/child'></iframe><iframe src='about:blank'></iframe>"
@@ -89,7 +90,7 @@ def test_a_frame_with_something_due_or_not_yet_loaded_keeps_the_page_pending(sit
     for depth in range(1, MAX_FRAME_DEPTH + 2):
         site.page(f"/idle/deep{depth}", CHILD + f"<iframe src='/idle/deep{depth + 1}'></iframe>")
     site.page(f"/idle/deep{MAX_FRAME_DEPTH + 2}", CHILD)
-    site.page(f"/idle/frame-{name}", OFFER + frame.format(other=f"http://localhost:{site.port}"))
+    site.page(f"/idle/frame-{name}", OFFER + frame.format(other=other_origin(site)))
     assert ask(site.url(f"/idle/frame-{name}")) == expected
 
 

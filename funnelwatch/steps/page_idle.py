@@ -16,11 +16,12 @@ Frames are asked too (their scripts may move the top page): each frame's
 document runs `INIT_JS` as well, so a page whose frames (a reCAPTCHA badge, a
 video player) have nothing due is idle like one without. What it cannot see
 counts as pending: a frame that cannot be asked (not yet known to Playwright,
-never watched, nested deeper than `MAX_FRAME_DEPTH` or more than `MAX_FRAMES`
-of them), plugins, a meta refresh, and the page's own network (the callers ask
-their request counters, which see every frame's requests). Timers due later than `HORIZON_MS` are not waited for
-(the clock-based waits never waited for them either), nor are workers'
-messages and web sockets (chat widgets keep those open for ever).
+not yet loaded, never watched, nested deeper than `MAX_FRAME_DEPTH` or more
+than `MAX_FRAMES` of them), plugins, a meta refresh, and the page's own
+network (the callers ask their request counters, which see every frame's
+requests). Timers due later than `HORIZON_MS` are not waited for (the
+clock-based waits never waited for them either), nor are workers' messages
+and web sockets (chat widgets keep those open for ever).
 
     await page.add_init_script(INIT_JS)   # once per page, before it navigates
     ...
